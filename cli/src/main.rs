@@ -1,0 +1,153 @@
+//! `aqueducts`: check, plan and run Aqueducts pipelines from the command line.
+//!
+//! Exit codes: 0 success, 1 the pipeline has errors, 2 usage errors (bad flags,
+//! unreadable spec file).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aqueducts_compiler::diagnostic::render;
+use aqueducts_compiler::{CheckOptions, Severity, SourceFile, SpecFormat, check};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "aqueducts", version, about = "Compile and run declarative SQL data pipelines")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a pipeline spec and report every problem with its location.
+    Check {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Output format for diagnostics.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
+    /// Print the JSON schema of the pipeline format.
+    Schema,
+}
+
+#[derive(clap::Args)]
+struct SpecArgs {
+    /// The pipeline spec: .yml/.yaml, .json or .toml.
+    #[arg(short, long)]
+    file: PathBuf,
+    /// A template parameter, `name=value` (repeatable).
+    #[arg(short = 'p', long = "param", visible_alias = "params", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    Human,
+    Json,
+}
+
+fn parse_param(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
+        _ => Err(format!("`{raw}` is not `name=value`")),
+    }
+}
+
+/// A failure to even start: printed as one line, exit code 2.
+struct UsageError(String);
+
+fn load(spec: &SpecArgs) -> Result<(SourceFile, CheckOptions), UsageError> {
+    let path = &spec.file;
+    let format = SpecFormat::from_path(path).ok_or_else(|| {
+        UsageError(format!(
+            "cannot tell the format of `{}`: use the extension .yml, .yaml, .json or .toml",
+            path.display()
+        ))
+    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?;
+    let mut file = SourceFile::new(path.display().to_string(), text, format);
+    file.path = Some(path.clone());
+    let mut params = BTreeMap::new();
+    for (name, value) in &spec.params {
+        params.insert(name.clone(), value.clone());
+    }
+    let base_dir = std::env::current_dir().map_err(|e| UsageError(format!("cannot read the working directory: {e}")))?;
+    Ok((file, CheckOptions { params, base_dir }))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = match cli.command {
+        Command::Check { spec, format } => runtime.block_on(run_check(&spec, format)),
+        Command::Schema => {
+            print!("{}", aqueducts_compiler::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(UsageError(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_check(spec: &SpecArgs, format: OutputFormat) -> Result<ExitCode, UsageError> {
+    let (file, options) = load(spec)?;
+    let report = check(&file, &options).await;
+    let errors = report.count(Severity::Error);
+    let warnings = report.count(Severity::Warning);
+    match format {
+        OutputFormat::Json => {
+            let out = serde_json::json!({
+                "file": file.name,
+                "valid": errors == 0,
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": report.diagnostics.iter().map(|d| d.to_json(&file)).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        OutputFormat::Human => {
+            if !report.diagnostics.is_empty() {
+                eprint!("{}", render(&report.diagnostics, &file, std::io::stderr().is_terminal()));
+            }
+            let warn = match warnings {
+                0 => String::new(),
+                1 => ", 1 warning".to_string(),
+                n => format!(", {n} warnings"),
+            };
+            match &report.spec {
+                Some(spec) if errors == 0 => {
+                    let p = &spec.pipeline;
+                    let destination = match &p.destination {
+                        Some(d) => format!("destination `{}`", d.name().value),
+                        None => "no destination".to_string(),
+                    };
+                    println!(
+                        "ok: {} is valid ({} sources, {} stages, {destination}{warn})",
+                        file.name,
+                        p.sources.len(),
+                        p.stages.len()
+                    );
+                }
+                _ => {
+                    let plural = if errors == 1 { "" } else { "s" };
+                    eprintln!("error: {} has {errors} error{plural}{warn}", file.name);
+                }
+            }
+        }
+    }
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

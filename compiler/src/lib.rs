@@ -1,0 +1,33 @@
+//! The Aqueducts compiler: from a pipeline spec file to a checked, planned pipeline.
+//!
+//! It parses YAML, JSON or TOML into a spanned tree ([`node`]), renders template
+//! parameters in each string ([`template`]), reads the spec types ([`spec`] through
+//! [`de`]), then validates names, data types, SQL, the stage graph ([`dag`]) and every
+//! stage's DataFusion plan ([`check`]). Every problem becomes a [`Diagnostic`] that
+//! points into the original file. Start at [`check::check`].
+
+pub mod check;
+pub mod dag;
+pub mod datatype;
+pub mod de;
+pub mod diagnostic;
+pub mod node;
+mod parse;
+pub mod plan;
+pub mod source;
+pub mod spec;
+pub mod sql;
+mod suggest;
+pub mod template;
+
+pub use check::{CheckOptions, CheckReport, Spec, check};
+pub use diagnostic::{Code, Diagnostic, Severity};
+pub use source::{SourceFile, SpecFormat};
+
+/// The JSON schema of the pipeline format (what `json_schema/aqueducts.schema.json` holds).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(spec::Pipeline);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

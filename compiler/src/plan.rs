@@ -1,0 +1,208 @@
+//! Planning stages with DataFusion against the schemas of their inputs.
+//!
+//! `check` registers each source under its name with its real schema (inferred from
+//! the files when they are reachable, or declared), then plans each stage in graph
+//! order and registers its logical plan as a view, so the next stage sees its columns.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{Field as ArrowField, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::view::ViewTable;
+use datafusion::common::TableReference;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
+use datafusion::error::DataFusionError;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::datatype::parse_data_type;
+use crate::spec::{Field, PartitionColumn, SourceFileFormat};
+use crate::sql::ParsedQuery;
+
+/// Where a `location` points: a local path (resolved) or a URL of some store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    Url(String),
+}
+
+/// Resolves a location: URLs stay as they are (`file://` becomes a path); relative
+/// paths resolve against `base_dir` (the working directory, as in v2).
+pub fn resolve_location(location: &str, base_dir: &Path) -> Location {
+    let trimmed = location.trim();
+    if let Some(path) = trimmed.strip_prefix("file://") {
+        return Location::Local(PathBuf::from(path));
+    }
+    let has_scheme = trimmed
+        .split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'));
+    if has_scheme {
+        return Location::Url(trimmed.to_string());
+    }
+    let path = Path::new(trimmed);
+    Location::Local(if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) })
+}
+
+/// Why a source's schema could not be read.
+pub struct SourceProblem {
+    pub message: String,
+    pub label: String,
+    pub help: String,
+}
+
+/// The DataFusion context used to check (and later lower) a pipeline.
+pub struct Planner {
+    ctx: SessionContext,
+}
+
+impl Default for Planner {
+    fn default() -> Self {
+        Planner::new()
+    }
+}
+
+impl Planner {
+    pub fn new() -> Self {
+        let mut config = SessionConfig::new().with_information_schema(false);
+        // Spans let DataFusion attach positions to planning errors ("no column x here").
+        config.options_mut().sql_parser.collect_spans = true;
+        Planner { ctx: SessionContext::new_with_config(config) }
+    }
+
+    pub fn state(&self) -> SessionState {
+        self.ctx.state()
+    }
+
+    /// The file format DataFusion reads a source with.
+    pub fn file_format(format: &SourceFileFormat) -> Arc<dyn FileFormat> {
+        match format {
+            SourceFileFormat::Csv(o) => Arc::new(
+                CsvFormat::default().with_has_header(o.has_header).with_delimiter(u8::try_from(o.delimiter).unwrap_or(b',')),
+            ),
+            SourceFileFormat::Parquet(_) => Arc::new(ParquetFormat::default()),
+            SourceFileFormat::Json(_) => Arc::new(JsonFormat::default()),
+        }
+    }
+
+    /// Reads the schema of a local file or directory source from its data.
+    pub async fn infer_file_schema(
+        &self,
+        format: &SourceFileFormat,
+        path: &Path,
+        directory: bool,
+    ) -> Result<SchemaRef, SourceProblem> {
+        let shown = path.display().to_string();
+        let metadata = std::fs::metadata(path).map_err(|_| SourceProblem {
+            message: format!("`{shown}` does not exist"),
+            label: "no such file or directory".into(),
+            help: "check the path; relative locations resolve against the working directory".into(),
+        })?;
+        if directory && !metadata.is_dir() {
+            return Err(SourceProblem {
+                message: format!("`{shown}` is a file, not a directory"),
+                label: "not a directory".into(),
+                help: "use `type: file` for a single file".into(),
+            });
+        }
+        if !directory && metadata.is_dir() {
+            return Err(SourceProblem {
+                message: format!("`{shown}` is a directory, not a file"),
+                label: "a directory".into(),
+                help: "use `type: directory` to read every file in it".into(),
+            });
+        }
+        let mut url_text = shown.clone();
+        if directory && !url_text.ends_with('/') {
+            url_text.push('/');
+        }
+        let unreadable = |e: DataFusionError| SourceProblem {
+            message: format!("cannot read the schema of `{shown}`: {}", first_line(&e.strip_backtrace())),
+            label: "unreadable".into(),
+            help: format!("check that it holds {} data, or declare `schema:` in the format options", format.name()),
+        };
+        let url = ListingTableUrl::parse(&url_text).map_err(unreadable)?;
+        let extension = if directory { format!(".{}", format.name()) } else { String::new() };
+        let options = ListingOptions::new(Self::file_format(format)).with_file_extension(extension);
+        options.infer_schema(&self.ctx.state(), &url).await.map_err(unreadable)
+    }
+
+    pub fn register(&self, name: &str, provider: Arc<dyn TableProvider>) {
+        let _ = self.ctx.deregister_table(TableReference::bare(name));
+        let _ = self.ctx.register_table(TableReference::bare(name), provider);
+    }
+
+    /// Registers a table with a schema and no rows: enough to plan queries against it.
+    pub fn register_schema(&self, name: &str, schema: SchemaRef) {
+        self.register(name, Arc::new(EmptyTable::new(schema)));
+    }
+
+    /// Plans one stage's query against what is registered. A panic inside DataFusion
+    /// becomes an error rather than taking `check` down.
+    pub fn plan_stage(&self, query: &ParsedQuery) -> Result<LogicalPlan, DataFusionError> {
+        let state = self.ctx.state();
+        let statement = query.statement.clone();
+        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(state.statement_to_plan(statement))
+        }));
+        match planned {
+            Ok(result) => result,
+            Err(_) => Err(DataFusionError::Internal("DataFusion panicked while planning this query".into())),
+        }
+    }
+
+    pub fn register_view(&self, name: &str, plan: LogicalPlan) {
+        self.register(name, Arc::new(ViewTable::new(plan, None)));
+    }
+}
+
+pub(crate) fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// The Arrow schema of declared fields; `None` when a type does not parse (that is
+/// reported on its own).
+pub fn declared_schema(fields: &[Field]) -> Option<Schema> {
+    let mut out = Vec::with_capacity(fields.len());
+    for field in fields {
+        let data_type = parse_data_type(&field.data_type).ok()?;
+        let mut arrow = ArrowField::new(field.name.value.clone(), data_type, field.nullable);
+        if !field.metadata.is_empty() {
+            arrow = arrow.with_metadata(field.metadata.clone().into_iter().collect());
+        }
+        out.push(arrow);
+    }
+    Some(Schema::new(out))
+}
+
+/// A schema with the partition columns appended (as hive-partitioned tables show them).
+pub fn with_partitions(schema: &Schema, partitions: &[PartitionColumn]) -> Option<Schema> {
+    let mut fields: Vec<ArrowField> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for column in partitions {
+        let data_type = parse_data_type(&column.data_type).ok()?;
+        fields.push(ArrowField::new(column.name.value.clone(), data_type, true));
+    }
+    Some(Schema::new(fields))
+}
+
+/// The place of a DataFusion planning error in the SQL text, if DataFusion knows it.
+pub fn error_range(error: &DataFusionError, sql: &str) -> Option<Range<usize>> {
+    let span = error.diagnostic()?.span?;
+    span_range(sql, span)
+}
+
+pub fn span_range(sql: &str, span: datafusion::common::Span) -> Option<Range<usize>> {
+    if span.start.line == 0 {
+        return None;
+    }
+    let start = crate::source::offset_of(sql, span.start.line as usize, span.start.column as usize);
+    let end = crate::source::offset_of(sql, span.end.line as usize, span.end.column as usize);
+    Some(start..end.max(start))
+}

@@ -1,0 +1,148 @@
+//! The SQL of a stage: parsing with DataFusion's parser and finding the tables it reads.
+
+use std::ops::{ControlFlow, Range};
+
+use datafusion::execution::SessionState;
+use datafusion::sql::parser::{DFParserBuilder, Statement};
+use datafusion::sql::sqlparser::ast::{self, Spanned as _};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use crate::source::offset_of;
+
+/// A parsed stage query and the tables it reads.
+#[derive(Debug, Clone)]
+pub struct ParsedQuery {
+    pub statement: Statement,
+    pub reads: Vec<TableRead>,
+}
+
+/// One table a query reads, by its normalised name, with where it is named in the SQL.
+#[derive(Debug, Clone)]
+pub struct TableRead {
+    pub name: String,
+    /// A byte range of the SQL text.
+    pub range: Range<usize>,
+}
+
+/// Why a stage's SQL was refused, with a byte range of the SQL text.
+#[derive(Debug, Clone)]
+pub enum SqlProblem {
+    Syntax { message: String, range: Range<usize> },
+    NotAQuery { what: String, range: Range<usize> },
+    Empty,
+    Several { range: Range<usize> },
+}
+
+/// Nesting deeper than this is refused by the parser (instead of exhausting the stack).
+const RECURSION_LIMIT: usize = 64;
+
+pub fn parse_query(sql: &str, state: &SessionState) -> Result<ParsedQuery, SqlProblem> {
+    let dialect = GenericDialect {};
+    let mut statements = DFParserBuilder::new(sql)
+        .with_dialect(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .build()
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| syntax_problem(sql, &e.strip_backtrace()))?;
+    let statement = match statements.len() {
+        0 => return Err(SqlProblem::Empty),
+        1 => statements.pop_front().ok_or(SqlProblem::Empty)?,
+        _ => {
+            let second = statement_range(sql, &statements[1]).unwrap_or(0..sql.len());
+            return Err(SqlProblem::Several { range: second });
+        }
+    };
+    let query_ok = matches!(&statement, Statement::Statement(s) if matches!(**s, ast::Statement::Query(_)));
+    if !query_ok {
+        let word = sql.split_whitespace().next().unwrap_or("").to_uppercase();
+        let start = sql.find(|c: char| !c.is_whitespace()).unwrap_or(0);
+        return Err(SqlProblem::NotAQuery { what: word.clone(), range: start..start + word.len() });
+    }
+    let reads = table_reads(sql, &statement, state).map_err(|e| syntax_problem(sql, &e.strip_backtrace()))?;
+    Ok(ParsedQuery { statement, reads })
+}
+
+fn statement_range(sql: &str, statement: &Statement) -> Option<Range<usize>> {
+    match statement {
+        Statement::Statement(s) => {
+            let span = s.span();
+            (span.start.line > 0).then(|| {
+                let start = offset_of(sql, span.start.line as usize, span.start.column as usize);
+                let end = offset_of(sql, span.end.line as usize, span.end.column as usize);
+                start..end.max(start)
+            })
+        }
+        _ => None,
+    }
+}
+
+fn table_reads(sql: &str, statement: &Statement, state: &SessionState) -> datafusion::error::Result<Vec<TableRead>> {
+    // DataFusion resolves which names are tables (not CTEs); the AST walk finds where
+    // each is written.
+    let tables = state.resolve_table_references(statement)?;
+    let mut located: Vec<(String, Range<usize>)> = Vec::new();
+    if let Statement::Statement(s) = statement {
+        let _ = ast::visit_relations(&**s, |name: &ast::ObjectName| {
+            let span = name.span();
+            if span.start.line > 0 {
+                let start = offset_of(sql, span.start.line as usize, span.start.column as usize);
+                let end = offset_of(sql, span.end.line as usize, span.end.column as usize);
+                located.push((normalize_object_name(name), start..end.max(start)));
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    let mut reads: Vec<TableRead> = Vec::new();
+    for table in tables {
+        let name = table.to_string();
+        let ranges: Vec<_> = located.iter().filter(|(n, _)| *n == name).map(|(_, r)| r.clone()).collect();
+        if ranges.is_empty() {
+            reads.push(TableRead { name: name.clone(), range: 0..0 });
+        }
+        for range in ranges {
+            reads.push(TableRead { name: name.clone(), range });
+        }
+    }
+    reads.sort_by_key(|r| r.range.start);
+    Ok(reads)
+}
+
+/// Unquoted identifiers fold to lower case, as DataFusion does.
+fn normalize_object_name(name: &ast::ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(ident) if ident.quote_style.is_none() => ident.value.to_lowercase(),
+            Some(ident) => ident.value.clone(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Normalises a source or stage name the way an unquoted SQL identifier is.
+pub fn normalize_name(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Turns a parser message ("... at Line: 2, Column: 7") into a message and a range.
+fn syntax_problem(sql: &str, message: &str) -> SqlProblem {
+    let message = message.trim_start_matches("SQL error: ").trim_start_matches("ParserError(\"").trim_end_matches("\")");
+    let message = message.trim_start_matches("sql parser error: ").to_string();
+    let (clean, range) = match message.rfind(" at Line: ") {
+        Some(i) => {
+            let position = &message[i + " at Line: ".len()..];
+            let mut numbers = position.split(", Column: ").map(|n| n.trim_end_matches(|c: char| !c.is_ascii_digit()));
+            let line = numbers.next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(1);
+            let column = numbers.next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(1);
+            let start = offset_of(sql, line, column);
+            let token_end = sql[start..].find(|c: char| c.is_whitespace() || c == ',' || c == ')').map_or(sql.len(), |j| start + j);
+            (message[..i].to_string(), start..token_end.max(start + 1).min(sql.len().max(start)))
+        }
+        None => {
+            let end = sql.trim_end().len();
+            (message, end..end)
+        }
+    };
+    SqlProblem::Syntax { message: clean, range }
+}
