@@ -146,7 +146,11 @@ impl<'a> Checker<'a> {
         let stage_schemas = self.plan(&pipeline, &parsed, &dag, &order, &planner).await;
 
         self.check_destination(&pipeline, final_stage, &stage_schemas);
-        self.check_unused(&pipeline, &dag, final_stage);
+        // Unused parts are only worth a warning in an otherwise sound spec: a broken
+        // query may well be the one that would have read them.
+        if !self.diagnostics.iter().any(Diagnostic::is_error) {
+            self.check_unused(&pipeline, &dag, final_stage);
+        }
 
         let texts = std::mem::take(&mut self.texts);
         self.report(Some(Spec { pipeline, texts, dag, order, final_stage, stage_schemas }))
@@ -583,7 +587,7 @@ impl<'a> Checker<'a> {
             match planner.plan_stage(query) {
                 Ok(plan) => {
                     schemas[i] = Some(Arc::new(plan.schema().as_arrow().clone()));
-                    planner.register_view(&normalize_name(&stage.name.value), plan);
+                    planner.register_stage(&normalize_name(&stage.name.value), &plan);
                 }
                 Err(error) => {
                     let d = self.plan_error(stage, &error);
@@ -592,7 +596,8 @@ impl<'a> Checker<'a> {
             }
         }
 
-        for (source, _) in unknown_sources {
+        let sound = !self.diagnostics.iter().any(Diagnostic::is_error);
+        for (source, _) in unknown_sources.into_iter().filter(|_| sound) {
             let source = &pipeline.sources[source];
             let affected: Vec<String> = blocked_by_unknown
                 .iter()
@@ -671,7 +676,10 @@ impl<'a> Checker<'a> {
         let mut d = Diagnostic::error(Code::SqlPlan, format!("stage `{}`: {message}", stage.name.value));
         d = match range {
             Some(range) => d.label(self.range_in(&stage.query, range), message.clone()),
-            None => d.label(stage.name.span.clone(), "in this stage"),
+            None => {
+                let first_line = sql.trim_end().find('\n').unwrap_or(sql.trim_end().len());
+                d.label(self.range_in(&stage.query, 0..first_line), "in this query")
+            }
         };
         if let Some(diag) = diagnostic {
             for note in &diag.notes {
@@ -682,7 +690,7 @@ impl<'a> Checker<'a> {
             }
             help.extend(diag.helps.iter().map(|h| h.message.clone()));
         }
-        if let Some(valid) = full.split("Valid fields are ").nth(1) {
+        if let Some(valid) = full.split("Valid fields are ").nth(1).filter(|_| help.is_empty()) {
             let fields = valid.trim_end_matches('.').trim();
             let missing = full.split("No field named ").nth(1).and_then(|s| s.split(['.', ' ']).next()).unwrap_or("");
             let candidates: Vec<&str> = fields.split(", ").map(|f| f.rsplit('.').next().unwrap_or(f)).collect();

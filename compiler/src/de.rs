@@ -32,11 +32,13 @@ pub struct DeError {
     pub label: Option<String>,
     pub help: Option<String>,
     pub span: Option<Range<usize>>,
+    /// For a missing key: which one.
+    pub missing: Option<&'static str>,
 }
 
 impl DeError {
     fn new(code: Code, message: String) -> Self {
-        DeError { code, message, label: None, help: None, span: None }
+        DeError { code, message, label: None, help: None, span: None, missing: None }
     }
 
     fn at(mut self, span: &Range<usize>) -> Self {
@@ -103,6 +105,7 @@ impl de::Error for DeError {
         let mut e = DeError::new(Code::MissingKey, format!("missing required key `{field}`"));
         e.label = Some(format!("`{field}` is missing here"));
         e.help = Some(format!("add `{field}: ...`"));
+        e.missing = Some(field);
         e
     }
 
@@ -124,14 +127,34 @@ pub(crate) fn quoted_list(items: &[&str]) -> String {
     items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
 }
 
+/// v2 spellings that are accepted but not advertised: (alias, key it stands for).
+const ALIASES: &[(&str, &str)] = &[
+    ("file_type", "format"),
+    ("storage_options", "storage_config"),
+    ("partition_cols", "partition_columns"),
+    ("query", "load_query"),
+    ("mode", "write_mode"),
+    ("type", "data_type"),
+    ("custom_metadata", "metadata"),
+];
+
+/// The keys worth showing a user: without the aliases of keys that are listed.
+fn advertised<'a>(keys: &[&'a str]) -> Vec<&'a str> {
+    keys.iter()
+        .copied()
+        .filter(|k| !ALIASES.iter().any(|(alias, primary)| alias == k && keys.contains(primary)))
+        .collect()
+}
+
 fn unknown_key(field: &str, expected: &[&str], what: &str) -> DeError {
     let mut e = DeError::new(Code::UnknownKey, format!("unknown key `{field}`{what}"));
     e.label = Some("unknown key".into());
     let suggestion = did_you_mean(field, expected.iter().copied());
+    let listed = quoted_list(&advertised(expected));
     e.help = Some(match suggestion {
-        Some(s) => format!("did you mean `{s}`? (valid keys: {})", quoted_list(expected)),
+        Some(s) => format!("did you mean `{s}`? (valid keys: {listed})"),
         None if expected.is_empty() => "remove it: no keys are accepted here".into(),
-        None => format!("valid keys here: {}", quoted_list(expected)),
+        None => format!("valid keys here: {listed}"),
     });
     e
 }
@@ -232,7 +255,11 @@ macro_rules! deserialize_integer {
                         Ok(v) => visitor.$visit(v).map_err(|e: DeError| e.at(&self.node.span)),
                         Err(_) => {
                             let mut e = DeError::new(Code::InvalidValue, format!("{i} is out of range for this key"));
-                            e.label = Some(format!("expected a value between {} and {}", <$ty>::MIN, <$ty>::MAX));
+                            e.label = Some(if i < 0 && <$ty>::MIN == 0 {
+                                "expected a whole number of 0 or more".to_string()
+                            } else {
+                                format!("expected a value between {} and {}", <$ty>::MIN, <$ty>::MAX)
+                            });
                             Err(e.at(&self.node.span))
                         }
                     },
@@ -417,7 +444,13 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
             _ => return self.invalid(&format!("a mapping (a {})", describe_struct(name)).as_str()),
         };
         let anchor = entries.first().map_or(self.node.span.clone(), |e| e.key_span.clone());
-        visitor.visit_map(self.map_access(entries, Some(fields), &what)).map_err(|e| e.at(&anchor))
+        visitor.visit_map(self.map_access(entries, Some(fields), &what)).map_err(|mut e| {
+            if let (Some(field), None) = (e.missing, &e.span) {
+                e.message.push_str(&what);
+                e.label = Some(format!("this {} has no `{field}`", describe_struct(name)));
+            }
+            e.at(&anchor)
+        })
     }
 
     fn deserialize_enum<V: Visitor<'de>>(

@@ -152,12 +152,26 @@ impl Planner {
         let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             futures::executor::block_on(state.statement_to_plan(statement))
         }));
-        match planned {
-            Ok(result) => result,
-            Err(_) => Err(DataFusionError::Internal("DataFusion panicked while planning this query".into())),
+        let plan = match planned {
+            Ok(result) => result?,
+            Err(_) => return Err(DataFusionError::Internal("DataFusion panicked while planning this query".into())),
+        };
+        // The analyzer applies type coercion: type errors surface here, not at run time.
+        let state = self.ctx.state();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.optimize(&plan))) {
+            Ok(result) => result.map(|_| plan),
+            Err(_) => Err(DataFusionError::Internal("DataFusion panicked while analysing this query".into())),
         }
     }
 
+    /// Registers a planned stage for the stages that read it. Only its schema is
+    /// needed, so later stages are planned on their own rather than with every
+    /// upstream plan inlined (which would make checking quadratic in the depth).
+    pub fn register_stage(&self, name: &str, plan: &LogicalPlan) {
+        self.register_schema(name, Arc::new(plan.schema().as_arrow().clone()));
+    }
+
+    /// Registers a planned stage as a view, so the stages that read it plan through it.
     pub fn register_view(&self, name: &str, plan: LogicalPlan) {
         self.register(name, Arc::new(ViewTable::new(plan, None)));
     }
