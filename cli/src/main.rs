@@ -67,14 +67,16 @@ fn load(spec: &SpecArgs) -> Result<(SourceFile, CheckOptions), UsageError> {
             path.display()
         ))
     })?;
-    let text = std::fs::read_to_string(path).map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?;
     let mut file = SourceFile::new(path.display().to_string(), text, format);
     file.path = Some(path.clone());
     let mut params = BTreeMap::new();
     for (name, value) in &spec.params {
         params.insert(name.clone(), value.clone());
     }
-    let base_dir = std::env::current_dir().map_err(|e| UsageError(format!("cannot read the working directory: {e}")))?;
+    let base_dir =
+        std::env::current_dir().map_err(|e| UsageError(format!("cannot read the working directory: {e}")))?;
     Ok((file, CheckOptions { params, base_dir }))
 }
 
@@ -101,6 +103,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 async fn run_check(spec: &SpecArgs, format: OutputFormat) -> Result<ExitCode, UsageError> {
@@ -136,10 +142,10 @@ async fn run_check(spec: &SpecArgs, format: OutputFormat) -> Result<ExitCode, Us
                         None => "no destination".to_string(),
                     };
                     println!(
-                        "ok: {} is valid ({} sources, {} stages, {destination}{warn})",
+                        "ok: {} is valid ({}, {}, {destination}{warn})",
                         file.name,
-                        p.sources.len(),
-                        p.stages.len()
+                        plural(p.sources.len(), "source"),
+                        plural(p.stages.len(), "stage")
                     );
                 }
                 _ => {

@@ -19,7 +19,9 @@ use crate::datatype::parse_data_type;
 use crate::de::{DeContext, NodeDeserializer, quoted_list};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::node::{Node, Text, Value};
-use crate::plan::{Location, Planner, declared_schema, error_range, first_line, resolve_location, span_range, with_partitions};
+use crate::plan::{
+    Location, Planner, declared_schema, error_range, first_line, resolve_location, span_range, with_partitions,
+};
 use crate::source::SourceFile;
 use crate::spec::{Destination, Field, Pipeline, Source, Spanned, Stage};
 use crate::sql::{ParsedQuery, SqlProblem, normalize_name, parse_query};
@@ -88,11 +90,13 @@ struct Checker<'a> {
     options: &'a CheckOptions,
     diagnostics: Vec<Diagnostic>,
     texts: Vec<Text>,
+    /// Names of sources and stages that could not be read (already reported).
+    broken_names: BTreeSet<String>,
 }
 
 impl<'a> Checker<'a> {
     fn new(options: &'a CheckOptions) -> Self {
-        Checker { options, diagnostics: Vec::new(), texts: Vec::new() }
+        Checker { options, diagnostics: Vec::new(), texts: Vec::new(), broken_names: BTreeSet::new() }
     }
 
     fn report(self, spec: Option<Spec>) -> CheckReport {
@@ -138,7 +142,8 @@ impl<'a> Checker<'a> {
 
         let planner = Planner::new();
         let state = planner.state();
-        let parsed: Vec<Option<ParsedQuery>> = pipeline.stages.iter().map(|stage| self.parse_stage(stage, &state)).collect();
+        let parsed: Vec<Option<ParsedQuery>> =
+            pipeline.stages.iter().map(|stage| self.parse_stage(stage, &state)).collect();
 
         let dag = self.build_dag(&pipeline, &parsed);
         let order = dag.topological_stages();
@@ -182,13 +187,20 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        // `sources:` with nothing after it (or `~`, `null`) counts as absent content.
         let get = |key: &str| entries.iter().find(|e| e.key == key);
+        let is_null = |node: &Node| match &node.value {
+            Value::Null => true,
+            Value::Str(t) => {
+                t.untyped && matches!(crate::node::resolve_plain_scalar(t.value.trim()), Some(Value::Null))
+            }
+            _ => false,
+        };
         let missing = |key: &str, what: &str| {
             Diagnostic::error(Code::MissingKey, format!("missing required key `{key}`"))
                 .label(entries.first().map_or(0..0, |e| e.key_span.clone()), format!("this pipeline has no `{key}`"))
                 .help(what.to_string())
         };
-        let mut ok = true;
 
         let version = match get("version") {
             None => None,
@@ -200,12 +212,10 @@ impl<'a> Checker<'a> {
                             .label(v.span.clone(), "only \"v2\" is supported")
                             .help("write `version: \"v2\"`, or leave `version` out"),
                     );
-                    ok = false;
                     None
                 }
                 Err(e) => {
                     self.diagnostics.push(e.into_diagnostic(entry.value.span.clone()));
-                    ok = false;
                     None
                 }
             },
@@ -214,8 +224,8 @@ impl<'a> Checker<'a> {
         let mut sources = Vec::new();
         match get("sources") {
             None => {
-                self.diagnostics.push(missing("sources", "add `sources:` with the tables the stages read (it may be `[]`)"));
-                ok = false;
+                self.diagnostics
+                    .push(missing("sources", "add `sources:` with the tables the stages read (it may be `[]`)"));
             }
             Some(entry) => match &entry.value.value {
                 Value::Seq(items) => {
@@ -223,20 +233,22 @@ impl<'a> Checker<'a> {
                         match Source::deserialize(NodeDeserializer::new(item, cx)) {
                             Ok(source) => sources.push(source),
                             Err(e) => {
+                                self.remember_broken(item);
                                 self.diagnostics.push(e.into_diagnostic(item.span.clone()));
-                                ok = false;
                             }
                         }
                     }
                 }
-                Value::Null => {}
+                _ if is_null(&entry.value) => {}
                 _ => {
                     self.diagnostics.push(
-                        Diagnostic::error(Code::InvalidType, format!("`sources` is a list, found {}", entry.value.kind()))
-                            .label(entry.value.span.clone(), "expected a list of sources")
-                            .help("write each source as a list item starting with `- type: ...`"),
+                        Diagnostic::error(
+                            Code::InvalidType,
+                            format!("`sources` is a list, found {}", entry.value.kind()),
+                        )
+                        .label(entry.value.span.clone(), "expected a list of sources")
+                        .help("write each source as a list item starting with `- type: ...`"),
                     );
-                    ok = false;
                 }
             },
         }
@@ -244,18 +256,19 @@ impl<'a> Checker<'a> {
         let mut stages = Vec::new();
         match get("stages") {
             None => {
-                self.diagnostics.push(missing("stages", "add `stages:` with at least one `- name: ...` and `query: ...`"));
-                ok = false;
+                self.diagnostics
+                    .push(missing("stages", "add `stages:` with at least one `- name: ...` and `query: ...`"));
             }
             Some(entry) => match &entry.value.value {
                 Value::Seq(items) => {
-                    let mut read_stage = |node: &Node, this: &mut Self| match Stage::deserialize(NodeDeserializer::new(node, cx)) {
-                        Ok(stage) => stages.push(stage),
-                        Err(e) => {
-                            this.diagnostics.push(e.into_diagnostic(node.span.clone()));
-                            ok = false;
-                        }
-                    };
+                    let mut read_stage =
+                        |node: &Node, this: &mut Self| match Stage::deserialize(NodeDeserializer::new(node, cx)) {
+                            Ok(stage) => stages.push(stage),
+                            Err(e) => {
+                                this.remember_broken(node);
+                                this.diagnostics.push(e.into_diagnostic(node.span.clone()));
+                            }
+                        };
                     for item in items {
                         match &item.value {
                             // The v2 nesting: a list of groups.
@@ -269,37 +282,50 @@ impl<'a> Checker<'a> {
                                 .label(entry.value.span.clone(), "empty")
                                 .help("add a stage: `- name: result` with `query: SELECT * FROM <source>`"),
                         );
-                        ok = false;
                     }
+                }
+                _ if is_null(&entry.value) => {
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::NoStages, "the pipeline has no stages")
+                            .label(entry.key_span.clone(), "empty")
+                            .help("add a stage: `- name: result` with `query: SELECT * FROM <source>`"),
+                    );
                 }
                 _ => {
                     self.diagnostics.push(
-                        Diagnostic::error(Code::InvalidType, format!("`stages` is a list, found {}", entry.value.kind()))
-                            .label(entry.value.span.clone(), "expected a list of stages")
-                            .help("write each stage as a list item: `- name: ...` with `query: ...`"),
+                        Diagnostic::error(
+                            Code::InvalidType,
+                            format!("`stages` is a list, found {}", entry.value.kind()),
+                        )
+                        .label(entry.value.span.clone(), "expected a list of stages")
+                        .help("write each stage as a list item: `- name: ...` with `query: ...`"),
                     );
-                    ok = false;
                 }
             },
         }
 
         let destination = match get("destination") {
             None => None,
-            Some(entry) if matches!(entry.value.value, Value::Null) => None,
+            Some(entry) if is_null(&entry.value) => None,
             Some(entry) => match Destination::deserialize(NodeDeserializer::new(&entry.value, cx)) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     self.diagnostics.push(e.into_diagnostic(entry.value.span.clone()));
-                    ok = false;
                     None
                 }
             },
         };
 
-        // Later phases still run on what was read, so that independent mistakes are
-        // all reported; only a missing section stops here.
-        let _ = ok;
-        Some(Pipeline { version, sources, stages, destination })
+        // Later phases run on what could be read, so independent mistakes are all
+        // reported; names of parts that could not be read are remembered, so that
+        // queries reading them are not reported again as reading unknown tables.
+        Some(Pipeline { schema_hint: None, version, sources, stages, destination })
+    }
+
+    fn remember_broken(&mut self, node: &Node) {
+        if let Some(Value::Str(name)) = node.get("name").map(|e| &e.value.value) {
+            self.broken_names.insert(normalize_name(&name.value));
+        }
     }
 
     // ---- names, fields, options ------------------------------------------------
@@ -363,9 +389,12 @@ impl<'a> Checker<'a> {
             if let Err(e) = parse_data_type(&data_type.value) {
                 let range = self.range_in(data_type, e.range.clone());
                 problems.push(
-                    Diagnostic::error(Code::InvalidDataType, format!("invalid data type `{}`: {}", data_type.value.trim(), e.message))
-                        .label(range, e.message)
-                        .help(e.help),
+                    Diagnostic::error(
+                        Code::InvalidDataType,
+                        format!("invalid data type `{}`: {}", data_type.value.trim(), e.message),
+                    )
+                    .label(range, e.message)
+                    .help(e.help),
                 );
             }
         }
@@ -381,48 +410,47 @@ impl<'a> Checker<'a> {
                 _ => None,
             };
             if let Some(crate::spec::SourceFileFormat::Csv(o)) = format {
-                if !o.delimiter.is_ascii() {
-                    problems.push(
-                        Diagnostic::error(Code::InvalidValue, format!("the CSV delimiter `{}` is not an ASCII character", o.delimiter))
-                            .label(source.name().span.clone(), "in this source")
-                            .help("use an ASCII delimiter such as `,`, `;`, `|` or a tab"),
-                    );
-                }
+                problems.extend(check_delimiter(&o.delimiter));
             }
             if let Source::Delta(d) = source {
-                if let Some(ts) = &d.timestamp {
-                    if chrono::DateTime::parse_from_rfc3339(ts.value.trim()).is_err() && !self.poisoned(ts) {
-                        problems.push(
-                            Diagnostic::error(Code::InvalidValue, format!("`{}` is not an RFC 3339 timestamp", ts.value))
-                                .label(ts.span.clone(), "not RFC 3339")
-                                .help("write a time with its offset, for example `2024-05-01T12:00:00Z`"),
-                        );
-                    }
+                if let Some(ts) = &d.timestamp
+                    && chrono::DateTime::parse_from_rfc3339(ts.value.trim()).is_err()
+                    && !self.poisoned(ts)
+                {
+                    problems.push(
+                        Diagnostic::error(Code::InvalidValue, format!("`{}` is not an RFC 3339 timestamp", ts.value))
+                            .label(ts.span.clone(), "not RFC 3339")
+                            .help("write a time with its offset, for example `2024-05-01T12:00:00Z`"),
+                    );
                 }
                 if d.version.is_some() && d.timestamp.is_some() {
                     problems.push(
-                        Diagnostic::error(Code::InvalidValue, "a delta source takes `version` or `timestamp`, not both")
-                            .label(d.name.span.clone(), "in this source")
-                            .help("remove one of them"),
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            "a delta source takes `version` or `timestamp`, not both",
+                        )
+                        .label(d.name.span.clone(), "in this source")
+                        .help("remove one of them"),
                     );
                 }
             }
         }
-        if let Some(Destination::File(d)) = &pipeline.destination {
-            if let crate::spec::DestinationFileFormat::Csv(o) = &d.format {
-                if let Some(c) = &o.compression {
-                    const CODECS: &[&str] = &["gzip", "bzip2", "xz", "zstd", "uncompressed"];
-                    if !CODECS.contains(&c.value.to_lowercase().as_str()) {
-                        let help = match did_you_mean(&c.value, CODECS.iter().copied()) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("use one of {}", quoted_list(CODECS)),
-                        };
-                        problems.push(
-                            Diagnostic::error(Code::InvalidValue, format!("unknown CSV compression `{}`", c.value))
-                                .label(c.span.clone(), "unknown compression")
-                                .help(help),
-                        );
-                    }
+        if let Some(Destination::File(d)) = &pipeline.destination
+            && let crate::spec::DestinationFileFormat::Csv(o) = &d.format
+        {
+            problems.extend(check_delimiter(&o.delimiter));
+            if let Some(c) = &o.compression {
+                const CODECS: &[&str] = &["gzip", "bzip2", "xz", "zstd", "uncompressed"];
+                if !CODECS.contains(&c.value.to_lowercase().as_str()) {
+                    let help = match did_you_mean(&c.value, CODECS.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("use one of {}", quoted_list(CODECS)),
+                    };
+                    problems.push(
+                        Diagnostic::error(Code::InvalidValue, format!("unknown CSV compression `{}`", c.value))
+                            .label(c.span.clone(), "unknown compression")
+                            .help(help),
+                    );
                 }
             }
         }
@@ -439,20 +467,23 @@ impl<'a> Checker<'a> {
             Ok(parsed) => Some(parsed),
             Err(problem) => {
                 let d = match problem {
-                    SqlProblem::Syntax { message, range } => {
-                        Diagnostic::error(Code::SqlSyntax, format!("SQL syntax error in stage `{}`: {message}", stage.name.value))
-                            .label(self.range_in(&stage.query, range), message.clone())
-                            .help(sql_syntax_help(&message))
-                    }
+                    SqlProblem::Syntax { message, range } => Diagnostic::error(
+                        Code::SqlSyntax,
+                        format!("SQL syntax error in stage `{}`: {message}", stage.name.value),
+                    )
+                    .label(self.range_in(&stage.query, range), message.clone())
+                    .help(sql_syntax_help(&message)),
                     SqlProblem::NotAQuery { what, range } => Diagnostic::error(
                         Code::UnsupportedStatement,
-                        format!("stage `{}` must be a query, not a {what} statement", stage.name.value),
+                        format!("stage `{}` must be a query, not `{what}`", stage.name.value),
                     )
                     .label(self.range_in(&stage.query, range), "not a query")
                     .help("a stage is one SELECT (or WITH ... SELECT, VALUES); write results through `destination:`"),
-                    SqlProblem::Empty => Diagnostic::error(Code::SqlSyntax, format!("stage `{}` has an empty query", stage.name.value))
-                        .label(stage.query.span.clone(), "empty")
-                        .help("write a query, for example `SELECT * FROM <source>`"),
+                    SqlProblem::Empty => {
+                        Diagnostic::error(Code::SqlSyntax, format!("stage `{}` has an empty query", stage.name.value))
+                            .label(stage.query.span.clone(), "empty")
+                            .help("write a query, for example `SELECT * FROM <source>`")
+                    }
                     SqlProblem::Several { range } => Diagnostic::error(
                         Code::UnsupportedStatement,
                         format!("stage `{}` holds more than one statement", stage.name.value),
@@ -483,6 +514,7 @@ impl<'a> Checker<'a> {
             for read in &query.reads {
                 match dag.lookup(&read.name) {
                     Some(vertex) => dag.add_read(i, vertex),
+                    None if self.broken_names.contains(&read.name) => {}
                     None => {
                         let help = match did_you_mean(&read.name, known.iter().map(String::as_str)) {
                             Some(s) => format!("did you mean `{s}`?"),
@@ -493,9 +525,12 @@ impl<'a> Checker<'a> {
                             ),
                         };
                         self.diagnostics.push(
-                            Diagnostic::error(Code::UnknownTable, format!("stage `{}` reads unknown table `{}`", stage.name.value, read.name))
-                                .label(self.range_in(&stage.query, read.range.clone()), "not a source or a stage")
-                                .help(help),
+                            Diagnostic::error(
+                                Code::UnknownTable,
+                                format!("stage `{}` reads unknown table `{}`", stage.name.value, read.name),
+                            )
+                            .label(self.range_in(&stage.query, read.range.clone()), "not a source or a stage")
+                            .help(help),
                         );
                     }
                 }
@@ -512,14 +547,16 @@ impl<'a> Checker<'a> {
                 let input = cycle[(k + cycle.len() - 1) % cycle.len()];
                 let input_name = normalize_name(&pipeline.stages[input].name.value);
                 let reader_stage = &pipeline.stages[reader];
-                if let Some(read) = parsed[reader].as_ref().and_then(|q| q.reads.iter().find(|r| r.name == input_name)) {
+                if let Some(read) = parsed[reader].as_ref().and_then(|q| q.reads.iter().find(|r| r.name == input_name))
+                {
                     d = d.label(
                         self.range_in(&reader_stage.query, read.range.clone()),
                         format!("`{}` reads `{}` here", reader_stage.name.value, pipeline.stages[input].name.value),
                     );
                 }
             }
-            self.diagnostics.push(d.help("a stage can only read sources and stages that do not depend on it; break the cycle"));
+            self.diagnostics
+                .push(d.help("a stage can only read sources and stages that do not depend on it; break the cycle"));
         }
         dag
     }
@@ -597,12 +634,12 @@ impl<'a> Checker<'a> {
         }
 
         let sound = !self.diagnostics.iter().any(Diagnostic::is_error);
-        for (source, _) in unknown_sources.into_iter().filter(|_| sound) {
-            let source = &pipeline.sources[source];
-            let affected: Vec<String> = blocked_by_unknown
-                .iter()
-                .filter(|&&i| parsed[i].is_some())
-                .map(|&i| format!("`{}`", pipeline.stages[i].name.value))
+        for (source_index, _) in unknown_sources.into_iter().filter(|_| sound) {
+            let source = &pipeline.sources[source_index];
+            let affected: Vec<String> = downstream(dag, Vertex::Source(source_index))
+                .into_iter()
+                .filter(|i| blocked_by_unknown.contains(i) && parsed[*i].is_some())
+                .map(|i| format!("`{}`", pipeline.stages[i].name.value))
                 .collect();
             if affected.is_empty() {
                 continue;
@@ -652,7 +689,11 @@ impl<'a> Checker<'a> {
                     Err(problem) => {
                         return Err(Diagnostic::error(Code::SourceUnreadable, problem.message)
                             .label(location.span.clone(), problem.label)
-                            .help(format!("{} (working directory: {})", problem.help, self.options.base_dir.display())));
+                            .help(format!(
+                                "{} (working directory: {})",
+                                problem.help,
+                                self.options.base_dir.display()
+                            )));
                     }
                 },
             }
@@ -743,23 +784,56 @@ impl<'a> Checker<'a> {
             if read || feeds_destination || stage.prints() {
                 continue;
             }
-            let why = if pipeline.destination.is_some() { "nothing reads it, it does not feed the destination" } else { "nothing reads it, there is no destination" };
+            let why = if pipeline.destination.is_some() {
+                "nothing reads it, it does not feed the destination"
+            } else {
+                "nothing reads it, there is no destination"
+            };
             self.diagnostics.push(
-                Diagnostic::warning(Code::UnusedStage, format!("the result of stage `{}` is not used", stage.name.value))
-                    .label(stage.name.span.clone(), format!("{why}, and it shows nothing"))
-                    .help("read it from another stage, set `show: 10` to print it, add a destination, or remove it"),
+                Diagnostic::warning(
+                    Code::UnusedStage,
+                    format!("the result of stage `{}` is not used", stage.name.value),
+                )
+                .label(stage.name.span.clone(), format!("{why}, and it shows nothing"))
+                .help("read it from another stage, set `show: 10` to print it, add a destination, or remove it"),
             );
         }
         for (i, source) in pipeline.sources.iter().enumerate() {
             if dag.readers(Vertex::Source(i)).is_empty() {
                 self.diagnostics.push(
-                    Diagnostic::warning(Code::UnusedSource, format!("source `{}` is not read by any stage", source.name().value))
-                        .label(source.name().span.clone(), "never read")
-                        .help("read it in a stage's query, or remove it"),
+                    Diagnostic::warning(
+                        Code::UnusedSource,
+                        format!("source `{}` is not read by any stage", source.name().value),
+                    )
+                    .label(source.name().span.clone(), "never read")
+                    .help("read it in a stage's query, or remove it"),
                 );
             }
         }
     }
+}
+
+fn check_delimiter(delimiter: &Spanned<char>) -> Option<Diagnostic> {
+    (!delimiter.value.is_ascii()).then(|| {
+        Diagnostic::error(
+            Code::InvalidValue,
+            format!("the CSV delimiter `{}` is not an ASCII character", delimiter.value),
+        )
+        .label(delimiter.span.clone(), "not ASCII")
+        .help("use an ASCII delimiter such as `,`, `;`, `|` or a tab")
+    })
+}
+
+/// Every stage that reads `from`, directly or through other stages, in index order.
+fn downstream(dag: &StageDag, from: Vertex) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut todo = dag.readers(from);
+    while let Some(stage) = todo.pop() {
+        if seen.insert(stage) {
+            todo.extend(dag.readers(Vertex::Stage(stage)));
+        }
+    }
+    seen
 }
 
 fn sql_syntax_help(message: &str) -> String {
@@ -768,14 +842,16 @@ fn sql_syntax_help(message: &str) -> String {
     } else if message.contains("Expected: end of statement") {
         "a stage holds one query; check for a missing comma or operator before this point".into()
     } else {
-        "DataFusion speaks ANSI SQL with PostgreSQL-like extensions; see https://datafusion.apache.org/user-guide/sql/".into()
+        "DataFusion speaks ANSI SQL with PostgreSQL-like extensions; see https://datafusion.apache.org/user-guide/sql/"
+            .into()
     }
 }
 
 /// Strips DataFusion's error-kind prefixes ("Error during planning: ...").
 fn clean_datafusion_message(message: &str) -> String {
     let mut m = message;
-    for prefix in ["Error during planning: ", "Schema error: ", "This feature is not implemented: ", "Internal error: "] {
+    for prefix in ["Error during planning: ", "Schema error: ", "This feature is not implemented: ", "Internal error: "]
+    {
         m = m.trim_start_matches(prefix);
     }
     m.split(" Valid fields are").next().unwrap_or(m).to_string()

@@ -64,7 +64,8 @@ impl StageDag {
     /// The direct inputs of a stage, in index order.
     pub fn inputs(&self, stage: usize) -> Vec<Vertex> {
         let Some(&v) = self.stages.get(stage) else { return Vec::new() };
-        let mut inputs: Vec<_> = self.graph.edges_directed(v, Direction::Incoming).map(|e| self.graph[e.source()]).collect();
+        let mut inputs: Vec<_> =
+            self.graph.edges_directed(v, Direction::Incoming).map(|e| self.graph[e.source()]).collect();
         inputs.sort();
         inputs
     }

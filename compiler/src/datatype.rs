@@ -16,13 +16,48 @@ pub struct DataTypeError {
 }
 
 const SIMPLE: &[&str] = &[
-    "bool", "boolean", "int8", "int16", "int32", "int", "integer", "int64", "long", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float", "float64", "double", "string", "utf8", "large_string", "large_utf8", "binary",
-    "large_binary", "date32", "date", "date64", "null",
+    "bool",
+    "boolean",
+    "int8",
+    "int16",
+    "int32",
+    "int",
+    "integer",
+    "int64",
+    "long",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float",
+    "float64",
+    "double",
+    "string",
+    "utf8",
+    "large_string",
+    "large_utf8",
+    "binary",
+    "large_binary",
+    "date32",
+    "date",
+    "date64",
+    "null",
 ];
 const GENERIC: &[&str] = &[
-    "list", "large_list", "fixed_list", "fixed_binary", "decimal", "decimal256", "timestamp", "time32", "time64",
-    "duration", "struct", "map",
+    "list",
+    "large_list",
+    "fixed_list",
+    "fixed_binary",
+    "decimal",
+    "decimal256",
+    "timestamp",
+    "time32",
+    "time64",
+    "duration",
+    "struct",
+    "map",
 ];
 
 /// Parses a data-type string into an Arrow type.
@@ -87,6 +122,19 @@ impl TypeParser<'_> {
         word.parse().map_err(|_| self.error(range, format!("expected {what}, found `{word}`"), format!("write {what}")))
     }
 
+    fn positive(&mut self, what: &str) -> Result<i32, DataTypeError> {
+        let start = self.pos;
+        let n = self.number::<i32>(what)?;
+        if n <= 0 {
+            return Err(self.error(
+                start..self.pos,
+                format!("{what} must be positive, found {n}"),
+                format!("write {what} of 1 or more"),
+            ));
+        }
+        Ok(n)
+    }
+
     fn unit(&mut self) -> Result<(TimeUnit, Range<usize>), DataTypeError> {
         let (word, range) = self.word();
         let unit = match word.to_lowercase().as_str() {
@@ -109,7 +157,11 @@ impl TypeParser<'_> {
         let (word, range) = self.word();
         if word.is_empty() {
             let end = (self.pos + 1).min(self.text.len());
-            return Err(self.error(self.pos..end.max(self.pos), "expected a data type", "write a type such as `int64` or `string`"));
+            return Err(self.error(
+                self.pos..end.max(self.pos),
+                "expected a data type",
+                "write a type such as `int64` or `string`",
+            ));
         }
         let name = word.to_lowercase();
         let simple = match name.as_str() {
@@ -137,7 +189,11 @@ impl TypeParser<'_> {
         if let Some(ty) = simple {
             if self.peek('<') {
                 let end = self.text.len();
-                return Err(self.error(self.pos..end, format!("`{word}` takes no parameters"), format!("write just `{word}`")));
+                return Err(self.error(
+                    self.pos..end,
+                    format!("`{word}` takes no parameters"),
+                    format!("write just `{word}`"),
+                ));
             }
             return Ok(ty);
         }
@@ -171,10 +227,10 @@ impl TypeParser<'_> {
             "fixed_list" => {
                 let item = self.data_type()?;
                 self.expect(',', "before the list size")?;
-                let size = self.number::<i32>("a list size")?;
+                let size = self.positive("a list size")?;
                 DataType::FixedSizeList(Arc::new(Field::new("item", item, true)), size)
             }
-            "fixed_binary" => DataType::FixedSizeBinary(self.number::<i32>("a byte width")?),
+            "fixed_binary" => DataType::FixedSizeBinary(self.positive("a byte width")?),
             "decimal" | "decimal256" => {
                 let start = self.pos;
                 let precision = self.number::<u8>("a precision")?;
@@ -202,7 +258,15 @@ impl TypeParser<'_> {
                     let start = self.pos;
                     let end = self.text[start..].find('>').map_or(self.text.len(), |i| start + i);
                     self.pos = end;
-                    Some(self.text[start..end].trim().into())
+                    let tz = self.text[start..end].trim();
+                    if tz.parse::<datafusion::arrow::array::timezone::Tz>().is_err() {
+                        return Err(self.error(
+                            start..end.max(start + 1).min(self.text.len()),
+                            format!("unknown time zone `{tz}`"),
+                            "use an IANA name such as `UTC` or `Europe/Vienna`, or an offset such as `+02:00`",
+                        ));
+                    }
+                    Some(tz.into())
                 } else {
                     None
                 };
@@ -210,11 +274,19 @@ impl TypeParser<'_> {
             }
             "time32" => match self.unit()? {
                 (u @ (TimeUnit::Second | TimeUnit::Millisecond), _) => DataType::Time32(u),
-                (_, range) => return Err(self.error(range, "time32 takes second or millisecond", "use time64 for finer units")),
+                (_, range) => {
+                    return Err(self.error(range, "time32 takes second or millisecond", "use time64 for finer units"));
+                }
             },
             "time64" => match self.unit()? {
                 (u @ (TimeUnit::Microsecond | TimeUnit::Nanosecond), _) => DataType::Time64(u),
-                (_, range) => return Err(self.error(range, "time64 takes microsecond or nanosecond", "use time32 for coarser units")),
+                (_, range) => {
+                    return Err(self.error(
+                        range,
+                        "time64 takes microsecond or nanosecond",
+                        "use time32 for coarser units",
+                    ));
+                }
             },
             "duration" => DataType::Duration(self.unit()?.0),
             "struct" => {
@@ -223,7 +295,11 @@ impl TypeParser<'_> {
                     let (field, _) = self.word();
                     if field.is_empty() {
                         let end = (self.pos + 1).min(self.text.len());
-                        return Err(self.error(self.pos..end.max(self.pos), "expected a field name", "write `name: type`"));
+                        return Err(self.error(
+                            self.pos..end.max(self.pos),
+                            "expected a field name",
+                            "write `name: type`",
+                        ));
                     }
                     self.expect(':', "after the field name")?;
                     fields.push(Field::new(field, self.data_type()?, true));
@@ -240,7 +316,10 @@ impl TypeParser<'_> {
                 let value = self.data_type()?;
                 let entries = Field::new(
                     "entries",
-                    DataType::Struct(Fields::from(vec![Field::new("key", key, false), Field::new("value", value, true)])),
+                    DataType::Struct(Fields::from(vec![
+                        Field::new("key", key, false),
+                        Field::new("value", value, true),
+                    ])),
                     false,
                 );
                 DataType::Map(Arc::new(entries), false)

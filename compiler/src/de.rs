@@ -82,7 +82,8 @@ impl de::Error for DeError {
     }
 
     fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
-        let mut e = DeError::new(Code::InvalidValue, format!("expected {exp}, found {len} items"));
+        let items = if len == 1 { "item" } else { "items" };
+        let mut e = DeError::new(Code::InvalidValue, format!("expected {exp}, found {len} {items}"));
         e.label = Some(format!("expected {exp}"));
         e
     }
@@ -161,6 +162,11 @@ fn unknown_key(field: &str, expected: &[&str], what: &str) -> DeError {
 
 /// "FileSource" -> "file source"; used to say what a mapping is in messages.
 fn describe_struct(name: &str) -> String {
+    match name {
+        "SchemaOptions" | "JsonDestinationOptions" => return "format options".into(),
+        "CsvSourceOptions" | "CsvDestinationOptions" => return "CSV options".into(),
+        _ => {}
+    }
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() && i > 0 {
@@ -230,15 +236,12 @@ impl<'a> NodeDeserializer<'a> {
     fn map_access(&self, entries: &'a [Entry], fields: Option<&'static [&'static str]>, what: &str) -> MapAccess<'a> {
         let mut kept = Vec::with_capacity(entries.len());
         for entry in entries {
-            if let Some(fields) = fields {
-                if !fields.contains(&entry.key.as_str()) && entry.key != "$schema" {
-                    let e = unknown_key(&entry.key, fields, what).at(&entry.key_span);
-                    self.cx.diagnostics.borrow_mut().push(e.into_diagnostic(entry.key_span.clone()));
-                    continue;
-                }
-                if entry.key == "$schema" {
-                    continue;
-                }
+            if let Some(fields) = fields
+                && !fields.contains(&entry.key.as_str())
+            {
+                let e = unknown_key(&entry.key, fields, what).at(&entry.key_span);
+                self.cx.diagnostics.borrow_mut().push(e.into_diagnostic(entry.key_span.clone()));
+                continue;
             }
             kept.push(entry);
         }
@@ -284,7 +287,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
             },
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(t) => match self.resolved() {
-                Some(Value::Null) if t.value.trim().is_empty() || t.value == "~" || t.value.eq_ignore_ascii_case("null") => {
+                Some(Value::Null)
+                    if t.value.trim().is_empty() || t.value == "~" || t.value.eq_ignore_ascii_case("null") =>
+                {
                     visitor.visit_unit()
                 }
                 _ => visitor.visit_str(&t.value),
@@ -389,9 +394,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
-            Value::Seq(items) => visitor
-                .visit_seq(SeqAccess { items: items.iter(), cx: self.cx })
-                .map_err(|e| e.at(&self.node.span)),
+            Value::Seq(items) => {
+                visitor.visit_seq(SeqAccess { items: items.iter(), cx: self.cx }).map_err(|e| e.at(&self.node.span))
+            }
             _ => self.invalid(&"a list"),
         }
     }
@@ -400,13 +405,20 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _: &'static str, _: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
-            Value::Map(entries) => visitor.visit_map(self.map_access(entries, None, "")).map_err(|e| e.at(&self.node.span)),
+            Value::Map(entries) => {
+                visitor.visit_map(self.map_access(entries, None, "")).map_err(|e| e.at(&self.node.span))
+            }
             // `options:` with nothing after it reads as an empty mapping.
             Value::Null => visitor.visit_map(MapAccess { entries: Vec::new().into_iter(), value: None, cx: self.cx }),
             _ => match self.resolved() {
@@ -435,7 +447,8 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
             };
             return visitor.visit_map(SpannedAccess { node: self.node, cx: self.cx, text, step: 0 });
         }
-        let what = format!(" in this {}", describe_struct(name));
+        let noun = describe_struct(name);
+        let what = if noun.ends_with("options") { format!(" in the {noun}") } else { format!(" in this {noun}") };
         let empty = Vec::new();
         let entries = match &self.node.value {
             Value::Map(entries) => entries,
@@ -447,7 +460,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
         visitor.visit_map(self.map_access(entries, Some(fields), &what)).map_err(|mut e| {
             if let (Some(field), None) = (e.missing, &e.span) {
                 e.message.push_str(&what);
-                e.label = Some(format!("this {} has no `{field}`", describe_struct(name)));
+                e.label = Some(format!("no `{field}`{what}"));
             }
             e.at(&anchor)
         })
@@ -475,7 +488,8 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
                     return Err(e.at(&anchor));
                 };
                 let Value::Str(t) = &tag.value.value else {
-                    return NodeDeserializer::new(&tag.value, self.cx).invalid(&format!("one of {}", quoted_list(variants)).as_str());
+                    return NodeDeserializer::new(&tag.value, self.cx)
+                        .invalid(&format!("one of {}", quoted_list(variants)).as_str());
                 };
                 let rest: Vec<&Entry> = entries.iter().filter(|e| e.key != tag_key).collect();
                 let content = match content_key {
@@ -565,6 +579,10 @@ impl<'de, 'a> de::VariantAccess<'de> for VariantAccess<'a> {
             Content::Node(node) => match &node.value {
                 Value::Null => Ok(()),
                 Value::Map(entries) if entries.is_empty() => Ok(()),
+                Value::Seq(items) if items.is_empty() => Ok(()),
+                Value::Str(t) if t.untyped && matches!(resolve_plain_scalar(t.value.trim()), Some(Value::Null)) => {
+                    Ok(())
+                }
                 _ => {
                     let mut e = DeError::new(Code::InvalidValue, "this option takes no settings".to_string());
                     e.label = Some("not used".into());
@@ -630,7 +648,9 @@ impl<'de, 'a> de::SeqAccess<'de> for SeqAccess<'a> {
 
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, DeError> {
         match self.items.next() {
-            Some(node) => seed.deserialize(NodeDeserializer::new(node, self.cx)).map(Some).map_err(|e| e.at(&node.span)),
+            Some(node) => {
+                seed.deserialize(NodeDeserializer::new(node, self.cx)).map(Some).map_err(|e| e.at(&node.span))
+            }
             None => Ok(None),
         }
     }
@@ -657,7 +677,8 @@ impl<'de, 'a> de::MapAccess<'de> for MapAccess<'a> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self.value.take().ok_or_else(|| DeError::new(Code::InvalidValue, "internal: value before key".into()))?;
+        let node =
+            self.value.take().ok_or_else(|| DeError::new(Code::InvalidValue, "internal: value before key".into()))?;
         seed.deserialize(NodeDeserializer::new(node, self.cx)).map_err(|e| e.at(&node.span))
     }
 }

@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::source::{SourceFile, line_col};
+use crate::source::{SourceFile, ceil_char_boundary, floor_char_boundary, line_col};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -227,10 +227,11 @@ impl miette::Diagnostic for Located<'_> {
         if self.diagnostic.labels.is_empty() {
             return None;
         }
-        let len = self.file.text.len();
+        let text = &self.file.text;
         Some(Box::new(self.diagnostic.labels.iter().enumerate().map(move |(i, label)| {
-            let start = label.span.start.min(len);
-            let end = label.span.end.clamp(start, len);
+            // Labels always cover whole characters, even if a position map ends mid-way.
+            let start = floor_char_boundary(text, label.span.start.min(text.len()));
+            let end = ceil_char_boundary(text, label.span.end.clamp(start, text.len()));
             let span = miette::SourceSpan::from(start..end);
             if i == 0 {
                 miette::LabeledSpan::new_primary_with_span(label.text.clone(), span)

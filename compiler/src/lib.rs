@@ -24,6 +24,18 @@ pub use check::{CheckOptions, CheckReport, Spec, check};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{SourceFile, SpecFormat};
 
+/// Parses and templates a spec file into plain JSON (no validation beyond syntax and
+/// templating), for tools such as JSON-schema validation.
+pub fn spec_to_json(
+    file: &SourceFile,
+    params: &std::collections::BTreeMap<String, String>,
+) -> Result<serde_json::Value, Vec<Diagnostic>> {
+    let mut root = parse::parse(file)?;
+    let errors: Vec<Diagnostic> =
+        template::render_tree(&mut root, params).into_iter().filter(Diagnostic::is_error).collect();
+    if errors.is_empty() { Ok(root.to_json()) } else { Err(errors) }
+}
+
 /// The JSON schema of the pipeline format (what `json_schema/aqueducts.schema.json` holds).
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(spec::Pipeline);

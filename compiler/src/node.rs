@@ -101,8 +101,31 @@ pub fn resolve_plain_scalar(text: &str) -> Option<Value> {
         return text.parse::<f64>().ok().map(Value::Float);
     }
     match digits {
-        ".inf" | ".Inf" | ".INF" => Some(Value::Float(if text.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY })),
+        ".inf" | ".Inf" | ".INF" => {
+            Some(Value::Float(if text.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY }))
+        }
         ".nan" | ".NaN" | ".NAN" => Some(Value::Float(f64::NAN)),
         _ => None,
+    }
+}
+
+impl Node {
+    /// The tree as plain JSON (untyped YAML scalars resolved), for tools such as
+    /// JSON-schema validation.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => i64::try_from(*i).map(J::from).unwrap_or_else(|_| J::from(*i as f64)),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(t) if t.untyped => match resolve_plain_scalar(t.value.trim()) {
+                Some(v) => Node::new(v, self.span.clone()).to_json(),
+                None => J::String(t.value.clone()),
+            },
+            Value::Str(t) => J::String(t.value.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect()),
+        }
     }
 }

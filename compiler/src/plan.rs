@@ -41,9 +41,9 @@ pub fn resolve_location(location: &str, base_dir: &Path) -> Location {
     if let Some(path) = trimmed.strip_prefix("file://") {
         return Location::Local(PathBuf::from(path));
     }
-    let has_scheme = trimmed
-        .split_once("://")
-        .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'));
+    let has_scheme = trimmed.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
+    });
     if has_scheme {
         return Location::Url(trimmed.to_string());
     }
@@ -85,7 +85,9 @@ impl Planner {
     pub fn file_format(format: &SourceFileFormat) -> Arc<dyn FileFormat> {
         match format {
             SourceFileFormat::Csv(o) => Arc::new(
-                CsvFormat::default().with_has_header(o.has_header).with_delimiter(u8::try_from(o.delimiter).unwrap_or(b',')),
+                CsvFormat::default()
+                    .with_has_header(o.has_header)
+                    .with_delimiter(u8::try_from(o.delimiter.value).unwrap_or(b',')),
             ),
             SourceFileFormat::Parquet(_) => Arc::new(ParquetFormat::default()),
             SourceFileFormat::Json(_) => Arc::new(JsonFormat::default()),

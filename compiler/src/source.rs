@@ -83,6 +83,13 @@ pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
     }
 }
 
+pub(crate) fn ceil_char_boundary(text: &str, mut offset: usize) -> usize {
+    while offset < text.len() && !text.is_char_boundary(offset) {
+        offset += 1;
+    }
+    offset
+}
+
 pub(crate) fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     while offset > 0 && !text.is_char_boundary(offset) {
         offset -= 1;
@@ -153,21 +160,22 @@ pub fn align(decoded: &str, raw: &str, raw_start: usize, escapes: bool) -> PosMa
                 break raw.len();
             }
             let rc = raw[p..].chars().next().unwrap_or(' ');
-            if escapes && rc == '\\' {
-                if let Some((value, len)) = decode_escape(&raw[p..]) {
-                    match value {
-                        Some(v) if v == c => {
-                            let at = p;
-                            p += len;
-                            break at;
-                        }
-                        None => {
-                            // A line continuation: produces nothing.
-                            p += len;
-                            continue;
-                        }
-                        Some(_) => {}
+            if escapes
+                && rc == '\\'
+                && let Some((value, len)) = decode_escape(&raw[p..])
+            {
+                match value {
+                    Some(v) if v == c => {
+                        let at = p;
+                        p += len;
+                        break at;
                     }
+                    None => {
+                        // A line continuation: produces nothing.
+                        p += len;
+                        continue;
+                    }
+                    Some(_) => {}
                 }
             }
             if rc == c {

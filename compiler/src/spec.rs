@@ -142,6 +142,9 @@ macro_rules! tagged_enum {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(title = "Aqueducts pipeline", deny_unknown_fields)]
 pub struct Pipeline {
+    /// Editor hint: the URL or path of this JSON schema. Ignored by Aqueducts.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema_hint: Option<String>,
     /// Format version; only "v2" is accepted. Missing means "v2".
     #[schemars(default = "default_version")]
     pub version: Option<Spanned<String>>,
@@ -323,7 +326,7 @@ pub struct CsvSourceOptions {
     pub has_header: bool,
     /// The column separator, one character.
     #[serde(default = "comma")]
-    pub delimiter: char,
+    pub delimiter: Spanned<char>,
     /// The columns; inferred from the data when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schema: Vec<Field>,
@@ -331,7 +334,7 @@ pub struct CsvSourceOptions {
 
 impl Default for CsvSourceOptions {
     fn default() -> Self {
-        CsvSourceOptions { has_header: true, delimiter: ',', schema: Vec::new() }
+        CsvSourceOptions { has_header: true, delimiter: comma(), schema: Vec::new() }
     }
 }
 
@@ -347,8 +350,8 @@ fn yes() -> bool {
     true
 }
 
-fn comma() -> char {
-    ','
+fn comma() -> Spanned<char> {
+    Spanned::new(',', 0..0)
 }
 
 /// A column: its name and a data-type string such as `int64` or `decimal<10,2>`.
@@ -388,6 +391,7 @@ impl JsonSchema for PartitionColumn {
                     "type": "object",
                     "properties": {"name": {"type": "string"}, "data_type": {"type": "string"}, "type": {"type": "string"}},
                     "required": ["name"],
+                    "anyOf": [{"required": ["data_type"]}, {"required": ["type"]}],
                     "additionalProperties": false
                 }
             ]
@@ -540,8 +544,8 @@ pub struct CsvDestinationOptions {
     #[serde(default = "yes")]
     pub has_header: bool,
     #[serde(default = "comma")]
-    pub delimiter: char,
-    /// gzip, bzip2, xz or zstd.
+    pub delimiter: Spanned<char>,
+    /// gzip, bzip2, xz, zstd or uncompressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression: Option<Spanned<String>>,
 }

@@ -127,7 +127,8 @@ pub fn normalize_name(name: &str) -> String {
 
 /// Turns a parser message ("... at Line: 2, Column: 7") into a message and a range.
 fn syntax_problem(sql: &str, message: &str) -> SqlProblem {
-    let message = message.trim_start_matches("SQL error: ").trim_start_matches("ParserError(\"").trim_end_matches("\")");
+    let message =
+        message.trim_start_matches("SQL error: ").trim_start_matches("ParserError(\"").trim_end_matches("\")");
     let message = message.trim_start_matches("sql parser error: ").to_string();
     let (clean, range) = match message.rfind(" at Line: ") {
         Some(i) => {
@@ -136,7 +137,8 @@ fn syntax_problem(sql: &str, message: &str) -> SqlProblem {
             let line = numbers.next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(1);
             let column = numbers.next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(1);
             let start = offset_of(sql, line, column);
-            let token_end = sql[start..].find(|c: char| c.is_whitespace() || c == ',' || c == ')').map_or(sql.len(), |j| start + j);
+            let token_end =
+                sql[start..].find(|c: char| c.is_whitespace() || c == ',' || c == ')').map_or(sql.len(), |j| start + j);
             (message[..i].to_string(), start..token_end.max(start + 1).min(sql.len().max(start)))
         }
         None => {

@@ -15,7 +15,8 @@ use crate::node::{Node, Text};
 use crate::source::PosMap;
 
 /// Names that templates may use without a parameter.
-const BUILTIN_NAMES: &[&str] = &["range", "dict", "namespace", "debug", "loop", "true", "false", "none", "True", "False", "None"];
+const BUILTIN_NAMES: &[&str] =
+    &["range", "dict", "namespace", "debug", "loop", "true", "false", "none", "True", "False", "None"];
 
 /// Rendering budget: enough for any sensible loop, small enough that a runaway one
 /// fails quickly instead of hanging `check`.
@@ -93,7 +94,9 @@ pub fn render_tree(root: &mut Node, params: &BTreeMap<String, String>) -> Vec<Di
     for name in params.keys().filter(|k| !used.contains(*k)) {
         diagnostics.push(
             Diagnostic::warning(Code::UnusedParameter, format!("parameter `{name}` is not used by this pipeline"))
-                .help(format!("remove `--param {name}=...`, or use it in the spec as `{{{{ {name} }}}}` or `${{{name}}}`")),
+                .help(format!(
+                    "remove `--param {name}=...`, or use it in the spec as `{{{{ {name} }}}}` or `${{{name}}}`"
+                )),
         );
     }
     diagnostics
@@ -142,11 +145,15 @@ impl<'a> Template<'a> {
                 _ => None,
             };
             if let Some((close, kind)) = close {
-                let end = source[i + 2..].find(close).map_or(source.len(), |j| i + 2 + j + close.len());
-                let is_dollar_name = kind != PieceKind::Dollar || {
-                    let inner = source[i + 2..end.saturating_sub(1).max(i + 2)].trim();
-                    !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                };
+                let found = source[i + 2..].find(close);
+                let end = found.map_or(source.len(), |j| i + 2 + j + close.len());
+                // `${` is only a parameter when closed around a plain name; an unclosed
+                // `{{` is left to minijinja, which reports it.
+                let is_dollar_name = kind != PieceKind::Dollar
+                    || (found.is_some() && {
+                        let inner = source[i + 2..end.saturating_sub(1).max(i + 2)].trim();
+                        !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    });
                 if is_dollar_name {
                     if literal_start < i {
                         pieces.push(Piece { kind: PieceKind::Literal, range: literal_start..i });
@@ -192,7 +199,16 @@ impl<'a> Template<'a> {
     fn names(&self, env: &Environment) -> BTreeSet<String> {
         match env.template_from_str(&self.jinja) {
             Ok(t) => t.undeclared_variables(false).into_iter().collect(),
-            Err(_) => BTreeSet::new(), // reported when rendering
+            // The syntax error is reported when rendering; meanwhile every word in a
+            // tag counts as read, so no parameter is called unused because of it.
+            Err(_) => self
+                .pieces
+                .iter()
+                .filter(|p| p.kind != PieceKind::Literal)
+                .flat_map(|p| self.source[p.range.clone()].split(|c: char| !(c.is_alphanumeric() || c == '_')))
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect(),
         }
     }
 
@@ -222,7 +238,11 @@ impl<'a> Template<'a> {
 
     /// Renders and maps each byte of the output back to the template: literal text
     /// maps to itself, the output of a tag to the tag.
-    fn render(&self, env: &Environment, params: &BTreeMap<String, String>) -> Result<(String, PosMap), minijinja::Error> {
+    fn render(
+        &self,
+        env: &Environment,
+        params: &BTreeMap<String, String>,
+    ) -> Result<(String, PosMap), minijinja::Error> {
         let rendered = env.render_str(&self.jinja, params)?;
         Ok((rendered.clone(), self.align(&rendered)))
     }
@@ -252,7 +272,12 @@ impl<'a> Template<'a> {
 /// Renders one string outside a spec tree (used by tests and tools).
 pub fn render_str(source: &str, params: &BTreeMap<String, String>) -> Result<String, Vec<Diagnostic>> {
     let mut node = Node::new(
-        crate::node::Value::Str(Text { value: source.into(), map: PosMap::identity(0, source.len()), untyped: false, poisoned: false }),
+        crate::node::Value::Str(Text {
+            value: source.into(),
+            map: PosMap::identity(0, source.len()),
+            untyped: false,
+            poisoned: false,
+        }),
         0..source.len(),
     );
     let diagnostics: Vec<_> = render_tree(&mut node, params).into_iter().filter(|d| d.is_error()).collect();

@@ -10,20 +10,15 @@ async fn corpus_matches_snapshots() {
     let mut failures = Vec::new();
     for path in &files {
         let actual = run_case(path).await;
-        let expected_path = path.with_extension(format!(
-            "{}.expected",
-            path.extension().and_then(|e| e.to_str()).unwrap_or("")
-        ));
+        let expected_path =
+            path.with_extension(format!("{}.expected", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
         if update {
             std::fs::write(&expected_path, &actual).expect("write snapshot");
             continue;
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if expected != actual {
-            failures.push(format!(
-                "--- {} (expected)\n{expected}\n+++ actual\n{actual}",
-                expected_path.display()
-            ));
+            failures.push(format!("--- {} (expected)\n{expected}\n+++ actual\n{actual}", expected_path.display()));
         }
     }
     assert!(
@@ -67,5 +62,45 @@ async fn truncated_inputs_never_panic() {
             let file = SourceFile::new("cut", &text[..cut], format);
             let _ = check(&file, &CheckOptions::default()).await;
         }
+    }
+}
+
+/// Hostile inputs get diagnostics, not panics or hangs.
+#[tokio::test]
+async fn hostile_inputs_are_diagnosed() {
+    use aqueducts_compiler::{CheckOptions, SourceFile, SpecFormat, check};
+    let deep_yaml = format!("sources: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_json = format!("{{\"sources\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_toml = format!("sources = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let laughs = {
+        let mut s = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let items = vec![format!("*l{}", i - 1); 10].join(", ");
+            s.push_str(&format!("l{i}: &l{i} [{items}]\n"));
+        }
+        s
+    };
+    let unicode = "sources: []\nstages:\n  - name: é\n    query: \"SELECT 'é', ü FROM ß\"\n".to_string();
+    let runaway =
+        "sources: []\nstages:\n  - name: a\n    query: \"{% for i in range(100000000) %}x{% endfor %}\"\n".to_string();
+    let deep_sql =
+        format!("sources: []\nstages:\n  - name: a\n    query: \"SELECT {}1{}\"\n", "(".repeat(5000), ")".repeat(5000));
+    let cases = [
+        (SpecFormat::Yaml, deep_yaml),
+        (SpecFormat::Json, deep_json),
+        (SpecFormat::Toml, deep_toml),
+        (SpecFormat::Yaml, laughs),
+        (SpecFormat::Yaml, unicode),
+        (SpecFormat::Yaml, runaway),
+        (SpecFormat::Yaml, deep_sql),
+        (SpecFormat::Json, "{\"stages\": \"\\ud800\"}".to_string()),
+        (SpecFormat::Yaml, "\u{feff}\0\u{1}".to_string()),
+    ];
+    for (format, text) in cases {
+        let file = SourceFile::new("hostile", text.as_str(), format);
+        let report = check(&file, &CheckOptions::default()).await;
+        assert!(report.has_errors(), "{format:?} input should be refused");
+        // Rendering must not panic either (labels on multi-byte characters).
+        let _ = aqueducts_compiler::diagnostic::render_plain(&report.diagnostics, &file);
     }
 }

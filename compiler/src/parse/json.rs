@@ -124,7 +124,9 @@ impl Parser<'_> {
                     value.push(c);
                     self.pos += 2;
                 }
-                b'\n' => return Err(self.error("line break inside a string", "use \\n for a line break in a JSON string")),
+                b'\n' => {
+                    return Err(self.error("line break inside a string", "use \\n for a line break in a JSON string"));
+                }
                 _ => {
                     let c = self.text[self.pos..].chars().next().unwrap_or('\u{fffd}');
                     value.push(c);
@@ -147,12 +149,12 @@ impl Parser<'_> {
         let high = self.hex4(self.pos + 2).ok_or_else(|| invalid(self))?;
         self.pos += 6;
         if (0xD800..0xDC00).contains(&high) {
-            if self.text[self.pos..].starts_with("\\u") {
-                if let Some(low) = self.hex4(self.pos + 2).filter(|l| (0xDC00..0xE000).contains(l)) {
-                    self.pos += 6;
-                    let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
-                    return char::from_u32(code).ok_or_else(|| invalid(self));
-                }
+            if self.text[self.pos..].starts_with("\\u")
+                && let Some(low) = self.hex4(self.pos + 2).filter(|l| (0xDC00..0xE000).contains(l))
+            {
+                self.pos += 6;
+                let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                return char::from_u32(code).ok_or_else(|| invalid(self));
             }
             return Ok('\u{fffd}');
         }

@@ -44,9 +44,13 @@ fn find_duplicate_keys(node: &Node, out: &mut Vec<Diagnostic>) {
     }
 }
 
-pub(crate) fn syntax_error(format: &str, message: impl Into<String>, at: std::ops::Range<usize>, label: &str) -> Diagnostic {
-    Diagnostic::error(Code::Syntax, format!("invalid {format}: {}", message.into()))
-        .label(at, label.to_string())
+pub(crate) fn syntax_error(
+    format: &str,
+    message: impl Into<String>,
+    at: std::ops::Range<usize>,
+    label: &str,
+) -> Diagnostic {
+    Diagnostic::error(Code::Syntax, format!("invalid {format}: {}", message.into())).label(at, label.to_string())
 }
 
 pub(crate) fn too_deep(format: &str, at: std::ops::Range<usize>) -> Diagnostic {

@@ -1,7 +1,7 @@
 //! TOML through the `toml` crate's spanned document tree.
 
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use super::{MAX_DEPTH, syntax_error, too_deep};
 use crate::diagnostic::Diagnostic;
@@ -23,7 +23,12 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
     convert_table(text, table.into_inner(), span, 0)
 }
 
-fn convert_table(text: &str, table: DeTable<'_>, span: std::ops::Range<usize>, depth: usize) -> Result<Node, Vec<Diagnostic>> {
+fn convert_table(
+    text: &str,
+    table: DeTable<'_>,
+    span: std::ops::Range<usize>,
+    depth: usize,
+) -> Result<Node, Vec<Diagnostic>> {
     if depth > MAX_DEPTH {
         return Err(vec![too_deep("TOML", span)]);
     }
@@ -67,7 +72,12 @@ fn convert(text: &str, value: Spanned<DeValue<'_>>, depth: usize) -> Result<Node
         DeValue::Boolean(b) => Value::Bool(b),
         DeValue::Datetime(d) => {
             let s = d.to_string();
-            Value::Str(Text { map: crate::source::PosMap::identity(span.start, s.len()), value: s, untyped: false, poisoned: false })
+            Value::Str(Text {
+                map: crate::source::PosMap::identity(span.start, s.len()),
+                value: s,
+                untyped: false,
+                poisoned: false,
+            })
         }
         DeValue::Array(items) => {
             if depth > MAX_DEPTH {

@@ -56,8 +56,13 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                 documents += 1;
                 if documents > 1 {
                     return Err(vec![
-                        syntax_error("YAML", "more than one document", start..end.max(start + 3), "a second document starts here")
-                            .help("a spec file holds one pipeline; remove the `---` and what follows, or split the file"),
+                        syntax_error(
+                            "YAML",
+                            "more than one document",
+                            start..end.max(start + 3),
+                            "a second document starts here",
+                        )
+                        .help("a spec file holds one pipeline; remove the `---` and what follows, or split the file"),
                     ]);
                 }
                 None
@@ -76,7 +81,9 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { items, start, anchor }) => Some((Node::new(Value::Seq(items), start..end.max(start)), anchor)),
+                Some(Frame::Seq { items, start, anchor }) => {
+                    Some((Node::new(Value::Seq(items), start..end.max(start)), anchor))
+                }
                 _ => None,
             },
             Event::MappingEnd => match stack.pop() {
@@ -94,13 +101,23 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
             }
             Event::Alias(id) => {
                 let Some(target) = anchors.get(&id) else {
-                    return Err(vec![syntax_error("YAML", "unknown alias", start..end.max(start + 1), "no anchor with this name")]);
+                    return Err(vec![syntax_error(
+                        "YAML",
+                        "unknown alias",
+                        start..end.max(start + 1),
+                        "no anchor with this name",
+                    )]);
                 };
                 let size = count_nodes(target);
                 if size > alias_budget {
                     return Err(vec![
-                        syntax_error("YAML", "aliases expand to too many values", start..end.max(start + 1), "expands too far")
-                            .help("aliases that expand to more than 100000 values are refused"),
+                        syntax_error(
+                            "YAML",
+                            "aliases expand to too many values",
+                            start..end.max(start + 1),
+                            "expands too far",
+                        )
+                        .help("aliases that expand to more than 100000 values are refused"),
                     ]);
                 }
                 alias_budget -= size;
