@@ -29,6 +29,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
+    /// Check, compile and run a pipeline locally.
+    Run {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Memory limit in GB for the whole run (decimals allowed; 0 = unlimited). Sorts,
+        /// aggregates and joins spill to disk to stay under it.
+        #[arg(long, value_name = "GB", default_value_t = 0.0)]
+        max_memory: f64,
+        /// Print only what stages ask to show, and errors.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Print the JSON schema of the pipeline format.
     Schema,
 }
@@ -55,6 +67,8 @@ fn parse_param(raw: &str) -> Result<(String, String), String> {
         _ => Err(format!("`{raw}` is not `name=value`")),
     }
 }
+
+mod run;
 
 /// A failure to even start: printed as one line, exit code 2.
 struct UsageError(String);
@@ -91,6 +105,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check { spec, format } => runtime.block_on(run_check(&spec, format)),
+        Command::Run { spec, max_memory, quiet } => runtime.block_on(run::run(&spec, max_memory, quiet)),
         Command::Schema => {
             print!("{}", aqueducts_compiler::json_schema());
             Ok(ExitCode::SUCCESS)

@@ -54,6 +54,10 @@ pub struct Spec {
     pub final_stage: Option<usize>,
     /// The output schema of each stage, where it could be planned.
     pub stage_schemas: Vec<Option<SchemaRef>>,
+    /// The parsed query of each stage.
+    pub queries: Vec<Option<ParsedQuery>>,
+    /// The schema of each source's files (without partition columns), where known.
+    pub source_schemas: Vec<Option<SchemaRef>>,
 }
 
 impl Spec {
@@ -148,7 +152,7 @@ impl<'a> Checker<'a> {
         let dag = self.build_dag(&pipeline, &parsed);
         let order = dag.topological_stages();
         let final_stage = dag.final_stage();
-        let stage_schemas = self.plan(&pipeline, &parsed, &dag, &order, &planner).await;
+        let (stage_schemas, source_schemas) = self.plan(&pipeline, &parsed, &dag, &order, &planner).await;
 
         self.check_destination(&pipeline, final_stage, &stage_schemas);
         // Unused parts are only worth a warning in an otherwise sound spec: a broken
@@ -158,7 +162,16 @@ impl<'a> Checker<'a> {
         }
 
         let texts = std::mem::take(&mut self.texts);
-        self.report(Some(Spec { pipeline, texts, dag, order, final_stage, stage_schemas }))
+        self.report(Some(Spec {
+            pipeline,
+            texts,
+            dag,
+            order,
+            final_stage,
+            stage_schemas,
+            queries: parsed,
+            source_schemas,
+        }))
     }
 
     // ---- reading the spec types -------------------------------------------------
@@ -436,6 +449,12 @@ impl<'a> Checker<'a> {
             }
         }
         if let Some(Destination::File(d)) = &pipeline.destination
+            && let crate::spec::DestinationFileFormat::Parquet(settings) = &d.format
+            && let Err(problem) = crate::lower::parquet_options(settings)
+        {
+            problems.push(problem);
+        }
+        if let Some(Destination::File(d)) = &pipeline.destination
             && let crate::spec::DestinationFileFormat::Csv(o) = &d.format
         {
             problems.extend(check_delimiter(&o.delimiter));
@@ -570,9 +589,10 @@ impl<'a> Checker<'a> {
         dag: &StageDag,
         order: &[usize],
         planner: &Planner,
-    ) -> Vec<Option<SchemaRef>> {
+    ) -> (Vec<Option<SchemaRef>>, Vec<Option<SchemaRef>>) {
         // Only sources that some stage reads are opened.
         let mut source_ok = vec![false; pipeline.sources.len()];
+        let mut file_schemas: Vec<Option<SchemaRef>> = vec![None; pipeline.sources.len()];
         let mut unknown_sources: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (i, source) in pipeline.sources.iter().enumerate() {
             let readers = dag.readers(Vertex::Source(i));
@@ -580,8 +600,9 @@ impl<'a> Checker<'a> {
                 continue;
             }
             match self.source_schema(source, planner).await {
-                Ok(Some(schema)) => {
+                Ok(Some((file_schema, schema))) => {
                     planner.register_schema(&normalize_name(&source.name().value), schema);
+                    file_schemas[i] = Some(file_schema);
                     source_ok[i] = true;
                 }
                 Ok(None) => {
@@ -663,14 +684,24 @@ impl<'a> Checker<'a> {
                 .help(help),
             );
         }
-        schemas
+        (schemas, file_schemas)
     }
 
-    async fn source_schema(&self, source: &Source, planner: &Planner) -> Result<Option<SchemaRef>, Diagnostic> {
+    /// The schema of a source's files, and the table's (with partition columns).
+    async fn source_schema(
+        &self,
+        source: &Source,
+        planner: &Planner,
+    ) -> Result<Option<(SchemaRef, SchemaRef)>, Diagnostic> {
         let (format, location, partitions, directory) = match source {
             Source::File(s) => (&s.format, &s.location, &[][..], false),
             Source::Directory(s) => (&s.format, &s.location, &s.partition_columns[..], true),
-            Source::Odbc(s) if !s.schema.is_empty() => return Ok(declared_schema(&s.schema).map(Arc::new)),
+            Source::Odbc(s) if !s.schema.is_empty() => {
+                return Ok(declared_schema(&s.schema).map(|s| {
+                    let s = Arc::new(s);
+                    (s.clone(), s)
+                }));
+            }
             _ => return Ok(None),
         };
         if self.poisoned(location) {
@@ -699,9 +730,9 @@ impl<'a> Checker<'a> {
             }
         };
         if partitions.is_empty() {
-            return Ok(Some(file_schema));
+            return Ok(Some((file_schema.clone(), file_schema)));
         }
-        Ok(with_partitions(&file_schema, partitions).map(Arc::new))
+        Ok(with_partitions(&file_schema, partitions).map(|table| (file_schema, Arc::new(table))))
     }
 
     fn plan_error(&self, stage: &Stage, error: &datafusion::error::DataFusionError) -> Diagnostic {

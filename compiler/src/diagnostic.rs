@@ -44,6 +44,8 @@ pub enum Code {
     UnknownPartitionColumn,
     UnusedStage,
     UnusedSource,
+    Unsupported,
+    DestinationUnwritable,
 }
 
 impl Code {
@@ -70,6 +72,8 @@ impl Code {
         Code::UnknownPartitionColumn,
         Code::UnusedStage,
         Code::UnusedSource,
+        Code::Unsupported,
+        Code::DestinationUnwritable,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +100,8 @@ impl Code {
             Code::UnknownPartitionColumn => "unknown-partition-column",
             Code::UnusedStage => "unused-stage",
             Code::UnusedSource => "unused-source",
+            Code::Unsupported => "unsupported",
+            Code::DestinationUnwritable => "destination-unwritable",
         }
     }
 }

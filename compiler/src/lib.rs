@@ -11,6 +11,7 @@ pub mod dag;
 pub mod datatype;
 pub mod de;
 pub mod diagnostic;
+pub mod lower;
 pub mod node;
 mod parse;
 pub mod plan;

@@ -48,7 +48,9 @@ pub fn resolve_location(location: &str, base_dir: &Path) -> Location {
         return Location::Url(trimmed.to_string());
     }
     let path = Path::new(trimmed);
-    Location::Local(if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) })
+    let joined = if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) };
+    // `./data/x.csv` reads better in messages without the `.` in the middle.
+    Location::Local(joined.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect())
 }
 
 /// Why a source's schema could not be read.

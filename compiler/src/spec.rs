@@ -528,13 +528,13 @@ pub struct FileDestination {
 pub enum DestinationFileFormat {
     Csv(CsvDestinationOptions),
     /// DataFusion Parquet writer options (`compression: zstd(3)`, ...).
-    Parquet(BTreeMap<String, String>),
+    Parquet(BTreeMap<String, Spanned<String>>),
     Json(JsonDestinationOptions),
 }
 
 tagged_enum!(DestinationFileFormat, "file format:type:options", {
     "csv" => Csv(CsvDestinationOptions),
-    "parquet" => Parquet(BTreeMap<String, String>),
+    "parquet" => Parquet(BTreeMap<String, Spanned<String>>),
     "json" => Json(JsonDestinationOptions),
 });
 

@@ -1,8 +1,67 @@
 //! The Aqueducts runtime: executes compiled pipelines on DataFusion.
 //!
-//! This crate will decode plan artifacts, register object stores, run stages under a
-//! memory pool and write destinations. It never parses specs or SQL: that is the
-//! compiler's job, and the executor links only this crate.
+//! It takes stages already lowered to DataFusion physical plans ([`ExecutablePipeline`]),
+//! runs them under one memory pool with spilling ([`RunSettings::session_context`]),
+//! prints what stages ask to show, and writes the destination through a staging
+//! location that replaces the previous output only when complete ([`staging`]). It never
+//! parses specs or SQL: that is the compiler's job.
 
-/// The DataFusion version plans are compiled and run with; artifacts are stamped with it.
+mod execute;
+pub mod staging;
+
+pub use execute::{Event, ExecutablePipeline, RunError, RunSummary, StagePlans, execute};
+
+use std::sync::Arc;
+
+use datafusion::execution::disk_manager::DiskManagerBuilder;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+/// The DataFusion version plans are compiled and run with.
 pub const DATAFUSION_VERSION: &str = datafusion::DATAFUSION_VERSION;
+
+/// How a run may use the machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunSettings {
+    /// The memory pool size in bytes; `None` is unlimited.
+    pub max_memory: Option<usize>,
+}
+
+impl RunSettings {
+    /// Reads `--max-memory GB` (decimals allowed; 0 means unlimited).
+    pub fn from_gigabytes(gb: f64) -> Result<Self, String> {
+        if !gb.is_finite() || gb < 0.0 {
+            return Err(format!("--max-memory takes a size in GB of 0 or more, not {gb}"));
+        }
+        let bytes = (gb * 1024.0 * 1024.0 * 1024.0) as usize;
+        Ok(RunSettings { max_memory: (bytes > 0).then_some(bytes) })
+    }
+
+    /// A DataFusion context whose memory pool and spill files serve everything the run
+    /// does. With a limit, sorts, aggregates and repartitions spill to disk, and joins
+    /// prefer sort-merge (whose build side can spill) over hash joins.
+    pub fn session_context(&self) -> datafusion::error::Result<SessionContext> {
+        let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(DiskManagerBuilder::default());
+        let mut config = SessionConfig::new().with_information_schema(false);
+        if let Some(bytes) = self.max_memory {
+            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
+            config.options_mut().optimizer.prefer_hash_join = false;
+        }
+        config.options_mut().sql_parser.collect_spans = true;
+        Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunSettings;
+
+    #[test]
+    fn memory_limits_read_as_gigabytes() {
+        assert_eq!(RunSettings::from_gigabytes(0.0).unwrap().max_memory, None);
+        assert_eq!(RunSettings::from_gigabytes(0.5).unwrap().max_memory, Some(512 * 1024 * 1024));
+        assert!(RunSettings::from_gigabytes(-1.0).is_err());
+        assert!(RunSettings::from_gigabytes(f64::NAN).is_err());
+    }
+}

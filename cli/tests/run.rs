@@ -1,0 +1,204 @@
+//! `aqueducts run` end to end: real files in, values checked in the output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A scratch directory with a copy of the examples, so runs do not touch the repo.
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("examples"), &dir.path().join("examples"));
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "output" {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn aqueducts(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aqueducts")).args(args).current_dir(dir).output().expect("run aqueducts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The expected average temperature per (date, location name), computed from the CSV
+/// files directly, rounded like the pipelines do.
+fn expected_averages(dir: &Path, month: &str) -> BTreeMap<(String, String), f64> {
+    let names: BTreeMap<String, String> = std::fs::read_to_string(dir.join("examples/data/location_dict.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (id, name) = l.split_once(',').unwrap();
+            (id.to_string(), name.to_string())
+        })
+        .collect();
+    let mut sums: BTreeMap<(String, String), (f64, u32)> = BTreeMap::new();
+    let readings = std::fs::read_to_string(dir.join(format!("examples/data/temp_readings_{month}_2024.csv"))).unwrap();
+    for line in readings.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let date = cols[0][..10].to_string();
+        let entry = sums.entry((date, names[cols[1]].clone())).or_default();
+        entry.0 += cols[2].parse::<f64>().unwrap();
+        entry.1 += 1;
+    }
+    sums.into_iter().map(|(k, (sum, n))| (k, (sum / n as f64 * 100.0).round() / 100.0)).collect()
+}
+
+#[test]
+fn csv_destination_holds_the_right_values() {
+    let dir = workspace();
+    let out = aqueducts(dir.path(), &["run", "-f", "examples/simple.json", "-p", "month=feb", "-p", "year=2024"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("examples/output/daily_feb_2024.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("date,location_name,avg_temp_c"));
+    let actual: BTreeMap<(String, String), f64> = lines
+        .map(|l| {
+            let cols: Vec<&str> = l.split(',').collect();
+            ((cols[0].to_string(), cols[1].to_string()), cols[2].parse().unwrap())
+        })
+        .collect();
+    let expected = expected_averages(dir.path(), "feb");
+    assert_eq!(actual.len(), 28 * 3);
+    for (key, value) in &expected {
+        assert!((actual[key] - value).abs() < 0.011, "{key:?}: {} vs {value}", actual[key]);
+    }
+    // `show: 10` printed a table on stdout.
+    assert!(text(&out.stdout).contains("stage `enriched` (10 rows shown)"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn json_destination_and_print_schema() {
+    let dir = workspace();
+    let out =
+        aqueducts(dir.path(), &["run", "-f", "examples/simple.toml", "-p", "month=jan", "-p", "year=2024", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).is_empty(), "--quiet prints no progress: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("schema of stage `enriched`:\n  date: Date32\n  location_name:"), "{stdout}");
+    let json = std::fs::read_to_string(dir.path().join("examples/output/daily_jan_2024.json")).unwrap();
+    let expected = expected_averages(dir.path(), "jan");
+    let rows: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), expected.len());
+    for row in rows {
+        let key = (row["date"].as_str().unwrap().to_string(), row["location_name"].as_str().unwrap().to_string());
+        assert!((row["avg_temp_c"].as_f64().unwrap() - expected[&key]).abs() < 0.011, "{key:?}");
+    }
+}
+
+#[tokio::test]
+async fn parquet_destination_reads_back() {
+    let dir = workspace();
+    let out = aqueducts(dir.path(), &["run", "-f", "examples/simple.yml", "-p", "month=jan", "-p", "year=2024"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("wrote 84 rows to"), "{}", text(&out.stderr));
+    let ctx = datafusion::prelude::SessionContext::new();
+    let path = dir.path().join("examples/output/daily_jan_2024.parquet");
+    let df = ctx
+        .read_parquet(path.to_str().unwrap(), Default::default())
+        .await
+        .unwrap()
+        .sort(vec![
+            datafusion::prelude::col("date").sort(true, true),
+            datafusion::prelude::col("location_name").sort(true, true),
+        ])
+        .unwrap();
+    let batches = df.collect().await.unwrap();
+    let expected = expected_averages(dir.path(), "jan");
+    let mut seen = 0;
+    let format = |batch: &datafusion::arrow::array::RecordBatch, column: usize, row: usize| {
+        datafusion::arrow::util::display::array_value_to_string(batch.column(column), row).unwrap()
+    };
+    for batch in &batches {
+        for row in 0..batch.num_rows() {
+            let key = (format(batch, 0, row), format(batch, 1, row));
+            let avg: f64 = format(batch, 4, row).parse().unwrap();
+            assert!((avg - expected[&key]).abs() < 0.011, "{key:?}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 84);
+}
+
+#[test]
+fn partitioned_destination_writes_a_hive_layout() {
+    let dir = workspace();
+    let spec = dir.path().join("partitioned.yml");
+    std::fs::write(
+        &spec,
+        "sources:\n  - type: file\n    name: locations\n    format: {type: csv, options: {}}\n    location: ./examples/data/location_dict.csv\nstages:\n  - name: names\n    query: SELECT location_id, location_name FROM locations\ndestination:\n  type: file\n  name: out\n  location: ./out/by_name\n  format: {type: csv, options: {has_header: true}}\n  partition_columns: [location_name]\n",
+    )
+    .unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "partitioned.yml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut partitions: Vec<String> = std::fs::read_dir(dir.path().join("out/by_name"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    partitions.sort();
+    assert_eq!(partitions, ["location_name=Graz", "location_name=Linz", "location_name=Vienna"]);
+    let graz =
+        std::fs::read_dir(dir.path().join("out/by_name/location_name=Graz")).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(std::fs::read_to_string(graz).unwrap(), "location_id\n2\n");
+}
+
+#[test]
+fn a_failing_run_leaves_the_previous_output_intact() {
+    let dir = workspace();
+    let ok = aqueducts(dir.path(), &["run", "-f", "examples/simple.json", "-p", "month=jan", "-p", "year=2024"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let output = dir.path().join("examples/output/daily_jan_2024.csv");
+    let before = std::fs::read(&output).unwrap();
+
+    // Same destination, but the final stage fails while running (a cast of real data).
+    let failing = std::fs::read_to_string(dir.path().join("examples/simple.json")).unwrap().replace(
+        "SELECT date, location_name, avg_temp_c",
+        "SELECT date, CAST(location_name AS INT) AS location_name, avg_temp_c",
+    );
+    std::fs::write(dir.path().join("failing.json"), failing).unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "failing.json", "-p", "month=jan", "-p", "year=2024"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error: stage `enriched` failed:"), "{stderr}");
+    assert!(stderr.contains("the destination was left as it was"), "{stderr}");
+
+    assert_eq!(std::fs::read(&output).unwrap(), before, "previous output unchanged");
+    let entries: Vec<_> =
+        std::fs::read_dir(output.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(entries.len(), 1, "no staging debris: {entries:?}");
+}
+
+#[test]
+fn run_refuses_an_invalid_spec_without_writing() {
+    let dir = workspace();
+    let out = aqueducts(dir.path(), &["run", "-f", "examples/simple.yml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("missing parameter `month`"));
+    assert!(!dir.path().join("examples/output").exists());
+}
+
+#[test]
+fn bad_memory_limit_is_a_usage_error() {
+    let dir = workspace();
+    let out = aqueducts(dir.path(), &["run", "-f", "examples/simple.yml", "--max-memory", "-1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

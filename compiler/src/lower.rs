@@ -1,0 +1,290 @@
+//! Lowering a checked spec to the physical plans the runtime executes.
+//!
+//! Sources become DataFusion tables (listing tables over local files and directories,
+//! with their schemas and hive partitions). Each stage is planned in graph order and
+//! registered as a view, so a stage is planned inside the stages that read it and
+//! DataFusion optimises across the boundary (projections and filters reach the files).
+//! Stages that print get their own plans; the final stage is wrapped in a write to a
+//! staging location that replaces the destination when the run succeeds.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aqueducts_runtime::staging::Staging;
+use aqueducts_runtime::{ExecutablePipeline, StagePlans};
+use datafusion::common::TableReference;
+use datafusion::common::config::{ConfigField, CsvOptions, JsonOptions, TableParquetOptions};
+use datafusion::common::parsers::CompressionTypeVariant;
+use datafusion::datasource::file_format::csv::CsvFormatFactory;
+use datafusion::datasource::file_format::format_as_file_type;
+use datafusion::datasource::file_format::json::JsonFormatFactory;
+use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+
+use crate::check::Spec;
+use crate::datatype::parse_data_type;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::plan::{Location, Planner, first_line, resolve_location};
+use crate::spec::{Destination, DestinationFileFormat, Source, Spanned};
+use crate::sql::normalize_name;
+
+/// Rows printed by `show: 0`.
+const SHOW_ALL_LIMIT: usize = 500;
+
+/// Lowers a checked spec for a local run in `ctx` (whose runtime holds the memory pool).
+pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result<ExecutablePipeline, Vec<Diagnostic>> {
+    let pipeline = &spec.pipeline;
+    let mut problems = Vec::new();
+    for (i, source) in pipeline.sources.iter().enumerate() {
+        if spec.dag.readers(crate::dag::Vertex::Source(i)).is_empty() {
+            continue;
+        }
+        if let Err(d) = register_source(spec, i, source, ctx, base_dir) {
+            problems.push(d);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let state = ctx.state();
+    let mut plans: Vec<Option<LogicalPlan>> = vec![None; pipeline.stages.len()];
+    for &i in &spec.order {
+        let stage = &pipeline.stages[i];
+        let Some(query) = spec.queries.get(i).and_then(Option::as_ref) else { continue };
+        let plan = state
+            .statement_to_plan(query.statement.clone())
+            .await
+            .map_err(|e| vec![stage_error(&stage.name, "cannot plan this stage", &e.strip_backtrace())])?;
+        let view = datafusion::catalog::view::ViewTable::new(plan.clone(), None);
+        let name = TableReference::bare(normalize_name(&stage.name.value));
+        let _ = ctx.deregister_table(name.clone());
+        ctx.register_table(name, Arc::new(view))
+            .map_err(|e| vec![stage_error(&stage.name, "cannot register", &e.to_string())])?;
+        plans[i] = Some(plan);
+    }
+
+    let physical = |plan: LogicalPlan, name: &Spanned<String>| {
+        let state = state.clone();
+        let name = name.clone();
+        async move {
+            state
+                .create_physical_plan(&plan)
+                .await
+                .map_err(|e| vec![stage_error(&name, "cannot plan this stage", &e.strip_backtrace())])
+        }
+    };
+
+    let mut stages = Vec::new();
+    for &i in &spec.order {
+        let stage = &pipeline.stages[i];
+        let Some(plan) = plans[i].clone() else { continue };
+        let is_final = spec.final_stage == Some(i) && pipeline.destination.is_some();
+        if !stage.prints() && !is_final {
+            continue;
+        }
+        let mut plans = StagePlans {
+            name: stage.name.value.clone(),
+            print_schema: stage.print_schema.then(|| Arc::new(plan.schema().as_arrow().clone())),
+            explain: None,
+            show: None,
+            run: None,
+            explain_analyze: stage.explain_analyze,
+            output: None,
+        };
+        if stage.explain {
+            plans.explain = Some(physical(plan.clone(), &stage.name).await?);
+        }
+        if let Some(rows) = stage.show {
+            let limit = if rows == 0 { SHOW_ALL_LIMIT } else { rows };
+            let limited = LogicalPlanBuilder::from(plan.clone())
+                .limit(0, Some(limit))
+                .and_then(|b| b.build())
+                .map_err(|e| vec![stage_error(&stage.name, "cannot plan `show`", &e.to_string())])?;
+            plans.show = Some(physical(limited, &stage.name).await?);
+        }
+        if is_final {
+            if let Some(destination) = &pipeline.destination {
+                let (write, staging) = write_plan(destination, plan.clone(), base_dir)?;
+                plans.run = Some(physical(write, &stage.name).await?);
+                plans.output = Some(staging);
+            }
+        } else if stage.explain_analyze {
+            plans.run = Some(physical(plan.clone(), &stage.name).await?);
+        }
+        stages.push(plans);
+    }
+    Ok(ExecutablePipeline { stages })
+}
+
+fn stage_error(name: &Spanned<String>, what: &str, message: &str) -> Diagnostic {
+    Diagnostic::error(Code::SqlPlan, format!("stage `{}`: {what}: {}", name.value, first_line(message)))
+        .label(name.span.clone(), "in this stage")
+        .help("this stage passed `check`; please report it with the spec that shows it")
+}
+
+fn unsupported(span: &Spanned<String>, what: String, help: &str) -> Diagnostic {
+    Diagnostic::error(Code::Unsupported, what)
+        .label(span.span.clone(), "not supported by `run` yet")
+        .help(help.to_string())
+}
+
+fn register_source(
+    spec: &Spec,
+    index: usize,
+    source: &Source,
+    ctx: &SessionContext,
+    base_dir: &Path,
+) -> Result<(), Diagnostic> {
+    let (format, location, partitions, directory) = match source {
+        Source::File(s) => (&s.format, &s.location, &[][..], false),
+        Source::Directory(s) => (&s.format, &s.location, &s.partition_columns[..], true),
+        other => {
+            return Err(unsupported(
+                other.name(),
+                format!("`run` cannot read {} sources yet", other.kind()),
+                "file and directory sources run today; ODBC and Delta sources are being added",
+            ));
+        }
+    };
+    let path = match resolve_location(&location.value, base_dir) {
+        Location::Local(path) => path,
+        Location::Url(url) => {
+            return Err(unsupported(
+                location,
+                format!("`run` cannot read `{url}` yet"),
+                "local files and directories run today; object stores are being added",
+            ));
+        }
+    };
+    let Some(schema) = spec.source_schemas.get(index).cloned().flatten() else {
+        return Err(unsupported(location, "the schema of this source is not known".into(), "declare `schema:`"));
+    };
+    let mut url = path.display().to_string();
+    if directory && !url.ends_with('/') {
+        url.push('/');
+    }
+    let unreadable = |e: datafusion::error::DataFusionError| {
+        Diagnostic::error(Code::SourceUnreadable, format!("cannot open `{url}`: {}", first_line(&e.strip_backtrace())))
+            .label(location.span.clone(), "unreadable")
+            .help("check that the location exists and is readable")
+    };
+    let table_url = ListingTableUrl::parse(&url).map_err(unreadable)?;
+    let partition_cols = partitions
+        .iter()
+        .filter_map(|p| parse_data_type(&p.data_type).ok().map(|t| (p.name.value.clone(), t)))
+        .collect();
+    let extension = if directory { format!(".{}", format.name()) } else { String::new() };
+    let options = ListingOptions::new(Planner::file_format(format))
+        .with_file_extension(extension)
+        .with_table_partition_cols(partition_cols);
+    let config = ListingTableConfig::new(table_url).with_listing_options(options).with_schema(schema);
+    let table = ListingTable::try_new(config).map_err(unreadable)?;
+    let name = TableReference::bare(normalize_name(&source.name().value));
+    let _ = ctx.deregister_table(name.clone());
+    ctx.register_table(name, Arc::new(table)).map_err(unreadable)?;
+    Ok(())
+}
+
+/// The write of the final stage into a staging location for the destination.
+fn write_plan(
+    destination: &Destination,
+    plan: LogicalPlan,
+    base_dir: &Path,
+) -> Result<(LogicalPlan, Staging), Vec<Diagnostic>> {
+    let Destination::File(d) = destination else {
+        let kind = match destination {
+            Destination::Odbc(_) => "ODBC",
+            Destination::Delta(_) => "Delta",
+            _ => "in-memory",
+        };
+        return Err(vec![unsupported(
+            destination.name(),
+            format!("`run` cannot write {kind} destinations yet"),
+            "file destinations run today; ODBC and Delta destinations are being added",
+        )]);
+    };
+    let path = match resolve_location(&d.location.value, base_dir) {
+        Location::Local(path) => path,
+        Location::Url(url) => {
+            return Err(vec![unsupported(
+                &d.location,
+                format!("`run` cannot write `{url}` yet"),
+                "local files and directories run today; object stores are being added",
+            )]);
+        }
+    };
+    let staging = Staging::new(&path).map_err(|e| {
+        vec![
+            Diagnostic::error(Code::DestinationUnwritable, format!("cannot prepare `{}`: {e}", path.display()))
+                .label(d.location.span.clone(), "not writable")
+                .help("check that the directory can be created and written"),
+        ]
+    })?;
+    let partition_by: Vec<String> = d.partition_columns.iter().map(|c| c.value.clone()).collect();
+    let single_file = d.single_file && partition_by.is_empty();
+    let mut url = staging.path().display().to_string();
+    if !single_file {
+        url.push('/');
+    }
+    let file_type = match &d.format {
+        DestinationFileFormat::Csv(o) => {
+            let compression = o
+                .compression
+                .as_ref()
+                .and_then(|c| CompressionTypeVariant::from_str(&c.value).ok())
+                .unwrap_or(CompressionTypeVariant::UNCOMPRESSED);
+            let options = CsvOptions {
+                has_header: Some(o.has_header),
+                delimiter: u8::try_from(o.delimiter.value).unwrap_or(b','),
+                compression,
+                ..Default::default()
+            };
+            format_as_file_type(Arc::new(CsvFormatFactory::new_with_options(options)))
+        }
+        DestinationFileFormat::Parquet(settings) => {
+            let options = parquet_options(settings).map_err(|d| vec![d])?;
+            format_as_file_type(Arc::new(ParquetFormatFactory::new_with_options(options)))
+        }
+        DestinationFileFormat::Json(_) => {
+            format_as_file_type(Arc::new(JsonFormatFactory::new_with_options(JsonOptions::default())))
+        }
+    };
+    let options = HashMap::from([("single_file_output".to_string(), single_file.to_string())]);
+    let write = LogicalPlanBuilder::copy_to(plan, url, file_type, options, partition_by)
+        .and_then(|b| b.build())
+        .map_err(|e| vec![stage_error(&d.name, "cannot plan the write", &e.to_string())])?;
+    Ok((write, staging))
+}
+
+/// DataFusion's Parquet writer options from the destination's options map; a bad key
+/// or value is a diagnostic at its value.
+pub fn parquet_options(
+    settings: &std::collections::BTreeMap<String, Spanned<String>>,
+) -> Result<TableParquetOptions, Diagnostic> {
+    let mut options = TableParquetOptions::default();
+    for (key, value) in settings {
+        let applied = options.set(key, &value.value).and_then(|()| {
+            datafusion::common::file_options::parquet_writer::ParquetWriterOptions::try_from(&options).map(|_| ())
+        });
+        if let Err(e) = applied {
+            return Err(Diagnostic::error(Code::InvalidValue, format!("invalid Parquet option `{key}`: {}", first_line(&e.strip_backtrace())))
+                .label(value.span.clone(), "rejected by the Parquet writer")
+                .help("options are DataFusion's Parquet writer settings, e.g. `compression: zstd(3)`, `max_row_group_size: \"1000000\"`; see https://datafusion.apache.org/user-guide/configs.html"));
+        }
+    }
+    Ok(options)
+}
+
+/// The physical plan of one stage, for `plan --explain` and tests.
+pub async fn stage_physical_plan(
+    ctx: &SessionContext,
+    plan: &LogicalPlan,
+) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+    ctx.state().create_physical_plan(plan).await
+}

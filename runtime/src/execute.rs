@@ -1,0 +1,171 @@
+//! Running the stages of a lowered pipeline and reporting what happens.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::{ExecutionPlan, collect, displayable, execute_stream};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+
+use crate::staging::Staging;
+
+/// What the runtime does for one stage. Stages whose result only feeds other stages
+/// have nothing here: they are planned inside their readers.
+pub struct StagePlans {
+    pub name: String,
+    /// Printed when the stage asks for `print_schema`.
+    pub print_schema: Option<SchemaRef>,
+    /// Displayed when the stage asks for `explain`: its real physical plan.
+    pub explain: Option<Arc<dyn ExecutionPlan>>,
+    /// The plan limited to the rows to `show`.
+    pub show: Option<Arc<dyn ExecutionPlan>>,
+    /// Run to completion: the destination write, or the stage itself for `explain_analyze`.
+    pub run: Option<Arc<dyn ExecutionPlan>>,
+    /// Display `run` with its metrics after it ran.
+    pub explain_analyze: bool,
+    /// Where `run` writes; replaces the destination when `run` succeeds.
+    pub output: Option<Staging>,
+}
+
+/// A pipeline ready to run: its stages in an order where inputs come first.
+pub struct ExecutablePipeline {
+    pub stages: Vec<StagePlans>,
+}
+
+/// Something that happened during a run, for progress displays.
+#[derive(Debug, Clone)]
+pub enum Event {
+    StageStarted {
+        stage: String,
+    },
+    /// Text a stage asked to print (`show`, `print_schema`, `explain`, `explain_analyze`),
+    /// delivered whole so that outputs never interleave.
+    StageOutput {
+        stage: String,
+        text: String,
+    },
+    StageFinished {
+        stage: String,
+        rows: Option<u64>,
+        elapsed: Duration,
+    },
+    OutputWritten {
+        stage: String,
+        path: String,
+        rows: u64,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub stages: usize,
+    pub rows_written: Option<u64>,
+    pub elapsed: Duration,
+}
+
+/// A run that failed, in which stage and why.
+#[derive(Debug, thiserror::Error)]
+#[error("stage `{stage}` failed: {message}")]
+pub struct RunError {
+    pub stage: String,
+    pub message: String,
+    /// The memory pool was exhausted.
+    pub memory_limit: bool,
+}
+
+impl RunError {
+    fn new(stage: &str, error: DataFusionError) -> Self {
+        let memory_limit = matches!(error.find_root(), DataFusionError::ResourcesExhausted(_));
+        let message = error.strip_backtrace();
+        let message = message.lines().next().unwrap_or(&message).to_string();
+        RunError { stage: stage.to_string(), message, memory_limit }
+    }
+
+    fn io(stage: &str, what: &str, error: std::io::Error) -> Self {
+        RunError { stage: stage.to_string(), message: format!("{what}: {error}"), memory_limit: false }
+    }
+}
+
+/// Runs every stage in order. On failure the destination keeps its previous content:
+/// the staged output is dropped, never committed.
+pub async fn execute(
+    pipeline: ExecutablePipeline,
+    ctx: &SessionContext,
+    on_event: &mut (dyn FnMut(Event) + Send),
+) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let mut summary = RunSummary { stages: pipeline.stages.len(), ..Default::default() };
+    for stage in pipeline.stages {
+        let name = stage.name.clone();
+        let stage_started = Instant::now();
+        on_event(Event::StageStarted { stage: name.clone() });
+        let mut text = String::new();
+
+        if let Some(schema) = &stage.print_schema {
+            text.push_str(&format!("schema of stage `{name}`:\n"));
+            for field in schema.fields() {
+                let nullable = if field.is_nullable() { "" } else { " not null" };
+                text.push_str(&format!("  {}: {}{nullable}\n", field.name(), field.data_type()));
+            }
+        }
+        if let Some(plan) = &stage.explain {
+            text.push_str(&format!("physical plan of stage `{name}`:\n{}", displayable(plan.as_ref()).indent(true)));
+        }
+        if let Some(plan) = &stage.show {
+            let batches = collect(plan.clone(), ctx.task_ctx()).await.map_err(|e| RunError::new(&name, e))?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let table = pretty_format_batches(&batches).map_err(|e| RunError::new(&name, e.into()))?;
+            text.push_str(&format!("stage `{name}` ({rows} rows shown):\n{table}\n"));
+        }
+
+        let mut rows = None;
+        if let Some(plan) = &stage.run {
+            let counted = run_to_completion(plan.clone(), ctx, stage.output.is_some()).await;
+            rows = Some(counted.map_err(|e| RunError::new(&name, e))?);
+            if stage.explain_analyze {
+                let analyzed =
+                    datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref());
+                text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
+            }
+        }
+        if !text.is_empty() {
+            on_event(Event::StageOutput { stage: name.clone(), text });
+        }
+        if let Some(output) = stage.output {
+            let path = output.target().display().to_string();
+            output.commit().map_err(|e| RunError::io(&name, &format!("cannot replace `{path}`"), e))?;
+            let written = rows.unwrap_or(0);
+            summary.rows_written = Some(written);
+            on_event(Event::OutputWritten { stage: name.clone(), path, rows: written });
+        }
+        on_event(Event::StageFinished { stage: name, rows, elapsed: stage_started.elapsed() });
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Streams a plan to its end and counts rows; a write reports the rows it wrote in a
+/// `count` column instead.
+async fn run_to_completion(
+    plan: Arc<dyn ExecutionPlan>,
+    ctx: &SessionContext,
+    is_write: bool,
+) -> datafusion::error::Result<u64> {
+    let mut stream = execute_stream(plan, ctx.task_ctx())?;
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        if is_write {
+            if let Some(count) = batch.column(0).as_any().downcast_ref::<UInt64Array>() {
+                rows += (0..count.len()).map(|i| count.value(i)).sum::<u64>();
+            }
+        } else {
+            rows += batch.num_rows() as u64;
+        }
+    }
+    Ok(rows)
+}

@@ -1,0 +1,165 @@
+//! Atomic replacement of a destination.
+//!
+//! DataFusion's writers stream to their final file names, so a failed run would leave
+//! half-written output. Instead, output goes to a hidden sibling of the destination
+//! (same directory, hence same file system) and replaces the previous output with a
+//! rename only when complete. A staging area that is dropped without being committed is
+//! removed; one left behind by a killed process is swept by the next write to the same
+//! destination.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const STAGING_MARK: &str = ".aqueducts-staging-";
+const OLD_MARK: &str = ".aqueducts-old-";
+
+/// A staging location for one destination path.
+#[derive(Debug)]
+pub struct Staging {
+    target: PathBuf,
+    staging: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Prepares a staging location next to `target`, creating its parent directory and
+    /// removing debris of earlier runs that did not finish.
+    pub fn new(target: &Path) -> io::Result<Self> {
+        let name = target
+            .file_name()
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("`{}` has no file name", target.display()))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)?;
+        sweep(parent, &name);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let staging = parent.join(format!(".{name}{STAGING_MARK}{}-{nanos}", std::process::id()));
+        Ok(Staging { target: target.to_path_buf(), staging, committed: false })
+    }
+
+    /// Where the writer should write (a file or a directory, as the target will be).
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Replaces the target with the staged output. A file replaces a file in one rename;
+    /// a directory is swapped with two renames, the old one removed afterwards.
+    pub fn commit(mut self) -> io::Result<()> {
+        let staged_is_dir = self.staging.is_dir();
+        if !self.staging.exists() {
+            // Nothing was written (no rows and no partitions): the output is empty.
+            if self.target.extension().is_some() && !staged_is_dir {
+                std::fs::File::create(&self.staging)?;
+            } else {
+                std::fs::create_dir_all(&self.staging)?;
+            }
+        }
+        match std::fs::symlink_metadata(&self.target) {
+            Ok(meta) if meta.is_dir() || self.staging.is_dir() => {
+                let old = sibling(&self.target, OLD_MARK);
+                std::fs::rename(&self.target, &old)?;
+                if let Err(e) = std::fs::rename(&self.staging, &self.target) {
+                    let _ = std::fs::rename(&old, &self.target);
+                    return Err(e);
+                }
+                remove(&old);
+            }
+            _ => std::fs::rename(&self.staging, &self.target)?,
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            remove(&self.staging);
+        }
+    }
+}
+
+fn sibling(target: &Path, mark: &str) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    target.with_file_name(format!(".{name}{mark}{}-{nanos}", std::process::id()))
+}
+
+fn remove(path: &Path) {
+    let _ = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+}
+
+/// Removes staging and swap debris for `name` left by processes that no longer run.
+fn sweep(parent: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file_name.strip_prefix(&format!(".{name}")) else { continue };
+        let Some(suffix) = rest.strip_prefix(STAGING_MARK).or_else(|| rest.strip_prefix(OLD_MARK)) else { continue };
+        let pid = suffix.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !process_alive(pid)) {
+            remove(&entry.path());
+        }
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_replaces_files_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.csv");
+        std::fs::write(&file, "old").unwrap();
+        let staging = Staging::new(&file).unwrap();
+        std::fs::write(staging.path(), "new").unwrap();
+        staging.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+
+        let out = dir.path().join("parts");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("old.csv"), "old").unwrap();
+        let staging = Staging::new(&out).unwrap();
+        std::fs::create_dir(staging.path()).unwrap();
+        std::fs::write(staging.path().join("new.csv"), "new").unwrap();
+        staging.commit().unwrap();
+        assert!(out.join("new.csv").exists() && !out.join("old.csv").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no debris");
+    }
+
+    #[test]
+    fn dropping_keeps_the_previous_output_and_leaves_no_debris() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.parquet");
+        std::fs::write(&file, "previous").unwrap();
+        {
+            let staging = Staging::new(&file).unwrap();
+            std::fs::write(staging.path(), "half written").unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "previous");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn debris_of_dead_processes_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.csv");
+        let debris = dir.path().join(format!(".out.csv{STAGING_MARK}4000000000-1"));
+        std::fs::write(&debris, "left by a killed run").unwrap();
+        let _staging = Staging::new(&file).unwrap();
+        assert!(!debris.exists());
+    }
+}
