@@ -29,10 +29,31 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
-    /// Check, compile and run a pipeline locally.
-    Run {
+    /// Compile a pipeline into a plan artifact, or show what it compiles to.
+    Plan {
         #[command(flatten)]
         spec: SpecArgs,
+        /// Write the compiled plan artifact here (run it with `aqueducts run --plan`).
+        #[arg(long, value_name = "PLAN")]
+        out: Option<PathBuf>,
+        /// Print the stage graph and every stage's physical plan.
+        #[arg(long)]
+        explain: bool,
+        /// With `--explain`: `text` (default) or `dot` (the stage graph as Graphviz).
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Check, compile and run a pipeline locally, or run a plan artifact.
+    Run {
+        /// The pipeline spec: .yml/.yaml, .json or .toml.
+        #[arg(short, long, required_unless_present = "plan", conflicts_with = "plan")]
+        file: Option<PathBuf>,
+        /// A template parameter, `name=value` (repeatable).
+        #[arg(short = 'p', long = "param", visible_alias = "params", value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// A plan artifact written by `aqueducts plan --out`.
+        #[arg(long, value_name = "PLAN")]
+        plan: Option<PathBuf>,
         /// Memory limit in GB for the whole run (decimals allowed; 0 = unlimited). Sorts,
         /// aggregates and joins spill to disk to stay under it.
         #[arg(long, value_name = "GB", default_value_t = 0.0)]
@@ -56,6 +77,12 @@ struct SpecArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum PlanFormat {
+    Text,
+    Dot,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum OutputFormat {
     Human,
     Json,
@@ -68,6 +95,7 @@ fn parse_param(raw: &str) -> Result<(String, String), String> {
     }
 }
 
+mod graph;
 mod run;
 
 /// A failure to even start: printed as one line, exit code 2.
@@ -105,7 +133,18 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check { spec, format } => runtime.block_on(run_check(&spec, format)),
-        Command::Run { spec, max_memory, quiet } => runtime.block_on(run::run(&spec, max_memory, quiet)),
+        Command::Plan { spec, out, explain, format } => runtime.block_on(run::plan(&spec, out, explain, format)),
+        Command::Run { file, params, plan, max_memory, quiet } => {
+            let input = match (file, plan) {
+                (Some(file), None) => Ok(run::Input::Spec(SpecArgs { file, params })),
+                (None, Some(plan)) if params.is_empty() => Ok(run::Input::Plan(plan)),
+                (None, Some(_)) => {
+                    Err(UsageError("--param applies to --file; a plan artifact is already compiled".into()))
+                }
+                _ => Err(UsageError("give either --file or --plan".into())),
+            };
+            input.and_then(|input| runtime.block_on(run::run(input, max_memory, quiet)))
+        }
         Command::Schema => {
             print!("{}", aqueducts_compiler::json_schema());
             Ok(ExitCode::SUCCESS)

@@ -1,31 +1,135 @@
-//! `aqueducts run`: check, lower and execute a pipeline on this machine.
+//! `aqueducts plan` and `aqueducts run`: compile a pipeline to a plan artifact, and
+//! execute artifacts on this machine.
+//!
+//! `run --file` compiles and then runs the artifact it just encoded, exactly as
+//! `run --plan` would: both paths decode the same bytes, so their outputs are identical,
+//! and a stage that cannot be stored in an artifact is found before anything runs.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aqueducts_compiler::diagnostic::render;
-use aqueducts_compiler::lower::lower;
-use aqueducts_compiler::{Severity, check};
-use aqueducts_runtime::{Event, RunSettings, execute};
+use aqueducts_compiler::diagnostic::{Diagnostic, render};
+use aqueducts_compiler::lower::{explain, lower};
+use aqueducts_compiler::{Severity, SourceFile, Spec, check};
+use aqueducts_runtime::{Event, RunSettings, artifact, execute};
+use datafusion::physical_plan::displayable;
+use datafusion::prelude::SessionContext;
 
-use crate::{SpecArgs, UsageError, load};
+use crate::{PlanFormat, SpecArgs, UsageError, load};
 
-pub async fn run(spec: &SpecArgs, max_memory: f64, quiet: bool) -> Result<ExitCode, UsageError> {
-    let settings = RunSettings::from_gigabytes(max_memory).map_err(UsageError)?;
+pub enum Input {
+    Spec(SpecArgs),
+    Plan(PathBuf),
+}
+
+/// A spec checked and ready to lower, or the reason it is not (already printed).
+async fn checked(spec: &SpecArgs) -> Result<Result<(SourceFile, Spec, PathBuf), ExitCode>, UsageError> {
     let (file, options) = load(spec)?;
-    let color = std::io::stderr().is_terminal();
-
     let report = check(&file, &options).await;
-    let shown: Vec<_> = report.diagnostics.iter().filter(|d| d.severity != Severity::Advice).cloned().collect();
+    let shown: Vec<Diagnostic> =
+        report.diagnostics.iter().filter(|d| d.severity != Severity::Advice).cloned().collect();
     if !shown.is_empty() {
-        eprint!("{}", render(&shown, &file, color));
+        eprint!("{}", render(&shown, &file, std::io::stderr().is_terminal()));
     }
-    let Some(checked) = report.spec else {
-        eprintln!("error: {} has errors; nothing was run", file.name);
-        return Ok(ExitCode::from(1));
-    };
+    Ok(match report.spec {
+        Some(spec) => Ok((file, spec, options.base_dir)),
+        None => {
+            eprintln!("error: {} has errors", file.name);
+            Err(ExitCode::from(1))
+        }
+    })
+}
 
+/// Compiles a spec to artifact bytes, reporting problems located in the spec.
+async fn compile(spec: &SpecArgs, ctx: &SessionContext) -> Result<Result<Vec<u8>, ExitCode>, UsageError> {
+    let (file, checked, base_dir) = match checked(spec).await? {
+        Ok(ok) => ok,
+        Err(code) => return Ok(Err(code)),
+    };
+    let color = std::io::stderr().is_terminal();
+    let executable = match lower(&checked, ctx, &base_dir).await {
+        Ok(executable) => executable,
+        Err(diagnostics) => {
+            eprint!("{}", render(&diagnostics, &file, color));
+            eprintln!("error: {} cannot be compiled", file.name);
+            return Ok(Err(ExitCode::from(1)));
+        }
+    };
+    match artifact::encode(&executable) {
+        Ok(bytes) => Ok(Ok(bytes)),
+        Err(error) => {
+            let mut diagnostic = Diagnostic::error(aqueducts_compiler::Code::Unsupported, error.to_string()).help(
+                "rewrite the query without that construct (for example a recursive CTE), or split it into stages",
+            );
+            if let artifact::ArtifactError::Unserializable { stage, .. } = &error
+                && let Some(s) = checked.pipeline.stages.iter().find(|s| &s.name.value == stage)
+            {
+                diagnostic =
+                    diagnostic.label(s.query.span.clone(), "this query cannot be compiled into a plan artifact");
+            }
+            eprint!("{}", render(&[diagnostic], &file, color));
+            Ok(Err(ExitCode::from(1)))
+        }
+    }
+}
+
+pub async fn plan(
+    spec: &SpecArgs,
+    out: Option<PathBuf>,
+    explain_plan: bool,
+    format: PlanFormat,
+) -> Result<ExitCode, UsageError> {
+    if out.is_none() && !explain_plan && format == PlanFormat::Text {
+        return Err(UsageError(
+            "say what to do: `--out PLAN` writes the artifact, `--explain` prints the plans, `--format dot` the graph"
+                .into(),
+        ));
+    }
+    let ctx = RunSettings::default().session_context().map_err(|e| UsageError(e.to_string()))?;
+    if format == PlanFormat::Dot {
+        let (_, checked, _) = match checked(spec).await? {
+            Ok(ok) => ok,
+            Err(code) => return Ok(code),
+        };
+        print!("{}", crate::graph::dot(&checked));
+    } else if explain_plan {
+        let (file, checked, base_dir) = match checked(spec).await? {
+            Ok(ok) => ok,
+            Err(code) => return Ok(code),
+        };
+        print!("{}", crate::graph::text(&checked));
+        match explain(&checked, &ctx, &base_dir).await {
+            Ok(plans) => {
+                for (name, plan) in plans {
+                    println!("\nstage `{name}`:\n{}", displayable(plan.as_ref()).indent(true));
+                }
+            }
+            Err(diagnostics) => {
+                eprint!("{}", render(&diagnostics, &file, std::io::stderr().is_terminal()));
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    if let Some(out) = out {
+        let bytes = match compile(spec, &ctx).await? {
+            Ok(bytes) => bytes,
+            Err(code) => return Ok(code),
+        };
+        let partial = out.with_extension("partial");
+        let written = std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &out));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&partial);
+            return Err(UsageError(format!("cannot write `{}`: {e}", out.display())));
+        }
+        eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode, UsageError> {
+    let settings = RunSettings::from_gigabytes(max_memory).map_err(UsageError)?;
     let ctx = match settings.session_context() {
         Ok(ctx) => ctx,
         Err(e) => {
@@ -33,11 +137,19 @@ pub async fn run(spec: &SpecArgs, max_memory: f64, quiet: bool) -> Result<ExitCo
             return Ok(ExitCode::from(1));
         }
     };
-    let executable = match lower(&checked, &ctx, &options.base_dir).await {
+    let bytes = match input {
+        Input::Spec(spec) => match compile(&spec, &ctx).await? {
+            Ok(bytes) => bytes,
+            Err(code) => return Ok(code),
+        },
+        Input::Plan(path) => {
+            std::fs::read(&path).map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?
+        }
+    };
+    let executable = match artifact::decode(&bytes, &ctx.task_ctx()) {
         Ok(executable) => executable,
-        Err(diagnostics) => {
-            eprint!("{}", render(&diagnostics, &file, color));
-            eprintln!("error: {} cannot run; nothing was written", file.name);
+        Err(error) => {
+            eprintln!("error: {error}");
             return Ok(ExitCode::from(1));
         }
     };

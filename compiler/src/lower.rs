@@ -12,7 +12,6 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use aqueducts_runtime::staging::Staging;
 use aqueducts_runtime::{ExecutablePipeline, StagePlans};
 use datafusion::common::TableReference;
 use datafusion::common::config::{ConfigField, CsvOptions, JsonOptions, TableParquetOptions};
@@ -38,6 +37,78 @@ const SHOW_ALL_LIMIT: usize = 500;
 
 /// Lowers a checked spec for a local run in `ctx` (whose runtime holds the memory pool).
 pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result<ExecutablePipeline, Vec<Diagnostic>> {
+    let plans = prepare(spec, ctx, base_dir).await?;
+    let pipeline = &spec.pipeline;
+    let state = ctx.state();
+    let mut stages = Vec::new();
+    for &i in &spec.order {
+        let stage = &pipeline.stages[i];
+        let Some(plan) = plans[i].clone() else { continue };
+        let is_final = spec.final_stage == Some(i) && pipeline.destination.is_some();
+        if !stage.prints() && !is_final {
+            continue;
+        }
+        let write = match (&pipeline.destination, is_final) {
+            (Some(destination), true) => {
+                Some(physical_plan(&state, write_plan(destination, plan.clone(), base_dir)?, &stage.name).await?)
+            }
+            _ => None,
+        };
+        let printed = if stage.prints() { Some(physical_plan(&state, plan, &stage.name).await?) } else { None };
+        stages.push(StagePlans {
+            name: stage.name.value.clone(),
+            plan: printed,
+            show: stage.show.map(|rows| if rows == 0 { SHOW_ALL_LIMIT } else { rows }),
+            print_schema: stage.print_schema,
+            explain: stage.explain,
+            explain_analyze: stage.explain_analyze,
+            write,
+        });
+    }
+    Ok(ExecutablePipeline { stages })
+}
+
+/// The physical plan of every stage in run order (the final stage's as its write), for
+/// `aqueducts plan --explain`.
+pub async fn explain(
+    spec: &Spec,
+    ctx: &SessionContext,
+    base_dir: &Path,
+) -> Result<Vec<(String, Arc<dyn ExecutionPlan>)>, Vec<Diagnostic>> {
+    let plans = prepare(spec, ctx, base_dir).await?;
+    let state = ctx.state();
+    let mut out = Vec::new();
+    for &i in &spec.order {
+        let stage = &spec.pipeline.stages[i];
+        let Some(mut plan) = plans[i].clone() else { continue };
+        if let (Some(destination), true) = (&spec.pipeline.destination, spec.final_stage == Some(i)) {
+            plan = write_plan(destination, plan, base_dir)?;
+        }
+        out.push((stage.name.value.clone(), physical_plan(&state, plan, &stage.name).await?));
+    }
+    Ok(out)
+}
+
+/// Planning runs behind a panic boundary like everything that handles user input.
+async fn physical_plan(
+    state: &datafusion::execution::SessionState,
+    plan: LogicalPlan,
+    name: &Spanned<String>,
+) -> Result<Arc<dyn ExecutionPlan>, Vec<Diagnostic>> {
+    let planned = std::panic::AssertUnwindSafe(state.create_physical_plan(&plan));
+    match futures::FutureExt::catch_unwind(planned).await {
+        Ok(result) => result.map_err(|e| vec![stage_error(name, "cannot plan this stage", &e.strip_backtrace())]),
+        Err(_) => Err(vec![stage_error(name, "cannot plan this stage", "DataFusion panicked")]),
+    }
+}
+
+/// Registers the sources as tables and the stages as views, and returns each stage's
+/// logical plan.
+async fn prepare(
+    spec: &Spec,
+    ctx: &SessionContext,
+    base_dir: &Path,
+) -> Result<Vec<Option<LogicalPlan>>, Vec<Diagnostic>> {
     let pipeline = &spec.pipeline;
     let mut problems = Vec::new();
     for (i, source) in pipeline.sources.iter().enumerate() {
@@ -69,57 +140,7 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
         plans[i] = Some(plan);
     }
 
-    let physical = |plan: LogicalPlan, name: &Spanned<String>| {
-        let state = state.clone();
-        let name = name.clone();
-        async move {
-            state
-                .create_physical_plan(&plan)
-                .await
-                .map_err(|e| vec![stage_error(&name, "cannot plan this stage", &e.strip_backtrace())])
-        }
-    };
-
-    let mut stages = Vec::new();
-    for &i in &spec.order {
-        let stage = &pipeline.stages[i];
-        let Some(plan) = plans[i].clone() else { continue };
-        let is_final = spec.final_stage == Some(i) && pipeline.destination.is_some();
-        if !stage.prints() && !is_final {
-            continue;
-        }
-        let mut plans = StagePlans {
-            name: stage.name.value.clone(),
-            print_schema: stage.print_schema.then(|| Arc::new(plan.schema().as_arrow().clone())),
-            explain: None,
-            show: None,
-            run: None,
-            explain_analyze: stage.explain_analyze,
-            output: None,
-        };
-        if stage.explain {
-            plans.explain = Some(physical(plan.clone(), &stage.name).await?);
-        }
-        if let Some(rows) = stage.show {
-            let limit = if rows == 0 { SHOW_ALL_LIMIT } else { rows };
-            let limited = LogicalPlanBuilder::from(plan.clone())
-                .limit(0, Some(limit))
-                .and_then(|b| b.build())
-                .map_err(|e| vec![stage_error(&stage.name, "cannot plan `show`", &e.to_string())])?;
-            plans.show = Some(physical(limited, &stage.name).await?);
-        }
-        if is_final {
-            if let Some(destination) = &pipeline.destination {
-                let (write, staging) = write_plan(destination, plan.clone(), base_dir)?;
-                plans.run = Some(physical(write, &stage.name).await?);
-                plans.output = Some(staging);
-            }
-        } else if stage.explain_analyze {
-            plans.run = Some(physical(plan.clone(), &stage.name).await?);
-        }
-        stages.push(plans);
-    }
-    Ok(ExecutablePipeline { stages })
+    Ok(plans)
 }
 
 fn stage_error(name: &Spanned<String>, what: &str, message: &str) -> Diagnostic {
@@ -191,12 +212,9 @@ fn register_source(
     Ok(())
 }
 
-/// The write of the final stage into a staging location for the destination.
-fn write_plan(
-    destination: &Destination,
-    plan: LogicalPlan,
-    base_dir: &Path,
-) -> Result<(LogicalPlan, Staging), Vec<Diagnostic>> {
+/// The write of the final stage to the destination. (The runtime points it at a staging
+/// location when it runs; see `aqueducts_runtime::write`.)
+fn write_plan(destination: &Destination, plan: LogicalPlan, base_dir: &Path) -> Result<LogicalPlan, Vec<Diagnostic>> {
     let Destination::File(d) = destination else {
         let kind = match destination {
             Destination::Odbc(_) => "ODBC",
@@ -219,16 +237,9 @@ fn write_plan(
             )]);
         }
     };
-    let staging = Staging::new(&path).map_err(|e| {
-        vec![
-            Diagnostic::error(Code::DestinationUnwritable, format!("cannot prepare `{}`: {e}", path.display()))
-                .label(d.location.span.clone(), "not writable")
-                .help("check that the directory can be created and written"),
-        ]
-    })?;
     let partition_by: Vec<String> = d.partition_columns.iter().map(|c| c.value.clone()).collect();
     let single_file = d.single_file && partition_by.is_empty();
-    let mut url = staging.path().display().to_string();
+    let mut url = path.display().to_string();
     if !single_file {
         url.push('/');
     }
@@ -259,7 +270,7 @@ fn write_plan(
     let write = LogicalPlanBuilder::copy_to(plan, url, file_type, options, partition_by)
         .and_then(|b| b.build())
         .map_err(|e| vec![stage_error(&d.name, "cannot plan the write", &e.to_string())])?;
-    Ok((write, staging))
+    Ok(write)
 }
 
 /// DataFusion's Parquet writer options from the destination's options map; a bad key

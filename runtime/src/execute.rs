@@ -4,34 +4,36 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, UInt64Array};
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::{ExecutionPlan, collect, displayable, execute_stream};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
-use crate::staging::Staging;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::physical_plan::limit::GlobalLimitExec;
+
+use crate::write::stage_write;
 
 /// What the runtime does for one stage. Stages whose result only feeds other stages
 /// have nothing here: they are planned inside their readers.
+#[derive(Debug)]
 pub struct StagePlans {
     pub name: String,
-    /// Printed when the stage asks for `print_schema`.
-    pub print_schema: Option<SchemaRef>,
-    /// Displayed when the stage asks for `explain`: its real physical plan.
-    pub explain: Option<Arc<dyn ExecutionPlan>>,
-    /// The plan limited to the rows to `show`.
-    pub show: Option<Arc<dyn ExecutionPlan>>,
-    /// Run to completion: the destination write, or the stage itself for `explain_analyze`.
-    pub run: Option<Arc<dyn ExecutionPlan>>,
-    /// Display `run` with its metrics after it ran.
+    /// The stage's result, for what it prints (its schema, plan, rows, metrics).
+    pub plan: Option<Arc<dyn ExecutionPlan>>,
+    /// Rows to print (`show`; 0 was already turned into the default).
+    pub show: Option<usize>,
+    pub print_schema: bool,
+    pub explain: bool,
+    /// Run the stage (or its write) to completion, then print the plan with metrics.
     pub explain_analyze: bool,
-    /// Where `run` writes; replaces the destination when `run` succeeds.
-    pub output: Option<Staging>,
+    /// The write of the destination (a DataFusion sink targeting the destination path).
+    pub write: Option<Arc<dyn ExecutionPlan>>,
 }
 
 /// A pipeline ready to run: its stages in an order where inputs come first.
+#[derive(Debug)]
 pub struct ExecutablePipeline {
     pub stages: Vec<StagePlans>,
 }
@@ -105,37 +107,47 @@ pub async fn execute(
         on_event(Event::StageStarted { stage: name.clone() });
         let mut text = String::new();
 
-        if let Some(schema) = &stage.print_schema {
+        if let (true, Some(plan)) = (stage.print_schema, &stage.plan) {
             text.push_str(&format!("schema of stage `{name}`:\n"));
-            for field in schema.fields() {
+            for field in plan.schema().fields() {
                 let nullable = if field.is_nullable() { "" } else { " not null" };
                 text.push_str(&format!("  {}: {}{nullable}\n", field.name(), field.data_type()));
             }
         }
-        if let Some(plan) = &stage.explain {
+        if let (true, Some(plan)) = (stage.explain, &stage.plan) {
             text.push_str(&format!("physical plan of stage `{name}`:\n{}", displayable(plan.as_ref()).indent(true)));
         }
-        if let Some(plan) = &stage.show {
-            let batches = collect(plan.clone(), ctx.task_ctx()).await.map_err(|e| RunError::new(&name, e))?;
+        if let (Some(limit), Some(plan)) = (stage.show, &stage.plan) {
+            let limited = Arc::new(GlobalLimitExec::new(plan.clone(), 0, Some(limit)));
+            let batches = collect(limited, ctx.task_ctx()).await.map_err(|e| RunError::new(&name, e))?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             let table = pretty_format_batches(&batches).map_err(|e| RunError::new(&name, e.into()))?;
             text.push_str(&format!("stage `{name}` ({rows} rows shown):\n{table}\n"));
         }
 
+        let mut staging = None;
+        let run = match (&stage.write, &stage.plan) {
+            (Some(write), _) => {
+                let (staged, area) = stage_write(write).map_err(|e| RunError::new(&name, e))?;
+                staging = Some(area);
+                Some(staged)
+            }
+            (None, Some(plan)) if stage.explain_analyze => Some(plan.clone()),
+            _ => None,
+        };
         let mut rows = None;
-        if let Some(plan) = &stage.run {
-            let counted = run_to_completion(plan.clone(), ctx, stage.output.is_some()).await;
+        if let Some(plan) = &run {
+            let counted = run_to_completion(plan.clone(), ctx, staging.is_some()).await;
             rows = Some(counted.map_err(|e| RunError::new(&name, e))?);
             if stage.explain_analyze {
-                let analyzed =
-                    datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref());
+                let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
                 text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
             }
         }
         if !text.is_empty() {
             on_event(Event::StageOutput { stage: name.clone(), text });
         }
-        if let Some(output) = stage.output {
+        if let Some(output) = staging {
             let path = output.target().display().to_string();
             output.commit().map_err(|e| RunError::io(&name, &format!("cannot replace `{path}`"), e))?;
             let written = rows.unwrap_or(0);

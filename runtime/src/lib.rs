@@ -6,8 +6,10 @@
 //! location that replaces the previous output only when complete ([`staging`]). It never
 //! parses specs or SQL: that is the compiler's job.
 
+pub mod artifact;
 mod execute;
 pub mod staging;
+pub mod write;
 
 pub use execute::{Event, ExecutablePipeline, RunError, RunSummary, StagePlans, execute};
 

@@ -1,0 +1,125 @@
+//! `aqueducts plan` and `aqueducts run --plan`: artifacts, explain output, refusals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("examples/data");
+    std::fs::create_dir_all(&data).unwrap();
+    for entry in std::fs::read_dir(repo().join("examples/data")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
+    }
+    for spec in ["simple.yml", "simple.json", "simple.toml"] {
+        std::fs::copy(repo().join("examples").join(spec), dir.path().join("examples").join(spec)).unwrap();
+    }
+    dir
+}
+
+fn aqueducts(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aqueducts")).args(args).current_dir(dir).output().expect("run aqueducts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn artifact_runs_give_byte_identical_output() {
+    for (spec, output) in
+        [("examples/simple.json", "daily_jan_2024.csv"), ("examples/simple.yml", "daily_jan_2024.parquet")]
+    {
+        let dir = workspace();
+        let params = ["-p", "month=jan", "-p", "year=2024"];
+        let direct = aqueducts(dir.path(), &[&["run", "-f", spec, "-q"][..], &params].concat());
+        assert_eq!(direct.status.code(), Some(0), "{}", text(&direct.stderr));
+        let path = dir.path().join("examples/output").join(output);
+        let from_file = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+
+        let planned = aqueducts(dir.path(), &[&["plan", "-f", spec, "--out", "pipeline.aqp"][..], &params].concat());
+        assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+        let from_plan = aqueducts(dir.path(), &["run", "--plan", "pipeline.aqp", "-q"]);
+        assert_eq!(from_plan.status.code(), Some(0), "{}", text(&from_plan.stderr));
+        assert_eq!(std::fs::read(&path).unwrap(), from_file, "{spec}: outputs differ");
+        assert_eq!(from_plan.stdout, direct.stdout, "{spec}: shown rows differ");
+    }
+}
+
+#[test]
+fn damaged_artifacts_are_refused() {
+    let dir = workspace();
+    let out = aqueducts(
+        dir.path(),
+        &["plan", "-f", "examples/simple.json", "-p", "month=jan", "-p", "year=2024", "--out", "p.aqp"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut bytes = std::fs::read(dir.path().join("p.aqp")).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(dir.path().join("bad.aqp"), &bytes).unwrap();
+    std::fs::write(dir.path().join("garbage.aqp"), b"SELECT 1").unwrap();
+    for (file, message) in [("bad.aqp", "is corrupted"), ("garbage.aqp", "not an Aqueducts plan artifact")] {
+        let out = aqueducts(dir.path(), &["run", "--plan", file]);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        assert!(text(&out.stderr).contains(message), "{file}: {}", text(&out.stderr));
+    }
+    assert!(!dir.path().join("examples/output").exists(), "nothing was written");
+    let missing = aqueducts(dir.path(), &["run", "--plan", "nope.aqp"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn explain_shows_the_graph_and_physical_plans() {
+    let dir = workspace();
+    let out = aqueducts(
+        dir.path(),
+        &["plan", "-f", "examples/simple.yml", "-p", "month=jan", "-p", "year=2024", "--explain"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("  enriched <- locations, aggregated -> destination results: file (parquet)"), "{stdout}");
+    assert!(stdout.contains("stage `aggregated`:\nProjectionExec"), "{stdout}");
+    assert!(stdout.contains("DataSinkExec: sink=ParquetSink"), "{stdout}");
+    // Projection pushdown reaches the CSV scan.
+    assert!(stdout.contains("projection=[location_id, location_name], file_type=csv"), "{stdout}");
+
+    let dot = aqueducts(
+        dir.path(),
+        &["plan", "-f", "examples/simple.yml", "-p", "month=jan", "-p", "year=2024", "--format", "dot"],
+    );
+    let dot = text(&dot.stdout);
+    assert!(dot.starts_with("digraph pipeline {"), "{dot}");
+    assert!(dot.contains("\"stage:aggregated\" -> \"stage:enriched\";"), "{dot}");
+    assert!(dot.contains("\"source:temp_readings\" [label=\"temp_readings\\nfile\", shape=box];"), "{dot}");
+}
+
+#[test]
+fn plan_needs_something_to_do() {
+    let dir = workspace();
+    let out = aqueducts(dir.path(), &["plan", "-f", "examples/simple.yml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let both = aqueducts(dir.path(), &["run", "-f", "examples/simple.yml", "--plan", "x.aqp"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn a_stage_that_cannot_be_stored_is_reported_at_its_query() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("recursive.yml"),
+        "sources: []\nstages:\n  - name: numbers\n    query: WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT n FROM t\n    show: 0\n",
+    )
+    .unwrap();
+    let out = aqueducts(dir.path(), &["plan", "-f", "recursive.yml", "--out", "r.aqp"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stage `numbers` cannot be stored in a plan artifact"), "{stderr}");
+    assert!(stderr.contains("[recursive.yml:4:12]"), "{stderr}");
+    assert!(!dir.path().join("r.aqp").exists());
+}
