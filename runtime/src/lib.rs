@@ -48,7 +48,15 @@ impl RunSettings {
         let mut config = SessionConfig::new().with_information_schema(false);
         if let Some(bytes) = self.max_memory {
             runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
-            config.options_mut().optimizer.prefer_hash_join = false;
+            let options = config.options_mut();
+            options.optimizer.prefer_hash_join = false;
+            // Each sorting partition sets aside memory for merging its spill files
+            // (10 MiB by default); under a small limit that reserve alone would exhaust
+            // the pool, so it scales with the limit.
+            let partitions = options.execution.target_partitions.max(1);
+            let reserve = (bytes / (4 * partitions)).clamp(64 * 1024, options.execution.sort_spill_reservation_bytes);
+            options.execution.sort_spill_reservation_bytes = reserve;
+            options.execution.sort_in_place_threshold_bytes = options.execution.sort_in_place_threshold_bytes.min(reserve);
         }
         config.options_mut().sql_parser.collect_spans = true;
         Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
