@@ -115,8 +115,10 @@ fn a_killed_run_leaves_the_previous_output_and_its_debris_is_swept() {
     // The next run sweeps whatever a killed run left and writes the new output.
     let out = aqueducts(dir.path(), &["run", "-f", "sort.yml", "--quiet"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let entries: Vec<String> =
-        std::fs::read_dir(dir.path().join("out")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let entries: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(entries, ["sorted.csv"], "no staging debris");
     assert_eq!(std::fs::read_to_string(dir.path().join("out/sorted.csv")).unwrap().lines().count(), 300_001);
 }

@@ -202,3 +202,34 @@ fn bad_memory_limit_is_a_usage_error() {
     let out = aqueducts(dir.path(), &["run", "-f", "examples/simple.yml", "--max-memory", "-1"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+#[test]
+fn parallel_stages_print_whole_outputs() {
+    let dir = workspace();
+    let spec = "sources:
+  - type: file
+    name: readings
+    format: {type: csv, options: {}}
+    location: ./examples/data/temp_readings_jan_2024.csv
+stages:
+  - name: per_location
+    query: SELECT location_id, count(*) AS n FROM readings GROUP BY 1 ORDER BY 1
+    show: 0
+  - name: warmest
+    query: SELECT max(temperature_c) AS t FROM readings
+    show: 1
+    print_schema: true
+  - name: coldest
+    query: SELECT min(temperature_c) AS t FROM readings
+    show: 1
+    explain: true
+";
+    std::fs::write(dir.path().join("parallel.yml"), spec).unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "parallel.yml", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let per_location = "stage `per_location` (3 rows shown):\n+-------------+-----+\n| location_id | n   |\n+-------------+-----+\n| 1           | 112 |\n| 2           | 112 |\n| 3           | 112 |\n+-------------+-----+\n";
+    assert!(stdout.contains(per_location), "{stdout}");
+    assert!(stdout.contains("schema of stage `warmest`:\n  t: Float64\nstage `warmest` (1 rows shown):\n"), "{stdout}");
+    assert!(stdout.contains("physical plan of stage `coldest`:\n"), "{stdout}");
+}

@@ -92,72 +92,94 @@ impl RunError {
     }
 }
 
-/// Runs every stage in order. On failure the destination keeps its previous content:
-/// the staged output is dropped, never committed.
+/// Runs every stage. Each stage's plan is self-contained (the stages it reads are planned
+/// inside it), so all stages run concurrently, sharing the memory pool; a stage's
+/// printed output is delivered whole, so outputs never interleave. On failure the other
+/// stages are stopped and every destination keeps its previous content: staged output
+/// is dropped, never committed.
 pub async fn execute(
     pipeline: ExecutablePipeline,
     ctx: &SessionContext,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let mut summary = RunSummary { stages: pipeline.stages.len(), ..Default::default() };
-    for stage in pipeline.stages {
-        let name = stage.name.clone();
-        let stage_started = Instant::now();
-        on_event(Event::StageStarted { stage: name.clone() });
-        let mut text = String::new();
+    let stages = pipeline.stages.len();
+    let on_event = std::sync::Mutex::new(on_event);
+    let emit = |event: Event| {
+        if let Ok(mut on_event) = on_event.lock() {
+            on_event(event);
+        }
+    };
+    let runs = pipeline.stages.into_iter().map(|stage| run_stage(stage, ctx, &emit));
+    let written = futures::future::try_join_all(runs).await?;
+    Ok(RunSummary {
+        stages,
+        rows_written: written.into_iter().flatten().reduce(|a, b| a + b),
+        elapsed: started.elapsed(),
+    })
+}
 
-        if let (true, Some(plan)) = (stage.print_schema, &stage.plan) {
-            text.push_str(&format!("schema of stage `{name}`:\n"));
-            for field in plan.schema().fields() {
-                let nullable = if field.is_nullable() { "" } else { " not null" };
-                text.push_str(&format!("  {}: {}{nullable}\n", field.name(), field.data_type()));
-            }
-        }
-        if let (true, Some(plan)) = (stage.explain, &stage.plan) {
-            text.push_str(&format!("physical plan of stage `{name}`:\n{}", displayable(plan.as_ref()).indent(true)));
-        }
-        if let (Some(limit), Some(plan)) = (stage.show, &stage.plan) {
-            let limited = Arc::new(GlobalLimitExec::new(plan.clone(), 0, Some(limit)));
-            let batches = collect(limited, ctx.task_ctx()).await.map_err(|e| RunError::new(&name, e))?;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let table = pretty_format_batches(&batches).map_err(|e| RunError::new(&name, e.into()))?;
-            text.push_str(&format!("stage `{name}` ({rows} rows shown):\n{table}\n"));
-        }
+/// Runs one stage; returns the rows it wrote to the destination, if it writes one.
+async fn run_stage(
+    stage: StagePlans,
+    ctx: &SessionContext,
+    emit: &(dyn Fn(Event) + Sync),
+) -> Result<Option<u64>, RunError> {
+    let name = stage.name.clone();
+    let stage_started = Instant::now();
+    emit(Event::StageStarted { stage: name.clone() });
+    let mut text = String::new();
 
-        let mut staging = None;
-        let run = match (&stage.write, &stage.plan) {
-            (Some(write), _) => {
-                let (staged, area) = stage_write(write).map_err(|e| RunError::new(&name, e))?;
-                staging = Some(area);
-                Some(staged)
-            }
-            (None, Some(plan)) if stage.explain_analyze => Some(plan.clone()),
-            _ => None,
-        };
-        let mut rows = None;
-        if let Some(plan) = &run {
-            let counted = run_to_completion(plan.clone(), ctx, staging.is_some()).await;
-            rows = Some(counted.map_err(|e| RunError::new(&name, e))?);
-            if stage.explain_analyze {
-                let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
-                text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
-            }
+    if let (true, Some(plan)) = (stage.print_schema, &stage.plan) {
+        text.push_str(&format!("schema of stage `{name}`:\n"));
+        for field in plan.schema().fields() {
+            let nullable = if field.is_nullable() { "" } else { " not null" };
+            text.push_str(&format!("  {}: {}{nullable}\n", field.name(), field.data_type()));
         }
-        if !text.is_empty() {
-            on_event(Event::StageOutput { stage: name.clone(), text });
-        }
-        if let Some(output) = staging {
-            let path = output.target().display().to_string();
-            output.commit().map_err(|e| RunError::io(&name, &format!("cannot replace `{path}`"), e))?;
-            let written = rows.unwrap_or(0);
-            summary.rows_written = Some(written);
-            on_event(Event::OutputWritten { stage: name.clone(), path, rows: written });
-        }
-        on_event(Event::StageFinished { stage: name, rows, elapsed: stage_started.elapsed() });
     }
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    if let (true, Some(plan)) = (stage.explain, &stage.plan) {
+        text.push_str(&format!("physical plan of stage `{name}`:\n{}", displayable(plan.as_ref()).indent(true)));
+    }
+    if let (Some(limit), Some(plan)) = (stage.show, &stage.plan) {
+        let limited = Arc::new(GlobalLimitExec::new(plan.clone(), 0, Some(limit)));
+        let batches = collect(limited, ctx.task_ctx()).await.map_err(|e| RunError::new(&name, e))?;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let table = pretty_format_batches(&batches).map_err(|e| RunError::new(&name, e.into()))?;
+        text.push_str(&format!("stage `{name}` ({rows} rows shown):\n{table}\n"));
+    }
+
+    let mut staging = None;
+    let run = match (&stage.write, &stage.plan) {
+        (Some(write), _) => {
+            let (staged, area) = stage_write(write).map_err(|e| RunError::new(&name, e))?;
+            staging = Some(area);
+            Some(staged)
+        }
+        (None, Some(plan)) if stage.explain_analyze => Some(plan.clone()),
+        _ => None,
+    };
+    let mut rows = None;
+    if let Some(plan) = &run {
+        let counted = run_to_completion(plan.clone(), ctx, staging.is_some()).await;
+        rows = Some(counted.map_err(|e| RunError::new(&name, e))?);
+        if stage.explain_analyze {
+            let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
+            text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
+        }
+    }
+    if !text.is_empty() {
+        emit(Event::StageOutput { stage: name.clone(), text });
+    }
+    let mut written_rows = None;
+    if let Some(output) = staging {
+        let path = output.target().display().to_string();
+        output.commit().map_err(|e| RunError::io(&name, &format!("cannot replace `{path}`"), e))?;
+        let written = rows.unwrap_or(0);
+        written_rows = Some(written);
+        emit(Event::OutputWritten { stage: name.clone(), path, rows: written });
+    }
+    emit(Event::StageFinished { stage: name, rows, elapsed: stage_started.elapsed() });
+    Ok(written_rows)
 }
 
 /// Streams a plan to its end and counts rows; a write reports the rows it wrote in a

@@ -56,7 +56,8 @@ impl RunSettings {
             let partitions = options.execution.target_partitions.max(1);
             let reserve = (bytes / (4 * partitions)).clamp(64 * 1024, options.execution.sort_spill_reservation_bytes);
             options.execution.sort_spill_reservation_bytes = reserve;
-            options.execution.sort_in_place_threshold_bytes = options.execution.sort_in_place_threshold_bytes.min(reserve);
+            options.execution.sort_in_place_threshold_bytes =
+                options.execution.sort_in_place_threshold_bytes.min(reserve);
         }
         config.options_mut().sql_parser.collect_spans = true;
         Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
