@@ -96,6 +96,7 @@ fn parse_param(raw: &str) -> Result<(String, String), String> {
 }
 
 mod graph;
+mod progress;
 mod run;
 
 /// A failure to even start: printed as one line, exit code 2.

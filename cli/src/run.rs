@@ -5,15 +5,16 @@
 //! `run --plan` would: both paths decode the same bytes, so their outputs are identical,
 //! and a stage that cannot be stored in an artifact is found before anything runs.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use aqueducts_compiler::diagnostic::{Diagnostic, render};
 use aqueducts_compiler::lower::{explain, lower};
 use aqueducts_compiler::{Severity, SourceFile, Spec, check};
 use aqueducts_runtime::{Event, RunSettings, artifact, execute};
+
+use crate::progress::{Mode, Progress, seconds};
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionContext;
 
@@ -154,7 +155,20 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode,
         }
     };
 
-    let mut on_event = move |event: Event| report_event(event, quiet);
+    let mode = if quiet {
+        Mode::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Mode::Live
+    } else {
+        Mode::Lines
+    };
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::new(mode)));
+    let events = progress.clone();
+    let mut on_event = move |event: Event| {
+        if let Ok(mut progress) = events.lock() {
+            progress.on_event(event);
+        }
+    };
     let run = execute(executable, &ctx, &mut on_event);
     // Ctrl-C drops the run: DataFusion's tasks stop with it, and the staged output is
     // removed, so the destination keeps its previous content.
@@ -165,6 +179,9 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode,
             return Ok(ExitCode::from(1));
         }
     };
+    if let Ok(mut progress) = progress.lock() {
+        progress.finish();
+    }
     match outcome {
         Ok(summary) => {
             if !quiet {
@@ -190,27 +207,6 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode,
     }
 }
 
-fn report_event(event: Event, quiet: bool) {
-    match event {
-        Event::StageOutput { text, .. } => {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{text}");
-            let _ = out.flush();
-        }
-        _ if quiet => {}
-        Event::StageStarted { stage } => eprintln!("stage `{stage}`: running"),
-        Event::StageFinished { stage, rows, elapsed } => match rows {
-            Some(rows) => eprintln!("stage `{stage}`: done, {rows} rows in {}", seconds(elapsed)),
-            None => eprintln!("stage `{stage}`: done in {}", seconds(elapsed)),
-        },
-        Event::OutputWritten { path, rows, .. } => eprintln!("wrote {rows} rows to {path}"),
-    }
-}
-
 fn plural_stages(n: usize) -> String {
     if n == 1 { "1 stage".into() } else { format!("{n} stages") }
-}
-
-fn seconds(d: Duration) -> String {
-    if d < Duration::from_secs(1) { format!("{} ms", d.as_millis()) } else { format!("{:.2} s", d.as_secs_f64()) }
 }
