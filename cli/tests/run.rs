@@ -233,3 +233,37 @@ stages:
     assert!(stdout.contains("schema of stage `warmest`:\n  t: Float64\nstage `warmest` (1 rows shown):\n"), "{stdout}");
     assert!(stdout.contains("physical plan of stage `coldest`:\n"), "{stdout}");
 }
+
+/// A stage read more than once is computed once: `random()` gives every reader the same
+/// value, through a compiled artifact too. Without sharing, each read would draw anew.
+#[test]
+fn a_stage_read_more_than_once_is_computed_once() {
+    let dir = workspace();
+    let spec = "sources: []
+stages:
+  - name: base
+    query: SELECT random() AS r
+  - name: left_side
+    query: SELECT r FROM base
+  - name: result
+    query: SELECT a.r = b.r AS same, (SELECT r FROM base) = a.r AS same_again FROM left_side a CROSS JOIN base b
+    show: 1
+";
+    std::fs::write(dir.path().join("shared.yml"), spec).unwrap();
+    let expected = "stage `result` (1 rows shown):\n+------+------------+\n| same | same_again |\n+------+------------+\n| true | true       |\n+------+------------+\n";
+    let direct = aqueducts(dir.path(), &["run", "-f", "shared.yml"]);
+    assert_eq!(direct.status.code(), Some(0), "{}", text(&direct.stderr));
+    assert!(text(&direct.stdout).contains(expected), "{}", text(&direct.stdout));
+    assert!(text(&direct.stderr).contains("stage `base`: done, 1 rows"), "{}", text(&direct.stderr));
+
+    let plan = aqueducts(dir.path(), &["plan", "-f", "shared.yml", "--out", "shared.aqp"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let from_plan = aqueducts(dir.path(), &["run", "--plan", "shared.aqp", "-q"]);
+    assert_eq!(from_plan.status.code(), Some(0), "{}", text(&from_plan.stderr));
+    assert!(text(&from_plan.stdout).contains(expected), "{}", text(&from_plan.stdout));
+
+    let explain = aqueducts(dir.path(), &["plan", "-f", "shared.yml", "--explain"]);
+    let explained = text(&explain.stdout);
+    assert_eq!(explained.matches("SharedStageExec: stage=base").count(), 4, "{explained}");
+    assert!(!explained.contains("SharedStageExec: stage=left_side"), "read once, so inlined: {explained}");
+}

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use aqueducts_runtime::shared::{SharedStageExec, SharedTable};
 use aqueducts_runtime::{ExecutablePipeline, StagePlans};
 use datafusion::common::TableReference;
 use datafusion::common::config::{ConfigField, CsvOptions, JsonOptions, TableParquetOptions};
@@ -45,16 +46,29 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
         let stage = &pipeline.stages[i];
         let Some(plan) = plans[i].clone() else { continue };
         let is_final = spec.final_stage == Some(i) && pipeline.destination.is_some();
-        if !stage.prints() && !is_final {
+        let shared = is_shared(spec, i);
+        if !stage.prints() && !is_final && !shared {
             continue;
         }
+        let materialize =
+            if shared { Some((i as u32, physical_plan(&state, plan.clone(), &stage.name).await?)) } else { None };
         let write = match (&pipeline.destination, is_final) {
             (Some(destination), true) => {
                 Some(physical_plan(&state, write_plan(destination, plan.clone(), base_dir)?, &stage.name).await?)
             }
             _ => None,
         };
-        let printed = if stage.prints() { Some(physical_plan(&state, plan, &stage.name).await?) } else { None };
+        // A shared stage prints what was computed, not a second computation.
+        let printed = match (stage.prints(), shared) {
+            (false, _) => None,
+            (true, false) => Some(physical_plan(&state, plan, &stage.name).await?),
+            (true, true) => {
+                let schema = Arc::new(plan.schema().as_arrow().clone());
+                let scan = SharedStageExec::new(i as u32, stage.name.value.clone(), schema, None)
+                    .map_err(|e| vec![stage_error(&stage.name, "cannot plan this stage", &e.to_string())])?;
+                Some(Arc::new(scan) as Arc<dyn ExecutionPlan>)
+            }
+        };
         stages.push(StagePlans {
             name: stage.name.value.clone(),
             plan: printed,
@@ -63,6 +77,7 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
             explain: stage.explain,
             explain_analyze: stage.explain_analyze,
             write,
+            materialize,
         });
     }
     Ok(ExecutablePipeline { stages })
@@ -132,15 +147,29 @@ async fn prepare(
             .statement_to_plan(query.statement.clone())
             .await
             .map_err(|e| vec![stage_error(&stage.name, "cannot plan this stage", &e.strip_backtrace())])?;
-        let view = datafusion::catalog::view::ViewTable::new(plan.clone(), None);
+        // A stage read once is planned inside its reader (a view); a stage read more
+        // than once is computed once and its readers scan the result.
+        let table: Arc<dyn datafusion::catalog::TableProvider> = if is_shared(spec, i) {
+            let schema = Arc::new(plan.schema().as_arrow().clone());
+            Arc::new(SharedTable::new(i as u32, stage.name.value.clone(), schema))
+        } else {
+            Arc::new(datafusion::catalog::view::ViewTable::new(plan.clone(), None))
+        };
         let name = TableReference::bare(normalize_name(&stage.name.value));
         let _ = ctx.deregister_table(name.clone());
-        ctx.register_table(name, Arc::new(view))
+        ctx.register_table(name, table)
             .map_err(|e| vec![stage_error(&stage.name, "cannot register", &e.to_string())])?;
         plans[i] = Some(plan);
     }
 
     Ok(plans)
+}
+
+/// Whether a stage is read more than once (by several stages, or twice by one query).
+fn is_shared(spec: &Spec, stage: usize) -> bool {
+    let name = normalize_name(&spec.pipeline.stages[stage].name.value);
+    let reads: usize = spec.queries.iter().flatten().map(|q| q.reads.iter().filter(|r| r.name == name).count()).sum();
+    reads > 1
 }
 
 fn stage_error(name: &Spanned<String>, what: &str, message: &str) -> Diagnostic {

@@ -13,7 +13,12 @@
 //!   u64                  rows to show (when flag 8)
 //!   u32 + bytes          the stage's physical plan (datafusion-proto), or length 0
 //!   u32 + bytes          the write of the destination (datafusion-proto), or length 0
+//!   u32 + bytes          a shared stage's plan, computed once (datafusion-proto), or length 0
+//!   u32                  the shared stage's id (when the plan above is present)
 //! ```
+//!
+//! Our own plan nodes ([`crate::shared::SharedStageExec`]) are stored through
+//! [`AqueductsCodec`].
 //!
 //! datafusion-proto encodings are only readable by the same DataFusion version, so the
 //! version is checked before anything is decoded; the hash catches corruption. Decoding
@@ -23,7 +28,11 @@ use std::sync::Arc;
 
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion_proto::bytes::{physical_plan_from_bytes, physical_plan_to_bytes};
+use datafusion_proto::bytes::{
+    physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
+};
+
+use crate::shared::AqueductsCodec;
 use sha2::{Digest, Sha256};
 
 use crate::{DATAFUSION_VERSION, ExecutablePipeline, StagePlans};
@@ -78,17 +87,23 @@ pub fn encode(pipeline: &ExecutablePipeline) -> Result<Vec<u8>, ArtifactError> {
         }
         body.push(flags);
         body.extend_from_slice(&(stage.show.unwrap_or(0) as u64).to_le_bytes());
-        for plan in [&stage.plan, &stage.write] {
+        let shared = stage.materialize.as_ref().map(|(_, plan)| plan.clone());
+        for plan in [&stage.plan, &stage.write, &shared] {
             let bytes = match plan {
-                Some(plan) => physical_plan_to_bytes(plan.clone()).map_err(|e| ArtifactError::Unserializable {
-                    stage: stage.name.clone(),
-                    message: first_line(&e.strip_backtrace()),
-                })?,
+                Some(plan) => {
+                    physical_plan_to_bytes_with_extension_codec(plan.clone(), &AqueductsCodec).map_err(|e| {
+                        ArtifactError::Unserializable {
+                            stage: stage.name.clone(),
+                            message: first_line(&e.strip_backtrace()),
+                        }
+                    })?
+                }
                 None => Default::default(),
             };
             put_u32(&mut body, bytes.len() as u32);
             body.extend_from_slice(&bytes);
         }
+        put_u32(&mut body, stage.materialize.as_ref().map_or(0, |(id, _)| *id));
     }
     let mut out = Vec::with_capacity(body.len() + 64);
     out.extend_from_slice(MAGIC);
@@ -128,6 +143,8 @@ pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, Art
         let show = u64::from_le_bytes(r.take(8)?.try_into().map_err(|_| malformed("show"))?);
         let plan = decode_plan(&name, r.bytes32()?, ctx)?;
         let write = decode_plan(&name, r.bytes32()?, ctx)?;
+        let shared = decode_plan(&name, r.bytes32()?, ctx)?;
+        let shared_id = r.u32()?;
         stages.push(StagePlans {
             name,
             plan,
@@ -136,6 +153,7 @@ pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, Art
             explain: flags & EXPLAIN != 0,
             explain_analyze: flags & EXPLAIN_ANALYZE != 0,
             write,
+            materialize: shared.map(|plan| (shared_id, plan)),
         });
     }
     if r.at != body.len() {
@@ -148,7 +166,9 @@ fn decode_plan(stage: &str, bytes: &[u8], ctx: &TaskContext) -> Result<Option<Ar
     if bytes.is_empty() {
         return Ok(None);
     }
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| physical_plan_from_bytes(bytes, ctx)));
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        physical_plan_from_bytes_with_extension_codec(bytes, ctx, &AqueductsCodec)
+    }));
     match decoded {
         Ok(Ok(plan)) => Ok(Some(plan)),
         Ok(Err(e)) => {
@@ -224,6 +244,7 @@ mod tests {
             explain: false,
             explain_analyze: false,
             write: None,
+            materialize: None,
         };
         encode(&ExecutablePipeline { stages: vec![stage] }).unwrap()
     }

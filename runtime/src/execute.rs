@@ -10,9 +10,12 @@ use datafusion::physical_plan::{ExecutionPlan, collect, displayable, execute_str
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
+use datafusion::physical_plan::ExecutionPlanProperties;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::limit::GlobalLimitExec;
 
+use crate::shared::materialize;
 use crate::write::stage_write;
 
 /// What the runtime does for one stage. Stages whose result only feeds other stages
@@ -30,6 +33,9 @@ pub struct StagePlans {
     pub explain_analyze: bool,
     /// The write of the destination (a DataFusion sink targeting the destination path).
     pub write: Option<Arc<dyn ExecutionPlan>>,
+    /// For a stage read more than once: its id and the plan computed once, before the
+    /// stages that read it ([`crate::shared`]).
+    pub materialize: Option<(u32, Arc<dyn ExecutionPlan>)>,
 }
 
 /// A pipeline ready to run: its stages in an order where inputs come first.
@@ -110,6 +116,15 @@ pub async fn execute(
             on_event(event);
         }
     };
+    // Shared stages first, once each, in dependency order (the order of the pipeline).
+    for stage in &pipeline.stages {
+        if let Some((id, plan)) = &stage.materialize {
+            let began = Instant::now();
+            emit(Event::StageStarted { stage: stage.name.clone() });
+            let rows = materialize(*id, plan.clone(), ctx).await.map_err(|e| RunError::new(&stage.name, e))?;
+            emit(Event::StageFinished { stage: stage.name.clone(), rows: Some(rows), elapsed: began.elapsed() });
+        }
+    }
     let runs = pipeline.stages.into_iter().map(|stage| run_stage(stage, ctx, &emit));
     let written = futures::future::try_join_all(runs).await?;
     Ok(RunSummary {
@@ -125,6 +140,10 @@ async fn run_stage(
     ctx: &SessionContext,
     emit: &(dyn Fn(Event) + Sync),
 ) -> Result<Option<u64>, RunError> {
+    let prints = stage.print_schema || stage.explain || stage.explain_analyze || stage.show.is_some();
+    if stage.write.is_none() && !prints {
+        return Ok(None); // a shared stage that only feeds others: computed already
+    }
     let name = stage.name.clone();
     let stage_started = Instant::now();
     emit(Event::StageStarted { stage: name.clone() });
@@ -141,7 +160,13 @@ async fn run_stage(
         text.push_str(&format!("physical plan of stage `{name}`:\n{}", displayable(plan.as_ref()).indent(true)));
     }
     if let (Some(limit), Some(plan)) = (stage.show, &stage.plan) {
-        let limited = Arc::new(GlobalLimitExec::new(plan.clone(), 0, Some(limit)));
+        // A global limit needs one input partition.
+        let single: Arc<dyn ExecutionPlan> = if plan.output_partitioning().partition_count() > 1 {
+            Arc::new(CoalescePartitionsExec::new(plan.clone()))
+        } else {
+            plan.clone()
+        };
+        let limited = Arc::new(GlobalLimitExec::new(single, 0, Some(limit)));
         let batches = collect(limited, ctx.task_ctx()).await.map_err(|e| RunError::new(&name, e))?;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let table = pretty_format_batches(&batches).map_err(|e| RunError::new(&name, e.into()))?;

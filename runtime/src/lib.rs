@@ -8,6 +8,7 @@
 
 pub mod artifact;
 mod execute;
+pub mod shared;
 pub mod staging;
 pub mod write;
 
@@ -60,6 +61,7 @@ impl RunSettings {
                 options.execution.sort_in_place_threshold_bytes.min(reserve);
         }
         config.options_mut().sql_parser.collect_spans = true;
+        let config = config.with_extension(Arc::new(shared::SharedResults::default()));
         Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
     }
 }

@@ -1,0 +1,275 @@
+//! Stages read more than once: computed once, kept in a spill file, read by each reader.
+//!
+//! A stage that one reader reads once is planned inside that reader. A stage read by
+//! several readers (or twice by one query) is instead run once, before its readers, and
+//! its output streamed to an Arrow IPC file from the disk manager (so it never has to fit
+//! in memory). Its readers scan it through [`SharedStageExec`], our own plan node, which
+//! [`AqueductsCodec`] stores in plan artifacts.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Cursor};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::reader::{FileReader, StreamReader};
+use datafusion::arrow::ipc::writer::{FileWriter, StreamWriter};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, project_schema};
+use datafusion::datasource::TableType;
+use datafusion::execution::SpillFile;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchReceiverStream;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream, execute_stream,
+};
+use datafusion::prelude::SessionContext;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use futures::StreamExt;
+
+/// The computed shared stages of a run, by id. Lives in the session config, so plan
+/// nodes find it through their task context.
+#[derive(Default)]
+pub struct SharedResults {
+    files: Mutex<HashMap<u32, Arc<dyn SpillFile>>>,
+}
+
+impl SharedResults {
+    fn get(&self, id: u32) -> Option<Arc<dyn SpillFile>> {
+        self.files.lock().ok()?.get(&id).cloned()
+    }
+}
+
+/// Runs a shared stage once and keeps its output for its readers; returns its rows.
+pub async fn materialize(id: u32, plan: Arc<dyn ExecutionPlan>, ctx: &SessionContext) -> Result<u64> {
+    let results = ctx
+        .state()
+        .config()
+        .get_extension::<SharedResults>()
+        .ok_or_else(|| DataFusionError::Internal("the session has no shared stage results".into()))?;
+    let file = ctx.runtime_env().disk_manager.create_tmp_file("shared stage")?;
+    let path =
+        file.path().ok_or_else(|| DataFusionError::Execution("shared stages need a local spill directory".into()))?;
+    let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), &plan.schema())?;
+    let mut stream = execute_stream(plan, ctx.task_ctx())?;
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        writer.write(&batch)?;
+    }
+    writer.finish()?;
+    if let Ok(mut files) = results.files.lock() {
+        files.insert(id, file);
+    }
+    Ok(rows)
+}
+
+/// A table that reads a shared stage's output.
+#[derive(Debug)]
+pub struct SharedTable {
+    id: u32,
+    stage: String,
+    schema: SchemaRef,
+}
+
+impl SharedTable {
+    pub fn new(id: u32, stage: impl Into<String>, schema: SchemaRef) -> Self {
+        SharedTable { id, stage: stage.into(), schema }
+    }
+}
+
+#[async_trait]
+impl TableProvider for SharedTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(SharedStageExec::new(self.id, self.stage.clone(), self.schema.clone(), projection.cloned())?))
+    }
+}
+
+/// Reads the output of a shared stage computed earlier in the same run.
+#[derive(Debug)]
+pub struct SharedStageExec {
+    id: u32,
+    stage: String,
+    schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl SharedStageExec {
+    pub fn new(id: u32, stage: String, schema: SchemaRef, projection: Option<Vec<usize>>) -> Result<Self> {
+        let projected = project_schema(&schema, projection.as_ref())?;
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(projected),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(SharedStageExec { id, stage, schema, projection, properties: Arc::new(properties) })
+    }
+
+    /// `AQS1`, id, stage name, projection, then the full schema as an Arrow IPC stream.
+    fn encode(&self, buf: &mut Vec<u8>) -> Result<()> {
+        buf.extend_from_slice(b"AQS1");
+        buf.extend_from_slice(&self.id.to_le_bytes());
+        buf.extend_from_slice(&(self.stage.len() as u32).to_le_bytes());
+        buf.extend_from_slice(self.stage.as_bytes());
+        match &self.projection {
+            None => buf.extend_from_slice(&u32::MAX.to_le_bytes()),
+            Some(columns) => {
+                buf.extend_from_slice(&(columns.len() as u32).to_le_bytes());
+                for c in columns {
+                    buf.extend_from_slice(&(*c as u32).to_le_bytes());
+                }
+            }
+        }
+        let mut writer = StreamWriter::try_new(&mut *buf, &self.schema)?;
+        writer.finish()?;
+        Ok(())
+    }
+
+    fn decode(buf: &[u8]) -> Result<Self> {
+        let bad = || DataFusionError::Internal("malformed shared stage node".into());
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let end = at.checked_add(n).filter(|&e| e <= buf.len()).ok_or_else(bad)?;
+            let out = &buf[at..end];
+            at = end;
+            Ok(out)
+        };
+        if take(4)? != b"AQS1" {
+            return Err(bad());
+        }
+        let u32_at = |b: &[u8]| -> Result<u32> { Ok(u32::from_le_bytes(b.try_into().map_err(|_| bad())?)) };
+        let id = u32_at(take(4)?)?;
+        let name_len = u32_at(take(4)?)? as usize;
+        let stage = String::from_utf8_lossy(take(name_len)?).into_owned();
+        let count = u32_at(take(4)?)?;
+        let projection = if count == u32::MAX {
+            None
+        } else {
+            let mut columns = Vec::with_capacity(count.min(4096) as usize);
+            for _ in 0..count {
+                columns.push(u32_at(take(4)?)? as usize);
+            }
+            Some(columns)
+        };
+        let schema = StreamReader::try_new(Cursor::new(&buf[at..]), None)?.schema();
+        SharedStageExec::new(id, stage, schema, projection)
+    }
+}
+
+impl DisplayAs for SharedStageExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "SharedStageExec: stage={}", self.stage)
+    }
+}
+
+impl ExecutionPlan for SharedStageExec {
+    fn name(&self) -> &'static str {
+        "SharedStageExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let missing =
+            || DataFusionError::Execution(format!("stage `{}` was not computed before its readers", self.stage));
+        let results = context.session_config().get_extension::<SharedResults>().ok_or_else(missing)?;
+        let file = results.get(self.id).ok_or_else(missing)?;
+        let projection = self.projection.clone();
+        let mut builder = RecordBatchReceiverStream::builder(self.schema(), 2);
+        let tx = builder.tx();
+        builder.spawn_blocking(move || {
+            let path = file.path().ok_or_else(missing_path)?;
+            let reader = FileReader::try_new(BufReader::new(File::open(path)?), projection)?;
+            for batch in reader {
+                if tx.blocking_send(batch.map_err(Into::into)).is_err() {
+                    break; // the reader stopped early (a LIMIT, or the run was cancelled)
+                }
+            }
+            Ok(())
+        });
+        Ok(builder.build())
+    }
+}
+
+fn missing_path() -> DataFusionError {
+    DataFusionError::Execution("the shared stage's spill file has no local path".into())
+}
+
+/// Stores our own plan nodes in plan artifacts.
+#[derive(Debug)]
+pub struct AqueductsCodec;
+
+impl PhysicalExtensionCodec for AqueductsCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        _inputs: &[Arc<dyn ExecutionPlan>],
+        _ctx: &TaskContext,
+        _converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(SharedStageExec::decode(buf)?))
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        _converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        match node.as_ref().downcast_ref::<SharedStageExec>() {
+            Some(shared) => shared.encode(buf),
+            None => {
+                Err(DataFusionError::NotImplemented(format!("{} cannot be stored in a plan artifact", node.name())))
+            }
+        }
+    }
+}
