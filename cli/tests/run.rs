@@ -267,3 +267,66 @@ stages:
     assert_eq!(explained.matches("SharedStageExec: stage=base").count(), 4, "{explained}");
     assert!(!explained.contains("SharedStageExec: stage=left_side"), "read once, so inlined: {explained}");
 }
+
+/// Parquet and JSON outputs of the examples are read back as sources by another
+/// pipeline, and written with CSV compression and Parquet writer options.
+#[test]
+fn parquet_and_json_sources_and_writer_options() {
+    let dir = workspace();
+    for spec in ["examples/simple.yml", "examples/simple.toml"] {
+        let out = aqueducts(dir.path(), &["run", "-f", spec, "-p", "month=jan", "-p", "year=2024", "-q"]);
+        assert_eq!(out.status.code(), Some(0), "{spec}: {}", text(&out.stderr));
+    }
+    let spec = "sources:
+  - type: file
+    name: from_parquet
+    format: {type: parquet, options: {}}
+    location: ./examples/output/daily_jan_2024.parquet
+  - type: file
+    name: from_json
+    format:
+      type: json
+      options:
+        schema:
+          - {name: date, data_type: date32}
+          - {name: location_name, data_type: string}
+          - {name: avg_temp_c, data_type: double}
+    location: ./examples/output/daily_jan_2024.json
+stages:
+  - name: compared
+    query: |
+      SELECT p.location_name, count(*) AS days, sum(CASE WHEN p.avg_temp_c = j.avg_temp_c THEN 1 ELSE 0 END) AS equal
+      FROM from_parquet p JOIN from_json j ON p.date = j.date AND p.location_name = j.location_name
+      GROUP BY 1 ORDER BY 1
+    show: 0
+destination:
+  type: file
+  name: out
+  location: ./out/compared.csv.gz
+  format: {type: csv, options: {has_header: true, delimiter: ';', compression: gzip}}
+";
+    std::fs::write(dir.path().join("compare.yml"), spec).unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "compare.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let gz = dir.path().join("out/compared.csv.gz");
+    let python = Command::new("python3")
+        .args(["-c", "import gzip,sys; sys.stdout.write(gzip.open(sys.argv[1], 'rt').read())", gz.to_str().unwrap()])
+        .output()
+        .expect("python3 reads the gzip file");
+    assert_eq!(text(&python.stdout), "location_name;days;equal\nGraz;28;28\nLinz;28;28\nVienna;28;28\n");
+
+    // Parquet writer options reach the writer; bad ones are check diagnostics.
+    let parquet = spec.replace("./out/compared.csv.gz", "./out/compared.parquet").replace(
+        "{type: csv, options: {has_header: true, delimiter: ';', compression: gzip}}",
+        "{type: parquet, options: {compression: \"zstd(3)\", max_row_group_size: \"2\"}}",
+    );
+    std::fs::write(dir.path().join("parquet.yml"), &parquet).unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "parquet.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let bytes = std::fs::read(dir.path().join("out/compared.parquet")).unwrap();
+    assert_eq!(&bytes[..4], b"PAR1");
+    std::fs::write(dir.path().join("bad.yml"), parquet.replace("zstd(3)", "zstandard")).unwrap();
+    let bad = aqueducts(dir.path(), &["check", "-f", "bad.yml"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).contains("invalid Parquet option `compression`"), "{}", text(&bad.stderr));
+}

@@ -309,8 +309,12 @@ pub fn parquet_options(
 ) -> Result<TableParquetOptions, Diagnostic> {
     let mut options = TableParquetOptions::default();
     for (key, value) in settings {
+        // Building the writer properties checks values such as codec names; the arrow
+        // schema it would also want is only known when writing, so leave it out here.
         let applied = options.set(key, &value.value).and_then(|()| {
-            datafusion::common::file_options::parquet_writer::ParquetWriterOptions::try_from(&options).map(|_| ())
+            let mut probe = options.clone();
+            probe.global.skip_arrow_metadata = true;
+            datafusion::common::file_options::parquet_writer::ParquetWriterOptions::try_from(&probe).map(|_| ())
         });
         if let Err(e) = applied {
             return Err(Diagnostic::error(Code::InvalidValue, format!("invalid Parquet option `{key}`: {}", first_line(&e.strip_backtrace())))
