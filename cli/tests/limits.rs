@@ -122,3 +122,35 @@ fn a_killed_run_leaves_the_previous_output_and_its_debris_is_swept() {
     assert_eq!(entries, ["sorted.csv"], "no staging debris");
     assert_eq!(std::fs::read_to_string(dir.path().join("out/sorted.csv")).unwrap().lines().count(), 300_001);
 }
+
+#[test]
+fn ctrl_c_stops_the_run_and_keeps_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    write_events(&dir.path().join("events.csv"), 300_000);
+    std::fs::write(dir.path().join("sort.yml"), SORT_SPEC).unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    std::fs::write(dir.path().join("out/sorted.csv"), "previous\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+        .args(["run", "-f", "sort.yml"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let out = child.wait_with_output().unwrap();
+    let content = std::fs::read_to_string(dir.path().join("out/sorted.csv")).unwrap();
+    if out.status.success() {
+        assert_eq!(content.lines().count(), 300_001, "finished before the interrupt");
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out.stderr).contains("interrupted"), "{}", text(&out.stderr));
+        assert_eq!(content, "previous\n");
+    }
+    let entries: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, ["sorted.csv"], "no staging debris after an interrupt");
+}

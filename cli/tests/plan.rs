@@ -119,7 +119,7 @@ fn a_stage_that_cannot_be_stored_is_reported_at_its_query() {
     let out = aqueducts(dir.path(), &["plan", "-f", "recursive.yml", "--out", "r.aqp"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("stage `numbers` cannot be stored in a plan artifact"), "{stderr}");
-    assert!(stderr.contains("[recursive.yml:4:12]"), "{stderr}");
+    assert!(stderr.contains("stage `numbers` uses a recursive CTE, which cannot be compiled"), "{stderr}");
+    assert!(stderr.contains("[recursive.yml:4:17]"), "{stderr}");
     assert!(!dir.path().join("r.aqp").exists());
 }

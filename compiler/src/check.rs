@@ -646,6 +646,9 @@ impl<'a> Checker<'a> {
                 Ok(plan) => {
                     schemas[i] = Some(Arc::new(plan.schema().as_arrow().clone()));
                     planner.register_stage(&normalize_name(&stage.name.value), &plan);
+                    if let Some(d) = self.unserializable(stage, &plan) {
+                        self.diagnostics.push(d);
+                    }
                 }
                 Err(error) => {
                     let d = self.plan_error(stage, &error);
@@ -733,6 +736,27 @@ impl<'a> Checker<'a> {
             return Ok(Some((file_schema.clone(), file_schema)));
         }
         Ok(with_partitions(&file_schema, partitions).map(|table| (file_schema, Arc::new(table))))
+    }
+
+    /// Plans that DataFusion cannot store in a plan artifact, found before `plan` or `run`
+    /// would fail on them.
+    fn unserializable(&self, stage: &Stage, plan: &datafusion::logical_expr::LogicalPlan) -> Option<Diagnostic> {
+        use datafusion::common::tree_node::TreeNode;
+        let recursive =
+            plan.exists(|p| Ok(matches!(p, datafusion::logical_expr::LogicalPlan::RecursiveQuery(_)))).ok()?;
+        if !recursive {
+            return None;
+        }
+        let sql = stage.query.value.to_lowercase();
+        let range = sql.find("recursive").map_or(0..0, |at| at..at + "recursive".len());
+        Some(
+            Diagnostic::error(
+                Code::Unsupported,
+                format!("stage `{}` uses a recursive CTE, which cannot be compiled into a plan artifact", stage.name.value),
+            )
+            .label(self.range_in(&stage.query, range), "recursive queries cannot be compiled")
+            .help("compute the recursion another way (a join over a generated series, for example), or precompute it into a file source"),
+        )
     }
 
     fn plan_error(&self, stage: &Stage, error: &datafusion::error::DataFusionError) -> Diagnostic {

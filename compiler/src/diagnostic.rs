@@ -45,7 +45,6 @@ pub enum Code {
     UnusedStage,
     UnusedSource,
     Unsupported,
-    DestinationUnwritable,
 }
 
 impl Code {
@@ -73,7 +72,6 @@ impl Code {
         Code::UnusedStage,
         Code::UnusedSource,
         Code::Unsupported,
-        Code::DestinationUnwritable,
     ];
 
     pub fn name(self) -> &'static str {
@@ -101,7 +99,6 @@ impl Code {
             Code::UnusedStage => "unused-stage",
             Code::UnusedSource => "unused-source",
             Code::Unsupported => "unsupported",
-            Code::DestinationUnwritable => "destination-unwritable",
         }
     }
 }
