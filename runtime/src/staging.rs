@@ -83,6 +83,18 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed {
             remove(&self.staging);
+            // The local object store writes `NAME#N` and renames it to `NAME` when the
+            // upload completes; an interrupted write leaves the former behind.
+            if let (Some(parent), Some(name)) = (self.staging.parent(), self.staging.file_name()) {
+                let prefix = format!("{}#", name.to_string_lossy());
+                if let Ok(entries) = std::fs::read_dir(parent) {
+                    for entry in entries.flatten() {
+                        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                            remove(&entry.path());
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -151,6 +163,17 @@ mod tests {
         }
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "previous");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropping_removes_partial_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.csv");
+        let staging = Staging::new(&file).unwrap();
+        let partial = format!("{}#1", staging.path().display());
+        std::fs::write(&partial, "half an upload").unwrap();
+        drop(staging);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
