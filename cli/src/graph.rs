@@ -34,15 +34,8 @@ fn destination_label(destination: &Destination) -> String {
     }
 }
 
-/// Masks `user:password@` in URLs.
 fn redact(location: &str) -> String {
-    if let Some((scheme, rest)) = location.split_once("://") {
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@') {
-            return format!("{scheme}://***@{}", &rest[at + 1..]);
-        }
-    }
-    location.to_string()
+    aqueducts_compiler::plan::redact_location(location)
 }
 
 fn input_names(spec: &Spec, stage: usize) -> Vec<String> {
@@ -116,5 +109,9 @@ mod tests {
         assert_eq!(super::redact("s3://key:secret@bucket/x.csv"), "s3://***@bucket/x.csv");
         assert_eq!(super::redact("./data/x@2.csv"), "./data/x@2.csv");
         assert_eq!(super::redact("https://host/a@b"), "https://host/a@b");
+        assert_eq!(
+            super::redact("https://acct.blob.core.windows.net/c/x.csv?sig=abc"),
+            "https://acct.blob.core.windows.net/c/x.csv?***"
+        );
     }
 }

@@ -330,3 +330,36 @@ destination:
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad.stderr).contains("invalid Parquet option `compression`"), "{}", text(&bad.stderr));
 }
+
+/// The destination is replaced only when every stage succeeded: a printing stage that
+/// fails after the write finished still leaves the previous output.
+#[test]
+fn a_failure_in_another_stage_keeps_the_destination() {
+    let dir = workspace();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    std::fs::write(dir.path().join("out/names.csv"), "previous\n").unwrap();
+    let spec = "sources:
+  - type: file
+    name: locations
+    format: {type: csv, options: {}}
+    location: ./examples/data/location_dict.csv
+stages:
+  - name: broken
+    query: SELECT CAST(location_name AS INT) AS n FROM locations
+    show: 3
+  - name: names
+    query: SELECT location_name FROM locations
+destination:
+  type: file
+  name: out
+  location: ./out/names.csv
+  format: {type: csv, options: {}}
+";
+    std::fs::write(dir.path().join("two.yml"), spec).unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "two.yml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("error: stage `broken` failed:"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/names.csv")).unwrap(), "previous\n");
+    let entries = std::fs::read_dir(dir.path().join("out")).unwrap().count();
+    assert_eq!(entries, 1, "no staging debris");
+}

@@ -95,24 +95,41 @@ impl StageDag {
             if scc.len() < 2 && !self_loop {
                 continue;
             }
-            // Walk the cycle from its first stage along edges that stay inside it.
+            // The shortest real cycle through the component's first stage: a breadth-
+            // first search inside the component from the stage back to itself.
             let Some(&start) = members.iter().min_by_key(|&&n| self.graph[n]) else { continue };
-            let mut order = vec![start];
-            let mut current = start;
-            loop {
-                let next = self
+            let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+            let mut queue = std::collections::VecDeque::from([start]);
+            let mut closed = self_loop;
+            while let Some(node) = queue.pop_front() {
+                let mut next: Vec<NodeIndex> = self
                     .graph
-                    .edges_directed(current, Direction::Outgoing)
+                    .edges_directed(node, Direction::Outgoing)
                     .map(|e| e.target())
                     .filter(|t| members.contains(t))
-                    .min_by_key(|&t| (order.contains(&t) && t != start, self.graph[t]));
-                match next {
-                    Some(n) if n != start && !order.contains(&n) => {
-                        order.push(n);
-                        current = n;
+                    .collect();
+                next.sort_by_key(|&t| self.graph[t]);
+                for target in next {
+                    if target == start {
+                        previous.entry(start).or_insert(node);
+                        closed = true;
+                    } else if let std::collections::hash_map::Entry::Vacant(slot) = previous.entry(target) {
+                        slot.insert(node);
+                        queue.push_back(target);
                     }
-                    _ => break,
                 }
+                if closed {
+                    break;
+                }
+            }
+            let mut order = vec![start];
+            if !self_loop {
+                let mut node = previous.get(&start).copied().unwrap_or(start);
+                while node != start && order.len() <= members.len() {
+                    order.push(node);
+                    node = previous.get(&node).copied().unwrap_or(start);
+                }
+                order[1..].reverse();
             }
             cycles.push(
                 order
@@ -175,6 +192,15 @@ mod tests {
         dag.add_read(2, Vertex::Stage(1));
         assert_eq!(dag.cycles(), vec![vec![0, 1, 2]]);
         assert_eq!(dag.topological_stages(), vec![3]);
+
+        // A component with a dead end: 0→1, 1→2, 2→1, 1→3, 3→0 holds the cycle 0→1→3→0.
+        let mut dag = StageDag::new(Vec::<&str>::new(), ["s0", "s1", "s2", "s3"]);
+        dag.add_read(1, Vertex::Stage(0));
+        dag.add_read(2, Vertex::Stage(1));
+        dag.add_read(1, Vertex::Stage(2));
+        dag.add_read(3, Vertex::Stage(1));
+        dag.add_read(0, Vertex::Stage(3));
+        assert_eq!(dag.cycles(), vec![vec![0, 1, 3]]);
 
         let mut dag = StageDag::new(["src"], ["late", "early"]);
         dag.add_read(0, Vertex::Stage(1));

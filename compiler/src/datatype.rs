@@ -62,7 +62,7 @@ const GENERIC: &[&str] = &[
 
 /// Parses a data-type string into an Arrow type.
 pub fn parse_data_type(text: &str) -> Result<DataType, DataTypeError> {
-    let mut p = TypeParser { text, pos: 0 };
+    let mut p = TypeParser { text, pos: 0, depth: 0 };
     p.skip_ws();
     let ty = p.data_type()?;
     p.skip_ws();
@@ -75,7 +75,11 @@ pub fn parse_data_type(text: &str) -> Result<DataType, DataTypeError> {
 struct TypeParser<'a> {
     text: &'a str,
     pos: usize,
+    depth: usize,
 }
+
+/// Nesting deeper than this is refused rather than risking the stack.
+const MAX_NESTING: usize = 32;
 
 impl TypeParser<'_> {
     fn error(&self, range: Range<usize>, message: impl Into<String>, help: impl Into<String>) -> DataTypeError {
@@ -154,6 +158,21 @@ impl TypeParser<'_> {
     }
 
     fn data_type(&mut self) -> Result<DataType, DataTypeError> {
+        self.depth += 1;
+        let result = self.data_type_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn data_type_inner(&mut self) -> Result<DataType, DataTypeError> {
+        if self.depth > MAX_NESTING {
+            let end = self.text.len();
+            return Err(self.error(
+                self.pos..end,
+                format!("types nested deeper than {MAX_NESTING} levels"),
+                "flatten the type",
+            ));
+        }
         let (word, range) = self.word();
         if word.is_empty() {
             let end = (self.pos + 1).min(self.text.len());
@@ -345,6 +364,12 @@ mod tests {
         let nested = parse_data_type("list<struct<a:int32,b:map<string,double>>>").unwrap();
         assert!(matches!(nested, DataType::List(_)));
         assert!(matches!(parse_data_type("fixed_list<float32, 3>").unwrap(), DataType::FixedSizeList(_, 3)));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = format!("{}int32{}", "list<".repeat(100_000), ">".repeat(100_000));
+        assert!(parse_data_type(&deep).unwrap_err().message.contains("nested deeper"));
     }
 
     #[test]

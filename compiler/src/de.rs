@@ -120,6 +120,8 @@ fn describe_unexpected(unexp: &de::Unexpected) -> String {
         de::Unexpected::Map => "a mapping".into(),
         de::Unexpected::Seq => "a list".into(),
         de::Unexpected::Unit => "null".into(),
+        // The value itself is not repeated: it may be a secret (a password, a key).
+        de::Unexpected::Str(_) => "a string".into(),
         other => other.to_string(),
     }
 }

@@ -29,7 +29,7 @@ use datafusion::prelude::SessionContext;
 use crate::check::Spec;
 use crate::datatype::parse_data_type;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::plan::{Location, Planner, first_line, resolve_location};
+use crate::plan::{Location, Planner, first_line, redact_location, resolve_location};
 use crate::spec::{Destination, DestinationFileFormat, Source, Spanned};
 use crate::sql::normalize_name;
 
@@ -207,7 +207,7 @@ fn register_source(
         Location::Url(url) => {
             return Err(unsupported(
                 location,
-                format!("`run` cannot read `{url}` yet"),
+                format!("`run` cannot read `{}` yet", redact_location(&url)),
                 "local files and directories run today; object stores are being added",
             ));
         }
@@ -261,7 +261,7 @@ fn write_plan(destination: &Destination, plan: LogicalPlan, base_dir: &Path) -> 
         Location::Url(url) => {
             return Err(vec![unsupported(
                 &d.location,
-                format!("`run` cannot write `{url}` yet"),
+                format!("`run` cannot write `{}` yet", redact_location(&url)),
                 "local files and directories run today; object stores are being added",
             )]);
         }

@@ -224,3 +224,19 @@ pub fn span_range(sql: &str, span: datafusion::common::Span) -> Option<Range<usi
     let end = crate::source::offset_of(sql, span.end.line as usize, span.end.column as usize);
     Some(start..end.max(start))
 }
+
+/// A location fit for messages: credentials in the user part of a URL (`user:pass@`)
+/// and the whole query string (signatures, tokens) are masked.
+pub fn redact_location(location: &str) -> String {
+    let (base, query) = match location.split_once('?') {
+        Some((base, _)) => (base, "?***"),
+        None => (location, ""),
+    };
+    if let Some((scheme, rest)) = base.split_once("://") {
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            return format!("{scheme}://***@{}{query}", &rest[at + 1..]);
+        }
+    }
+    format!("{base}{query}")
+}

@@ -38,7 +38,7 @@ use sha2::{Digest, Sha256};
 use crate::{DATAFUSION_VERSION, ExecutablePipeline, StagePlans};
 
 pub const MAGIC: &[u8; 8] = b"AQDUCTS\0";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const PRINT_SCHEMA: u8 = 1;
 const EXPLAIN: u8 = 2;

@@ -126,12 +126,17 @@ pub async fn execute(
         }
     }
     let runs = pipeline.stages.into_iter().map(|stage| run_stage(stage, ctx, &emit));
-    let written = futures::future::try_join_all(runs).await?;
-    Ok(RunSummary {
-        stages,
-        rows_written: written.into_iter().flatten().reduce(|a, b| a + b),
-        elapsed: started.elapsed(),
-    })
+    // Destinations are replaced only once every stage has succeeded: a failure anywhere
+    // (or an interrupt) drops all staged output and leaves every destination as it was.
+    let outputs = futures::future::try_join_all(runs).await?;
+    let mut rows_written = None;
+    for StagedOutput { stage, output, rows } in outputs.into_iter().flatten() {
+        let path = output.target().display().to_string();
+        output.commit().map_err(|e| RunError::io(&stage, &format!("cannot replace `{path}`"), e))?;
+        rows_written = Some(rows_written.unwrap_or(0) + rows);
+        emit(Event::OutputWritten { stage, path, rows });
+    }
+    Ok(RunSummary { stages, rows_written, elapsed: started.elapsed() })
 }
 
 /// Runs one stage; returns the rows it wrote to the destination, if it writes one.
@@ -139,14 +144,16 @@ async fn run_stage(
     stage: StagePlans,
     ctx: &SessionContext,
     emit: &(dyn Fn(Event) + Sync),
-) -> Result<Option<u64>, RunError> {
+) -> Result<Option<StagedOutput>, RunError> {
     let prints = stage.print_schema || stage.explain || stage.explain_analyze || stage.show.is_some();
     if stage.write.is_none() && !prints {
         return Ok(None); // a shared stage that only feeds others: computed already
     }
     let name = stage.name.clone();
     let stage_started = Instant::now();
-    emit(Event::StageStarted { stage: name.clone() });
+    if stage.materialize.is_none() {
+        emit(Event::StageStarted { stage: name.clone() }); // a shared stage already started
+    }
     let mut text = String::new();
 
     if let (true, Some(plan)) = (stage.print_schema, &stage.plan) {
@@ -195,16 +202,15 @@ async fn run_stage(
     if !text.is_empty() {
         emit(Event::StageOutput { stage: name.clone(), text });
     }
-    let mut written_rows = None;
-    if let Some(output) = staging {
-        let path = output.target().display().to_string();
-        output.commit().map_err(|e| RunError::io(&name, &format!("cannot replace `{path}`"), e))?;
-        let written = rows.unwrap_or(0);
-        written_rows = Some(written);
-        emit(Event::OutputWritten { stage: name.clone(), path, rows: written });
-    }
-    emit(Event::StageFinished { stage: name, rows, elapsed: stage_started.elapsed() });
-    Ok(written_rows)
+    emit(Event::StageFinished { stage: name.clone(), rows, elapsed: stage_started.elapsed() });
+    Ok(staging.map(|output| StagedOutput { stage: name, output, rows: rows.unwrap_or(0) }))
+}
+
+/// A complete write waiting for the whole run to succeed.
+struct StagedOutput {
+    stage: String,
+    output: crate::staging::Staging,
+    rows: u64,
 }
 
 /// Streams a plan to its end and counts rows; a write reports the rows it wrote in a

@@ -19,13 +19,15 @@ const OLD_MARK: &str = ".aqueducts-old-";
 pub struct Staging {
     target: PathBuf,
     staging: PathBuf,
+    /// The output is a directory of files (rather than one file).
+    directory: bool,
     committed: bool,
 }
 
 impl Staging {
     /// Prepares a staging location next to `target`, creating its parent directory and
     /// removing debris of earlier runs that did not finish.
-    pub fn new(target: &Path) -> io::Result<Self> {
+    pub fn new(target: &Path, directory: bool) -> io::Result<Self> {
         let name = target
             .file_name()
             .ok_or_else(|| {
@@ -38,7 +40,7 @@ impl Staging {
         sweep(parent, &name);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let staging = parent.join(format!(".{name}{STAGING_MARK}{}-{nanos}", std::process::id()));
-        Ok(Staging { target: target.to_path_buf(), staging, committed: false })
+        Ok(Staging { target: target.to_path_buf(), staging, directory, committed: false })
     }
 
     /// Where the writer should write (a file or a directory, as the target will be).
@@ -53,13 +55,12 @@ impl Staging {
     /// Replaces the target with the staged output. A file replaces a file in one rename;
     /// a directory is swapped with two renames, the old one removed afterwards.
     pub fn commit(mut self) -> io::Result<()> {
-        let staged_is_dir = self.staging.is_dir();
         if !self.staging.exists() {
             // Nothing was written (no rows and no partitions): the output is empty.
-            if self.target.extension().is_some() && !staged_is_dir {
-                std::fs::File::create(&self.staging)?;
-            } else {
+            if self.directory {
                 std::fs::create_dir_all(&self.staging)?;
+            } else {
+                std::fs::File::create(&self.staging)?;
             }
         }
         match std::fs::symlink_metadata(&self.target) {
@@ -109,22 +110,36 @@ fn remove(path: &Path) {
     let _ = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
 }
 
-/// Removes staging and swap debris for `name` left by processes that no longer run.
+/// Cleans up after processes that no longer run: removes their staging areas, and of
+/// a directory swap cut short between its two renames, puts the previous output back
+/// (or removes the old copy when the new output is already in place).
 fn sweep(parent: &Path, name: &str) {
     let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let target = parent.join(name);
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let Some(rest) = file_name.strip_prefix(&format!(".{name}")) else { continue };
-        let Some(suffix) = rest.strip_prefix(STAGING_MARK).or_else(|| rest.strip_prefix(OLD_MARK)) else { continue };
+        let (suffix, old) = match (rest.strip_prefix(STAGING_MARK), rest.strip_prefix(OLD_MARK)) {
+            (Some(suffix), _) => (suffix, false),
+            (_, Some(suffix)) => (suffix, true),
+            _ => continue,
+        };
         let pid = suffix.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|pid| !process_alive(pid)) {
+        if pid.is_none_or(process_alive) {
+            continue;
+        }
+        if old && !target.exists() {
+            let _ = std::fs::rename(entry.path(), &target);
+        } else {
             remove(&entry.path());
         }
     }
 }
 
+/// Whether a process runs. Without `/proc` (not Linux) every process counts as alive,
+/// so nothing that might belong to a concurrent run is ever removed.
 fn process_alive(pid: u32) -> bool {
-    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+    pid == std::process::id() || !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[cfg(test)]
@@ -136,7 +151,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("out.csv");
         std::fs::write(&file, "old").unwrap();
-        let staging = Staging::new(&file).unwrap();
+        let staging = Staging::new(&file, false).unwrap();
         std::fs::write(staging.path(), "new").unwrap();
         staging.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
@@ -144,7 +159,7 @@ mod tests {
         let out = dir.path().join("parts");
         std::fs::create_dir(&out).unwrap();
         std::fs::write(out.join("old.csv"), "old").unwrap();
-        let staging = Staging::new(&out).unwrap();
+        let staging = Staging::new(&out, true).unwrap();
         std::fs::create_dir(staging.path()).unwrap();
         std::fs::write(staging.path().join("new.csv"), "new").unwrap();
         staging.commit().unwrap();
@@ -158,7 +173,7 @@ mod tests {
         let file = dir.path().join("out.parquet");
         std::fs::write(&file, "previous").unwrap();
         {
-            let staging = Staging::new(&file).unwrap();
+            let staging = Staging::new(&file, false).unwrap();
             std::fs::write(staging.path(), "half written").unwrap();
         }
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "previous");
@@ -169,11 +184,22 @@ mod tests {
     fn dropping_removes_partial_uploads() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("out.csv");
-        let staging = Staging::new(&file).unwrap();
+        let staging = Staging::new(&file, false).unwrap();
         let partial = format!("{}#1", staging.path().display());
         std::fs::write(&partial, "half an upload").unwrap();
         drop(staging);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_swap_cut_short_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("parts");
+        let old = dir.path().join(format!(".parts{OLD_MARK}4000000000-1"));
+        std::fs::create_dir(&old).unwrap();
+        std::fs::write(old.join("previous.csv"), "previous").unwrap();
+        let _staging = Staging::new(&out, true).unwrap();
+        assert_eq!(std::fs::read_to_string(out.join("previous.csv")).unwrap(), "previous");
     }
 
     #[test]
@@ -182,7 +208,7 @@ mod tests {
         let file = dir.path().join("out.csv");
         let debris = dir.path().join(format!(".out.csv{STAGING_MARK}4000000000-1"));
         std::fs::write(&debris, "left by a killed run").unwrap();
-        let _staging = Staging::new(&file).unwrap();
+        let _staging = Staging::new(&file, false).unwrap();
         assert!(!debris.exists());
     }
 }

@@ -82,9 +82,9 @@ pub fn stage_write(write: &Arc<dyn ExecutionPlan>) -> Result<(Arc<dyn ExecutionP
     let exec = sink_exec(write)?;
     let mut config = sink_config(write)?;
     let target = target_path(write)?;
-    let staging = Staging::new(&target)
-        .map_err(|e| DataFusionError::Execution(format!("cannot prepare `{}`: {e}", target.display())))?;
     let directory = config.table_paths.first().is_some_and(|u| u.as_str().ends_with('/'));
+    let staging = Staging::new(&target, directory)
+        .map_err(|e| DataFusionError::Execution(format!("cannot prepare `{}`: {e}", target.display())))?;
     let mut staged_url = staging.path().display().to_string();
     if directory {
         staged_url.push('/');
