@@ -88,6 +88,20 @@ enum OutputFormat {
     Json,
 }
 
+/// Runs a command on a runtime worker thread, whose stack is `PLANNING_STACK`.
+fn on_worker(
+    runtime: &tokio::runtime::Runtime,
+    command: impl std::future::Future<Output = Result<ExitCode, UsageError>> + Send + 'static,
+) -> Result<ExitCode, UsageError> {
+    match runtime.block_on(runtime.spawn(command)) {
+        Ok(result) => result,
+        Err(_) => {
+            eprintln!("error: aqueducts failed internally; please report it with the spec that shows it");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 fn parse_param(raw: &str) -> Result<(String, String), String> {
     match raw.split_once('=') {
         Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
@@ -123,18 +137,25 @@ fn load(spec: &SpecArgs) -> Result<(SourceFile, CheckOptions), UsageError> {
     Ok((file, CheckOptions { params, base_dir }))
 }
 
+const PLANNING_STACK: usize = 256 * 1024 * 1024;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    // Planning recurses over the query's expressions: give the threads that plan room
+    // for the longest operator chains the compiler accepts.
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(PLANNING_STACK).build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                return ExitCode::from(1);
+            }
+        };
     let result = match cli.command {
-        Command::Check { spec, format } => runtime.block_on(run_check(&spec, format)),
-        Command::Plan { spec, out, explain, format } => runtime.block_on(run::plan(&spec, out, explain, format)),
+        Command::Check { spec, format } => on_worker(&runtime, async move { run_check(&spec, format).await }),
+        Command::Plan { spec, out, explain, format } => {
+            on_worker(&runtime, async move { run::plan(&spec, out, explain, format).await })
+        }
         Command::Run { file, params, plan, max_memory, quiet } => {
             let input = match (file, plan) {
                 (Some(file), None) => Ok(run::Input::Spec(SpecArgs { file, params })),
@@ -144,7 +165,7 @@ fn main() -> ExitCode {
                 }
                 _ => Err(UsageError("give either --file or --plan".into())),
             };
-            input.and_then(|input| runtime.block_on(run::run(input, max_memory, quiet)))
+            input.and_then(|input| on_worker(&runtime, run::run(input, max_memory, quiet)))
         }
         Command::Schema => {
             print!("{}", aqueducts_compiler::json_schema());

@@ -503,6 +503,15 @@ impl<'a> Checker<'a> {
                             .label(stage.query.span.clone(), "empty")
                             .help("write a query, for example `SELECT * FROM <source>`")
                     }
+                    SqlProblem::TooComplex { operators } => Diagnostic::error(
+                        Code::UnsupportedStatement,
+                        format!("stage `{}` chains {operators} operators in one expression", stage.name.value),
+                    )
+                    .label(stage.query.span.clone(), "too long to plan safely")
+                    .help(format!(
+                        "at most {} operators may be chained at one level; use IN (...) lists, parentheses or several stages",
+                        crate::sql::MAX_OPERATOR_CHAIN
+                    )),
                     SqlProblem::Several { range } => Diagnostic::error(
                         Code::UnsupportedStatement,
                         format!("stage `{}` holds more than one statement", stage.name.value),

@@ -27,10 +27,72 @@ pub struct TableRead {
 /// Why a stage's SQL was refused, with a byte range of the SQL text.
 #[derive(Debug, Clone)]
 pub enum SqlProblem {
-    Syntax { message: String, range: Range<usize> },
-    NotAQuery { what: String, range: Range<usize> },
+    Syntax {
+        message: String,
+        range: Range<usize>,
+    },
+    NotAQuery {
+        what: String,
+        range: Range<usize>,
+    },
     Empty,
-    Several { range: Range<usize> },
+    Several {
+        range: Range<usize>,
+    },
+    /// An operator chain so long that planning it could exhaust the stack.
+    TooComplex {
+        operators: usize,
+    },
+}
+
+/// Binary operators allowed in one chain (one parenthesis level). Parsers and planners
+/// recurse once per operator of a chain; generated SQL with thousands of `AND`s fits.
+pub const MAX_OPERATOR_CHAIN: usize = 4000;
+
+/// The longest operator chain at one parenthesis level, counted on tokens (which needs
+/// no recursion), so absurd inputs are refused before they are parsed.
+fn longest_operator_chain(sql: &str, dialect: &GenericDialect) -> usize {
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(dialect, sql).tokenize() else { return 0 };
+    let mut levels = vec![0usize];
+    let mut longest = 0;
+    for token in tokens {
+        let operator = match &token {
+            Token::LParen => {
+                levels.push(0);
+                continue;
+            }
+            Token::RParen => {
+                if levels.len() > 1 {
+                    levels.pop();
+                }
+                continue;
+            }
+            Token::Word(w) => matches!(w.keyword, Keyword::AND | Keyword::OR),
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::Caret
+            | Token::Ampersand
+            | Token::Pipe => true,
+            _ => false,
+        };
+        if operator && let Some(count) = levels.last_mut() {
+            *count += 1;
+            longest = longest.max(*count);
+        }
+    }
+    longest
 }
 
 /// Nesting deeper than this is refused by the parser (instead of exhausting the stack).
@@ -38,6 +100,10 @@ const RECURSION_LIMIT: usize = 64;
 
 pub fn parse_query(sql: &str, state: &SessionState) -> Result<ParsedQuery, SqlProblem> {
     let dialect = GenericDialect {};
+    let operators = longest_operator_chain(sql, &dialect);
+    if operators > MAX_OPERATOR_CHAIN {
+        return Err(SqlProblem::TooComplex { operators });
+    }
     let mut statements = DFParserBuilder::new(sql)
         .with_dialect(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)

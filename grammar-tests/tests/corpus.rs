@@ -85,7 +85,10 @@ async fn hostile_inputs_are_diagnosed() {
         "sources: []\nstages:\n  - name: a\n    query: \"{% for i in range(100000000) %}x{% endfor %}\"\n".to_string();
     let deep_sql =
         format!("sources: []\nstages:\n  - name: a\n    query: \"SELECT {}1{}\"\n", "(".repeat(5000), ")".repeat(5000));
+    let long_chain =
+        format!("sources: []\nstages:\n  - name: a\n    query: \"SELECT {}\"\n", vec!["1"; 100_000].join(" + "));
     let cases = [
+        (SpecFormat::Yaml, long_chain),
         (SpecFormat::Yaml, deep_yaml),
         (SpecFormat::Json, deep_json),
         (SpecFormat::Toml, deep_toml),
