@@ -155,9 +155,15 @@ pub fn align(decoded: &str, raw: &str, raw_start: usize, escapes: bool) -> PosMa
     let mut offsets = Vec::with_capacity(decoded.len() + 1);
     let mut p = 0usize;
     for c in decoded.chars() {
+        let resume = p;
+        let mut exact = false;
         let at = loop {
             if p >= raw.len() {
-                break raw.len();
+                // No raw character matches (should not happen): point at where the
+                // search started and keep going from there, so later characters still
+                // find their places.
+                p = resume;
+                break resume.min(raw.len());
             }
             let rc = raw[p..].chars().next().unwrap_or(' ');
             if escapes
@@ -181,6 +187,7 @@ pub fn align(decoded: &str, raw: &str, raw_start: usize, escapes: bool) -> PosMa
             if rc == c {
                 let at = p;
                 p += rc.len_utf8();
+                exact = true;
                 break at;
             }
             if c == ' ' && (rc == '\n' || rc == '\r') {
@@ -193,8 +200,10 @@ pub fn align(decoded: &str, raw: &str, raw_start: usize, escapes: bool) -> PosMa
             }
             p += rc.len_utf8();
         };
-        for _ in 0..c.len_utf8() {
-            offsets.push(raw_start + at);
+        // Each byte of a character written as is maps to the same byte in the file, so
+        // ranges end after whole characters.
+        for k in 0..c.len_utf8() {
+            offsets.push(raw_start + at + if exact { k } else { 0 });
         }
     }
     offsets.push(raw_start + p.min(raw.len()));
@@ -238,17 +247,21 @@ fn decode_escape(s: &str) -> Option<(Option<char>, usize)> {
         }
         _ => return None,
     };
-    let hex = s.get(2..2 + hex_len)?;
+    let hex = s.get(2..2 + hex_len).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
     let code = u32::from_str_radix(hex, 16).ok()?;
     // A UTF-16 surrogate pair (JSON) decodes to one character from two escapes.
     if (0xD800..0xDC00).contains(&code) {
-        let low = s.get(2 + hex_len..2 + hex_len + 6)?;
-        let low = low.strip_prefix("\\u")?;
-        let low = u32::from_str_radix(low, 16).ok()?;
-        let c = char::from_u32(0x10000 + ((code - 0xD800) << 10) + (low.checked_sub(0xDC00)?))?;
-        return Some((Some(c), 2 + hex_len + 6));
+        let pair = s
+            .get(2 + hex_len..2 + hex_len + 6)
+            .and_then(|low| low.strip_prefix("\\u"))
+            .and_then(|low| u32::from_str_radix(low, 16).ok())
+            .and_then(|low| char::from_u32(0x10000 + ((code - 0xD800) << 10) + low.checked_sub(0xDC00)?));
+        return Some(match pair {
+            Some(c) => (Some(c), 2 + hex_len + 6),
+            None => (Some('\u{fffd}'), 2 + hex_len), // a lone surrogate decodes to U+FFFD
+        });
     }
-    Some((char::from_u32(code), 2 + hex_len))
+    Some((Some(char::from_u32(code).unwrap_or('\u{fffd}')), 2 + hex_len))
 }
 
 #[cfg(test)]
@@ -271,6 +284,14 @@ mod tests {
         let map = align(decoded, raw, 100, false);
         assert_eq!(map.get(0), 104);
         assert_eq!(map.get(9), 115); // 'F'
+    }
+
+    #[test]
+    fn align_maps_whole_characters_and_survives_lone_surrogates() {
+        let map = align("café x", "\"café x\"", 0, true);
+        assert_eq!(map.range(0..5), 1..6); // `café` ends after the two bytes of é
+        let map = align("\u{fffd}z", "\"\\ud800z\"", 0, true);
+        assert_eq!(map.get(3), 7); // `z` still found after the lone surrogate
     }
 
     #[test]

@@ -127,6 +127,9 @@ impl Parser<'_> {
                 b'\n' => {
                     return Err(self.error("line break inside a string", "use \\n for a line break in a JSON string"));
                 }
+                0..0x20 => {
+                    return Err(self.error("control character inside a string", "escape it, for example \\t for a tab"));
+                }
                 _ => {
                     let c = self.text[self.pos..].chars().next().unwrap_or('\u{fffd}');
                     value.push(c);
@@ -140,7 +143,7 @@ impl Parser<'_> {
     }
 
     fn hex4(&self, at: usize) -> Option<u32> {
-        let hex = self.text.get(at..at + 4)?;
+        let hex = self.text.get(at..at + 4).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
         u32::from_str_radix(hex, 16).ok()
     }
 
