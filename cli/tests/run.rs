@@ -363,3 +363,29 @@ destination:
     let entries = std::fs::read_dir(dir.path().join("out")).unwrap().count();
     assert_eq!(entries, 1, "no staging debris");
 }
+
+/// A final stage that also shows rows is computed once: the rows shown are the rows
+/// written, and `explain` shows the plan that computed it.
+#[test]
+fn a_final_stage_that_shows_is_computed_once() {
+    let dir = workspace();
+    let spec = "sources: []
+stages:
+  - name: drawn
+    query: SELECT random() AS r
+    show: 1
+    explain: true
+destination:
+  type: file
+  name: out
+  location: ./out/drawn.csv
+  format: {type: csv, options: {has_header: false}}
+";
+    std::fs::write(dir.path().join("drawn.yml"), spec).unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "drawn.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(dir.path().join("out/drawn.csv")).unwrap();
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(&format!("| {} |", written.trim())), "shown {stdout} written {written}");
+    assert!(stdout.contains("physical plan of stage `drawn`:\nProjectionExec: expr=[random() as r]"), "{stdout}");
+}

@@ -46,7 +46,9 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
         let stage = &pipeline.stages[i];
         let Some(plan) = plans[i].clone() else { continue };
         let is_final = spec.final_stage == Some(i) && pipeline.destination.is_some();
-        let shared = is_shared(spec, i);
+        // A final stage that also prints is computed once too, so the rows shown are
+        // rows written, whatever `random()`, `now()` or ties in an ORDER BY do.
+        let shared = is_shared(spec, i) || (is_final && stage.prints());
         if !stage.prints() && !is_final && !shared {
             continue;
         }
@@ -54,7 +56,8 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
             if shared { Some((i as u32, physical_plan(&state, plan.clone(), &stage.name).await?)) } else { None };
         let write = match (&pipeline.destination, is_final) {
             (Some(destination), true) => {
-                Some(physical_plan(&state, write_plan(destination, plan.clone(), base_dir)?, &stage.name).await?)
+                let input = if shared { shared_scan(i, &stage.name, &plan)? } else { plan.clone() };
+                Some(physical_plan(&state, write_plan(destination, input, base_dir)?, &stage.name).await?)
             }
             _ => None,
         };
@@ -163,6 +166,15 @@ async fn prepare(
     }
 
     Ok(plans)
+}
+
+/// A logical scan of a shared stage's computed result.
+fn shared_scan(stage: usize, name: &Spanned<String>, plan: &LogicalPlan) -> Result<LogicalPlan, Vec<Diagnostic>> {
+    let schema = Arc::new(plan.schema().as_arrow().clone());
+    let table = Arc::new(SharedTable::new(stage as u32, name.value.clone(), schema));
+    LogicalPlanBuilder::scan(normalize_name(&name.value), datafusion::datasource::provider_as_source(table), None)
+        .and_then(|b| b.build())
+        .map_err(|e| vec![stage_error(name, "cannot plan this stage", &e.to_string())])
 }
 
 /// Whether a stage is read more than once (by several stages, or twice by one query).

@@ -163,7 +163,9 @@ async fn run_stage(
             text.push_str(&format!("  {}: {}{nullable}\n", field.name(), field.data_type()));
         }
     }
-    if let (true, Some(plan)) = (stage.explain, &stage.plan) {
+    // A shared stage's real plan is the one that computed it, not the scan of its result.
+    let computed = stage.materialize.as_ref().map(|(_, plan)| plan);
+    if let (true, Some(plan)) = (stage.explain, computed.or(stage.plan.as_ref())) {
         text.push_str(&format!("physical plan of stage `{name}`:\n{}", displayable(plan.as_ref()).indent(true)));
     }
     if let (Some(limit), Some(plan)) = (stage.show, &stage.plan) {
@@ -187,17 +189,22 @@ async fn run_stage(
             staging = Some(area);
             Some(staged)
         }
-        (None, Some(plan)) if stage.explain_analyze => Some(plan.clone()),
+        (None, Some(plan)) if stage.explain_analyze && computed.is_none() => Some(plan.clone()),
         _ => None,
     };
     let mut rows = None;
     if let Some(plan) = &run {
         let counted = run_to_completion(plan.clone(), ctx, staging.is_some()).await;
         rows = Some(counted.map_err(|e| RunError::new(&name, e))?);
-        if stage.explain_analyze {
+        if stage.explain_analyze && computed.is_none() {
             let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
             text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
         }
+    }
+    // A shared stage ran already: its metrics are on the plan that computed it.
+    if let (true, Some(plan)) = (stage.explain_analyze, computed) {
+        let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
+        text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
     }
     if !text.is_empty() {
         emit(Event::StageOutput { stage: name.clone(), text });
