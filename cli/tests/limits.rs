@@ -156,3 +156,39 @@ fn ctrl_c_stops_the_run_and_keeps_the_destination() {
         .collect();
     assert_eq!(entries, ["sorted.csv"], "no staging debris after an interrupt");
 }
+
+/// A destination whose file system fills up during the write keeps its previous content
+/// and gets no debris. Needs root to mount a small tmpfs (CI runs as root).
+#[test]
+fn a_full_file_system_keeps_the_previous_output() {
+    let dir = tempfile::tempdir().unwrap();
+    write_events(&dir.path().join("events.csv"), 300_000);
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", small.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&small);
+    std::fs::write(small.join("sorted.csv"), "previous\n").unwrap();
+    std::fs::write(dir.path().join("sort.yml"), SORT_SPEC.replace("./out/sorted.csv", "./small/sorted.csv")).unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "sort.yml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: stage `sorted` failed:"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(small.join("sorted.csv")).unwrap(), "previous\n");
+    let entries: Vec<String> =
+        std::fs::read_dir(&small).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(entries, ["sorted.csv"], "no staging debris on the full file system");
+}
