@@ -4,7 +4,8 @@
 # toolchain (cargo-nextest is used when installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aqueducts-target}"
+# The build goes where cargo puts it (`target/`, shared with the README's `cargo run`),
+# unless CARGO_TARGET_DIR says otherwise (CI keeps it outside the clone).
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-targets --no-fail-fast
