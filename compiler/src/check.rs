@@ -756,7 +756,8 @@ impl<'a> Checker<'a> {
         if !recursive {
             return None;
         }
-        let sql = stage.query.value.to_lowercase();
+        // ASCII folding keeps byte offsets, so the range fits the original text.
+        let sql = stage.query.value.to_ascii_lowercase();
         let range = sql.find("recursive").map_or(0..0, |at| at..at + "recursive".len());
         Some(
             Diagnostic::error(
@@ -926,7 +927,8 @@ fn guess_range(message: &str, sql: &str) -> Option<Range<usize>> {
     let name = message.split("No field named ").nth(1).map(|s| s.split([' ', ',']).next().unwrap_or(s))?;
     let name = name.trim_end_matches('.').trim_matches('"');
     let name = name.rsplit('.').next().unwrap_or(name).trim_matches('"');
-    let lower = sql.to_lowercase();
-    let at = lower.find(&name.to_lowercase())?;
+    // ASCII folding keeps byte offsets, so the range fits the original text.
+    let lower = sql.to_ascii_lowercase();
+    let at = lower.find(&name.to_ascii_lowercase())?;
     Some(at..at + name.len())
 }

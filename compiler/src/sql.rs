@@ -120,9 +120,9 @@ pub fn parse_query(sql: &str, state: &SessionState) -> Result<ParsedQuery, SqlPr
     };
     let query_ok = matches!(&statement, Statement::Statement(s) if matches!(**s, ast::Statement::Query(_)));
     if !query_ok {
-        let word = sql.split_whitespace().next().unwrap_or("").to_uppercase();
+        let word = sql.split_whitespace().next().unwrap_or("");
         let start = sql.find(|c: char| !c.is_whitespace()).unwrap_or(0);
-        return Err(SqlProblem::NotAQuery { what: word.clone(), range: start..start + word.len() });
+        return Err(SqlProblem::NotAQuery { what: word.to_uppercase(), range: start..start + word.len() });
     }
     let reads = table_reads(sql, &statement, state).map_err(|e| syntax_problem(sql, &e.strip_backtrace()))?;
     Ok(ParsedQuery { statement, reads })
