@@ -71,6 +71,10 @@ pub fn encode(pipeline: &ExecutablePipeline) -> Result<Vec<u8>, ArtifactError> {
     let mut body = Vec::new();
     put_u32(&mut body, pipeline.stages.len() as u32);
     for stage in &pipeline.stages {
+        if stage.name.len() > u16::MAX as usize {
+            let message = "its name is longer than 65535 bytes".into();
+            return Err(ArtifactError::Unserializable { stage: stage.name.chars().take(40).collect(), message });
+        }
         put_bytes16(&mut body, stage.name.as_bytes());
         let mut flags = 0;
         if stage.print_schema {
@@ -100,7 +104,11 @@ pub fn encode(pipeline: &ExecutablePipeline) -> Result<Vec<u8>, ArtifactError> {
                 }
                 None => Default::default(),
             };
-            put_u32(&mut body, bytes.len() as u32);
+            let len = u32::try_from(bytes.len()).map_err(|_| ArtifactError::Unserializable {
+                stage: stage.name.clone(),
+                message: "its plan is larger than 4 GiB".into(),
+            })?;
+            put_u32(&mut body, len);
             body.extend_from_slice(&bytes);
         }
         put_u32(&mut body, stage.materialize.as_ref().map_or(0, |(id, _)| *id));
