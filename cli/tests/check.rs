@@ -1,28 +1,13 @@
 //! `aqueducts check` end to end, through the binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn aqueducts(args: &[&str]) -> Output {
-    aqueducts_in(&repo(), args)
-}
-
-fn aqueducts_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aqueducts")).args(args).current_dir(dir).output().expect("run aqueducts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{aqueducts, repo, text};
 
 #[test]
 fn shipped_examples_are_valid_in_every_format() {
     for example in ["examples/simple.yml", "examples/simple.json", "examples/simple.toml"] {
-        let out = aqueducts(&["check", "--file", example, "--param", "month=jan", "-p", "year=2024"]);
+        let out = aqueducts(&repo(), &["check", "--file", example, "--param", "month=jan", "-p", "year=2024"]);
         assert_eq!(out.status.code(), Some(0), "{example}: {}", text(&out.stderr));
         let stdout = text(&out.stdout);
         assert!(
@@ -35,7 +20,8 @@ fn shipped_examples_are_valid_in_every_format() {
 #[test]
 fn param_flag_spellings_are_equivalent() {
     for flags in [["--param", "--param"], ["--params", "--params"], ["-p", "-p"]] {
-        let out = aqueducts(&["check", "-f", "examples/simple.yml", flags[0], "month=feb", flags[1], "year=2024"]);
+        let out =
+            aqueducts(&repo(), &["check", "-f", "examples/simple.yml", flags[0], "month=feb", flags[1], "year=2024"]);
         assert_eq!(out.status.code(), Some(0), "{flags:?}: {}", text(&out.stderr));
     }
 }
@@ -45,7 +31,7 @@ fn errors_exit_1_and_point_at_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("broken.yml");
     std::fs::write(&spec, "sources: []\nstages:\n  - name: a\n    query: SELECT * FROM nowhere\n").unwrap();
-    let out = aqueducts(&["check", "--file", spec.to_str().unwrap()]);
+    let out = aqueducts(&repo(), &["check", "--file", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains(&format!("[{}:4:26]", spec.display())), "{stderr}");
@@ -56,10 +42,8 @@ fn errors_exit_1_and_point_at_the_file() {
 #[test]
 fn json_format_reports_codes_and_positions() {
     // The corpus resolves its data files from the grammar-tests directory.
-    let out = aqueducts_in(
-        &repo().join("grammar-tests"),
-        &["check", "--file", "cases/err_many_errors.yml", "--format", "json"],
-    );
+    let out =
+        aqueducts(&repo().join("grammar-tests"), &["check", "--file", "cases/err_many_errors.yml", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(report["valid"], false);
@@ -83,7 +67,7 @@ fn usage_errors_exit_2() {
         &["frobnicate"],
     ];
     for args in cases {
-        let out = aqueducts(args);
+        let out = aqueducts(&repo(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
         assert!(!text(&out.stderr).is_empty(), "{args:?} should say why");
     }
@@ -91,7 +75,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn missing_parameters_are_all_reported() {
-    let out = aqueducts(&["check", "--file", "examples/simple.yml", "--format", "json"]);
+    let out = aqueducts(&repo(), &["check", "--file", "examples/simple.yml", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let messages: Vec<&str> =
@@ -105,8 +89,10 @@ fn missing_parameters_are_all_reported() {
 
 #[test]
 fn unused_parameter_is_a_warning() {
-    let out =
-        aqueducts(&["check", "-f", "examples/simple.yml", "-p", "month=jan", "-p", "year=2024", "-p", "colour=red"]);
+    let out = aqueducts(
+        &repo(),
+        &["check", "-f", "examples/simple.yml", "-p", "month=jan", "-p", "year=2024", "-p", "colour=red"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stderr).contains("parameter `colour` is not used"), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("1 warning"));
@@ -114,7 +100,7 @@ fn unused_parameter_is_a_warning() {
 
 #[test]
 fn schema_command_prints_the_committed_schema() {
-    let out = aqueducts(&["schema"]);
+    let out = aqueducts(&repo(), &["schema"]);
     assert_eq!(out.status.code(), Some(0));
     let committed = std::fs::read_to_string(repo().join("json_schema/aqueducts.schema.json")).unwrap();
     assert_eq!(text(&out.stdout), committed);

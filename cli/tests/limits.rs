@@ -1,17 +1,13 @@
 //! Memory limits and killed runs, on generated data large enough to matter.
 
+mod common;
+
+use common::{aqueducts, text};
+
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn aqueducts(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aqueducts")).args(args).current_dir(dir).output().expect("run aqueducts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `rows` rows of `id,key,payload` in a scrambled order (a fixed linear congruential
 /// sequence), about 60 bytes a row.

@@ -1,33 +1,8 @@
 //! `aqueducts plan` and `aqueducts run --plan`: artifacts, explain output, refusals.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("examples/data");
-    std::fs::create_dir_all(&data).unwrap();
-    for entry in std::fs::read_dir(repo().join("examples/data")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
-    }
-    for spec in ["simple.yml", "simple.json", "simple.toml"] {
-        std::fs::copy(repo().join("examples").join(spec), dir.path().join("examples").join(spec)).unwrap();
-    }
-    dir
-}
-
-fn aqueducts(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aqueducts")).args(args).current_dir(dir).output().expect("run aqueducts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{aqueducts, text, workspace};
 
 #[test]
 fn artifact_runs_give_byte_identical_output() {

@@ -43,10 +43,6 @@ impl StageDag {
         self.by_name.get(name).map(|&v| self.graph[v])
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.by_name.keys().map(String::as_str)
-    }
-
     fn index(&self, v: Vertex) -> Option<NodeIndex> {
         match v {
             Vertex::Stage(i) => self.stages.get(i).copied(),

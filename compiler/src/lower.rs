@@ -336,11 +336,3 @@ pub fn parquet_options(
     }
     Ok(options)
 }
-
-/// The physical plan of one stage, for `plan --explain` and tests.
-pub async fn stage_physical_plan(
-    ctx: &SessionContext,
-    plan: &LogicalPlan,
-) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-    ctx.state().create_physical_plan(plan).await
-}

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{Field as ArrowField, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
-use datafusion::catalog::view::ViewTable;
 use datafusion::common::TableReference;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::FileFormat;
@@ -173,11 +172,6 @@ impl Planner {
     /// upstream plan inlined (which would make checking quadratic in the depth).
     pub fn register_stage(&self, name: &str, plan: &LogicalPlan) {
         self.register_schema(name, Arc::new(plan.schema().as_arrow().clone()));
-    }
-
-    /// Registers a planned stage as a view, so the stages that read it plan through it.
-    pub fn register_view(&self, name: &str, plan: LogicalPlan) {
-        self.register(name, Arc::new(ViewTable::new(plan, None)));
     }
 }
 

@@ -23,7 +23,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use crate::staging::Staging;
 
 /// The local path a write plan targets.
-pub fn target_path(write: &Arc<dyn ExecutionPlan>) -> Result<PathBuf> {
+fn target_path(write: &Arc<dyn ExecutionPlan>) -> Result<PathBuf> {
     let config = sink_config(write)?;
     let url = config.table_paths.first().ok_or_else(|| DataFusionError::Plan("the write has no output path".into()))?;
     url_to_path(url)
