@@ -61,9 +61,35 @@ enum Command {
         /// Print only what stages ask to show, and errors.
         #[arg(short, long)]
         quiet: bool,
+        /// Run on this executor instead of here: HOST:PORT, or an http(s):// or ws(s):// URL.
+        #[arg(long, value_name = "ADDRESS")]
+        executor: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Cancel a queued or running execution on an executor.
+    Cancel {
+        /// The executor: HOST:PORT, or an http(s):// or ws(s):// URL.
+        #[arg(long, value_name = "ADDRESS")]
+        executor: String,
+        /// The id `aqueducts run --executor` printed.
+        #[arg(long, value_name = "ID")]
+        execution_id: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Print the JSON schema of the pipeline format.
     Schema,
+}
+
+#[derive(clap::Args)]
+struct RemoteArgs {
+    /// The executor's API key (sent in the X-API-Key header).
+    #[arg(long, env = "AQUEDUCTS_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Trust this PEM certificate for wss:// and https:// executors (e.g. a self-signed one).
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -111,6 +137,7 @@ fn parse_param(raw: &str) -> Result<(String, String), String> {
 
 mod graph;
 mod progress;
+mod remote;
 mod run;
 
 /// A failure to even start: printed as one line, exit code 2.
@@ -134,7 +161,7 @@ fn load(spec: &SpecArgs) -> Result<(SourceFile, CheckOptions), UsageError> {
     }
     let base_dir =
         std::env::current_dir().map_err(|e| UsageError(format!("cannot read the working directory: {e}")))?;
-    Ok((file, CheckOptions { params, base_dir }))
+    Ok((file, CheckOptions::new(params, base_dir)))
 }
 
 const PLANNING_STACK: usize = 256 * 1024 * 1024;
@@ -156,7 +183,7 @@ fn main() -> ExitCode {
         Command::Plan { spec, out, explain, format } => {
             on_worker(&runtime, async move { run::plan(&spec, out, explain, format).await })
         }
-        Command::Run { file, params, plan, max_memory, quiet } => {
+        Command::Run { file, params, plan, max_memory, quiet, executor, remote } => {
             let input = match (file, plan) {
                 (Some(file), None) => Ok(run::Input::Spec(SpecArgs { file, params })),
                 (None, Some(plan)) if params.is_empty() => Ok(run::Input::Plan(plan)),
@@ -165,7 +192,26 @@ fn main() -> ExitCode {
                 }
                 _ => Err(UsageError("give either --file or --plan".into())),
             };
-            input.and_then(|input| on_worker(&runtime, run::run(input, max_memory, quiet)))
+            match (input, executor) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Some(_)) if max_memory > 0.0 => Err(UsageError(
+                    "--max-memory limits local runs; an executor's memory is set with its own --max-memory".into(),
+                )),
+                (Ok(input), Some(executor)) => {
+                    let executor = remote::ExecutorArgs { executor, api_key: remote.api_key, ca_cert: remote.ca_cert };
+                    on_worker(&runtime, remote::run(input, executor, quiet))
+                }
+                (Ok(input), None) => {
+                    if remote.api_key.is_some() && std::env::var_os("AQUEDUCTS_API_KEY").is_none() {
+                        eprintln!("warning: --api-key is only used with --executor");
+                    }
+                    on_worker(&runtime, run::run(input, max_memory, quiet))
+                }
+            }
+        }
+        Command::Cancel { executor, execution_id, remote } => {
+            let executor = remote::ExecutorArgs { executor, api_key: remote.api_key, ca_cert: remote.ca_cert };
+            on_worker(&runtime, remote::cancel(executor, execution_id))
         }
         Command::Schema => {
             print!("{}", aqueducts_compiler::json_schema());

@@ -31,6 +31,16 @@ impl Progress {
         Progress { mode, stages: Vec::new(), drawn: 0 }
     }
 
+    /// A line about the run as a whole (queue position, interruption), unless quiet.
+    pub fn note(&mut self, text: &str) {
+        if self.mode == Mode::Quiet {
+            return;
+        }
+        self.clear();
+        eprintln!("{text}");
+        self.draw();
+    }
+
     pub fn on_event(&mut self, event: Event) {
         match event {
             Event::StageOutput { text, .. } => {

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use aqueducts_compiler::diagnostic::{Diagnostic, render};
 use aqueducts_compiler::lower::{explain, lower};
 use aqueducts_compiler::{Severity, SourceFile, Spec, check};
-use aqueducts_runtime::{Event, RunSettings, artifact, execute};
+use aqueducts_runtime::{Event, RunSettings, RunSummary, artifact, execute};
+use object_store::ObjectStore;
+use std::sync::Arc;
 
 use crate::progress::{Mode, Progress, seconds};
 use datafusion::physical_plan::displayable;
@@ -25,9 +27,25 @@ pub enum Input {
     Plan(PathBuf),
 }
 
+/// Where a compiled pipeline will run, which decides what its paths mean.
+pub enum Target {
+    /// This machine: relative paths resolve against the working directory.
+    Local,
+    /// An executor: relative paths resolve against its working directory, and local
+    /// paths are read (listings, schemas) through it.
+    Executor { working_directory: PathBuf, files: Arc<dyn ObjectStore> },
+}
+
 /// A spec checked and ready to lower, or the reason it is not (already printed).
-async fn checked(spec: &SpecArgs) -> Result<Result<(SourceFile, Spec, PathBuf), ExitCode>, UsageError> {
-    let (file, options) = load(spec)?;
+async fn checked(
+    spec: &SpecArgs,
+    target: &Target,
+) -> Result<Result<(SourceFile, Spec, PathBuf), ExitCode>, UsageError> {
+    let (file, mut options) = load(spec)?;
+    if let Target::Executor { working_directory, files } = target {
+        options.base_dir = working_directory.clone();
+        options.file_store = Some(files.clone());
+    }
     let report = check(&file, &options).await;
     let shown: Vec<Diagnostic> =
         report.diagnostics.iter().filter(|d| d.severity != Severity::Advice).cloned().collect();
@@ -43,9 +61,14 @@ async fn checked(spec: &SpecArgs) -> Result<Result<(SourceFile, Spec, PathBuf), 
     })
 }
 
-/// Compiles a spec to artifact bytes, reporting problems located in the spec.
-async fn compile(spec: &SpecArgs, ctx: &SessionContext) -> Result<Result<Vec<u8>, ExitCode>, UsageError> {
-    let (file, checked, base_dir) = match checked(spec).await? {
+/// Compiles a spec to artifact bytes, reporting problems located in the spec. `ctx`
+/// reads local paths from where the plan will run (see [`Target`]).
+pub async fn compile(
+    spec: &SpecArgs,
+    ctx: &SessionContext,
+    target: &Target,
+) -> Result<Result<Vec<u8>, ExitCode>, UsageError> {
+    let (file, checked, base_dir) = match checked(spec, target).await? {
         Ok(ok) => ok,
         Err(code) => return Ok(Err(code)),
     };
@@ -90,13 +113,13 @@ pub async fn plan(
     }
     let ctx = RunSettings::default().session_context().map_err(|e| UsageError(e.to_string()))?;
     if format == PlanFormat::Dot {
-        let (_, checked, _) = match checked(spec).await? {
+        let (_, checked, _) = match checked(spec, &Target::Local).await? {
             Ok(ok) => ok,
             Err(code) => return Ok(code),
         };
         print!("{}", crate::graph::dot(&checked));
     } else if explain_plan {
-        let (file, checked, base_dir) = match checked(spec).await? {
+        let (file, checked, base_dir) = match checked(spec, &Target::Local).await? {
             Ok(ok) => ok,
             Err(code) => return Ok(code),
         };
@@ -114,7 +137,7 @@ pub async fn plan(
         }
     }
     if let Some(out) = out {
-        let bytes = match compile(spec, &ctx).await? {
+        let bytes = match compile(spec, &ctx, &Target::Local).await? {
             Ok(bytes) => bytes,
             Err(code) => return Ok(code),
         };
@@ -139,7 +162,7 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode,
         }
     };
     let bytes = match input {
-        Input::Spec(spec) => match compile(&spec, &ctx).await? {
+        Input::Spec(spec) => match compile(&spec, &ctx, &Target::Local).await? {
             Ok(bytes) => bytes,
             Err(code) => return Ok(code),
         },
@@ -155,14 +178,7 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode,
         }
     };
 
-    let mode = if quiet {
-        Mode::Quiet
-    } else if std::io::stderr().is_terminal() {
-        Mode::Live
-    } else {
-        Mode::Lines
-    };
-    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::new(mode)));
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::new(progress_mode(quiet))));
     let events = progress.clone();
     let mut on_event = move |event: Event| {
         if let Ok(mut progress) = events.lock() {
@@ -182,29 +198,44 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode,
     if let Ok(mut progress) = progress.lock() {
         progress.finish();
     }
-    match outcome {
-        Ok(summary) => {
-            if !quiet {
-                eprintln!("done: {} in {}", plural_stages(summary.stages), seconds(summary.elapsed));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+    Ok(match outcome {
+        Ok(summary) => report_success(&summary, quiet),
         Err(error) => {
-            eprintln!("error: {error}");
-            if error.memory_limit {
-                let limit = if max_memory > 0.0 {
-                    format!("the limit of {max_memory} GB")
-                } else {
-                    "the memory available".into()
-                };
-                eprintln!(
-                    "help: this stage needs more memory than {limit}; raise `--max-memory`, or reduce what the stage holds at once (fewer groups, a narrower join)"
-                );
-            }
-            eprintln!("the destination was left as it was");
-            Ok(ExitCode::from(1))
+            let limit =
+                if max_memory > 0.0 { format!("the limit of {max_memory} GB") } else { "the memory available".into() };
+            report_failure(&error.to_string(), error.memory_limit, &limit)
         }
+    })
+}
+
+/// Live on a terminal, lines otherwise, nothing with `--quiet`.
+pub fn progress_mode(quiet: bool) -> Mode {
+    if quiet {
+        Mode::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Mode::Live
+    } else {
+        Mode::Lines
     }
+}
+
+pub fn report_success(summary: &RunSummary, quiet: bool) -> ExitCode {
+    if !quiet {
+        eprintln!("done: {} in {}", plural_stages(summary.stages), seconds(summary.elapsed));
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints a failed run; `limit` names the memory limit that applied.
+pub fn report_failure(message: &str, memory_limit: bool, limit: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    if memory_limit {
+        eprintln!(
+            "help: this stage needs more memory than {limit}; raise `--max-memory`, or reduce what the stage holds at once (fewer groups, a narrower join)"
+        );
+    }
+    eprintln!("the destination was left as it was");
+    ExitCode::from(1)
 }
 
 fn plural_stages(n: usize) -> String {

@@ -2,35 +2,10 @@
 
 mod common;
 
-use common::{aqueducts, text, workspace};
+use common::{aqueducts, expected_averages, text, workspace};
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
-
-/// The expected average temperature per (date, location name), computed from the CSV
-/// files directly, rounded like the pipelines do.
-fn expected_averages(dir: &Path, month: &str) -> BTreeMap<(String, String), f64> {
-    let names: BTreeMap<String, String> = std::fs::read_to_string(dir.join("examples/data/location_dict.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let (id, name) = l.split_once(',').unwrap();
-            (id.to_string(), name.to_string())
-        })
-        .collect();
-    let mut sums: BTreeMap<(String, String), (f64, u32)> = BTreeMap::new();
-    let readings = std::fs::read_to_string(dir.join(format!("examples/data/temp_readings_{month}_2024.csv"))).unwrap();
-    for line in readings.lines().skip(1) {
-        let cols: Vec<&str> = line.split(',').collect();
-        let date = cols[0][..10].to_string();
-        let entry = sums.entry((date, names[cols[1]].clone())).or_default();
-        entry.0 += cols[2].parse::<f64>().unwrap();
-        entry.1 += 1;
-    }
-    sums.into_iter().map(|(k, (sum, n))| (k, (sum / n as f64 * 100.0).round() / 100.0)).collect()
-}
 
 #[test]
 fn csv_destination_holds_the_right_values() {

@@ -56,7 +56,7 @@ fn main() {
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let text = generate(stages);
     let file = SourceFile::new("bench.yml", text, SpecFormat::Yaml);
-    let options = CheckOptions { params: BTreeMap::new(), base_dir: std::env::temp_dir() };
+    let options = CheckOptions::new(BTreeMap::new(), std::env::temp_dir());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
 
     let first = runtime.block_on(check(&file, &options));

@@ -22,6 +22,8 @@ use crate::node::{Node, Text, Value};
 use crate::plan::{
     Location, Planner, declared_schema, error_range, first_line, resolve_location, span_range, with_partitions,
 };
+use object_store::ObjectStore;
+
 use crate::source::SourceFile;
 use crate::spec::{Destination, Field, Pipeline, Source, Spanned, Stage};
 use crate::sql::{ParsedQuery, SqlProblem, normalize_name, parse_query};
@@ -34,11 +36,20 @@ pub struct CheckOptions {
     pub params: BTreeMap<String, String>,
     /// Relative locations resolve against this directory (the working directory).
     pub base_dir: PathBuf,
+    /// Where local paths are read from while checking: `None` is this machine's file
+    /// system; compiling for an executor passes a store that reads the executor's files.
+    pub file_store: Option<Arc<dyn ObjectStore>>,
+}
+
+impl CheckOptions {
+    pub fn new(params: BTreeMap<String, String>, base_dir: PathBuf) -> Self {
+        CheckOptions { params, base_dir, file_store: None }
+    }
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { params: BTreeMap::new(), base_dir: std::env::current_dir().unwrap_or_default() }
+        CheckOptions::new(BTreeMap::new(), std::env::current_dir().unwrap_or_default())
     }
 }
 
@@ -144,7 +155,7 @@ impl<'a> Checker<'a> {
         self.check_fields(&pipeline);
         self.check_options(&pipeline);
 
-        let planner = Planner::new();
+        let planner = Planner::new(self.options.file_store.clone());
         let state = planner.state();
         let parsed: Vec<Option<ParsedQuery>> =
             pipeline.stages.iter().map(|stage| self.parse_stage(stage, &state)).collect();

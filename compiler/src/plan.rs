@@ -19,8 +19,11 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use object_store::ObjectStore;
+use object_store::ObjectStoreExt;
 
 use crate::datatype::parse_data_type;
 use crate::spec::{Field, PartitionColumn, SourceFileFormat};
@@ -62,20 +65,56 @@ pub struct SourceProblem {
 /// The DataFusion context used to check (and later lower) a pipeline.
 pub struct Planner {
     ctx: SessionContext,
+    /// Local paths are read through a store of another machine's files.
+    remote: bool,
+}
+
+enum PathKind {
+    File,
+    Directory,
+    Missing,
 }
 
 impl Default for Planner {
     fn default() -> Self {
-        Planner::new()
+        Planner::new(None)
     }
 }
 
 impl Planner {
-    pub fn new() -> Self {
+    /// A planner reading local paths from `file_store` (`None`: this machine's files).
+    pub fn new(file_store: Option<Arc<dyn ObjectStore>>) -> Self {
         let mut config = SessionConfig::new().with_information_schema(false);
         // Spans let DataFusion attach positions to planning errors ("no column x here").
         config.options_mut().sql_parser.collect_spans = true;
-        Planner { ctx: SessionContext::new_with_config(config) }
+        let ctx = SessionContext::new_with_config(config);
+        let remote = file_store.is_some();
+        if let Some(store) = file_store {
+            ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), store);
+        }
+        Planner { ctx, remote }
+    }
+
+    /// Whether `path` is a file, a directory, or neither, where the plan will run.
+    async fn kind_of(&self, path: &Path) -> PathKind {
+        if !self.remote {
+            return match std::fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => PathKind::Directory,
+                Ok(_) => PathKind::File,
+                Err(_) => PathKind::Missing,
+            };
+        }
+        let Ok(location) = object_store::path::Path::from_absolute_path(path) else { return PathKind::Missing };
+        let Ok(store) = self.ctx.runtime_env().object_store(ObjectStoreUrl::local_filesystem()) else {
+            return PathKind::Missing;
+        };
+        if store.head(&location).await.is_ok() {
+            return PathKind::File;
+        }
+        match store.list_with_delimiter(Some(&location)).await {
+            Ok(_) => PathKind::Directory,
+            Err(_) => PathKind::Missing,
+        }
     }
 
     pub fn state(&self) -> SessionState {
@@ -103,19 +142,23 @@ impl Planner {
         directory: bool,
     ) -> Result<SchemaRef, SourceProblem> {
         let shown = path.display().to_string();
-        let metadata = std::fs::metadata(path).map_err(|_| SourceProblem {
-            message: format!("`{shown}` does not exist"),
-            label: "no such file or directory".into(),
-            help: "check the path; relative locations resolve against the working directory".into(),
-        })?;
-        if directory && !metadata.is_dir() {
+        let kind = self.kind_of(path).await;
+        if let PathKind::Missing = kind {
+            return Err(SourceProblem {
+                message: format!("`{shown}` does not exist"),
+                label: "no such file or directory".into(),
+                help: "check the path; relative locations resolve against the working directory".into(),
+            });
+        }
+        let is_dir = matches!(kind, PathKind::Directory);
+        if directory && !is_dir {
             return Err(SourceProblem {
                 message: format!("`{shown}` is a file, not a directory"),
                 label: "not a directory".into(),
                 help: "use `type: file` for a single file".into(),
             });
         }
-        if !directory && metadata.is_dir() {
+        if !directory && is_dir {
             return Err(SourceProblem {
                 message: format!("`{shown}` is a directory, not a file"),
                 label: "a directory".into(),

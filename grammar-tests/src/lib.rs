@@ -42,7 +42,7 @@ pub async fn run_case(path: &Path) -> String {
             }
         }
     }
-    let report = check(&file, &CheckOptions { params, base_dir: base_dir.clone() }).await;
+    let report = check(&file, &CheckOptions::new(params, base_dir.clone())).await;
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);
     let mut out = render_plain(&report.diagnostics, &file);

@@ -15,8 +15,11 @@ use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::limit::GlobalLimitExec;
 
-use crate::shared::materialize;
+use crate::shared::{materialize, shared_inputs};
 use crate::write::stage_write;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use std::collections::HashMap;
 
 /// What the runtime does for one stage. Stages whose result only feeds other stages
 /// have nothing here: they are planned inside their readers.
@@ -45,7 +48,8 @@ pub struct ExecutablePipeline {
 }
 
 /// Something that happened during a run, for progress displays.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     StageStarted {
         stage: String,
@@ -68,7 +72,7 @@ pub enum Event {
     },
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunSummary {
     pub stages: usize,
     pub rows_written: Option<u64>,
@@ -76,7 +80,7 @@ pub struct RunSummary {
 }
 
 /// A run that failed, in which stage and why.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("stage `{stage}` failed: {message}")]
 pub struct RunError {
     pub stage: String,
@@ -98,11 +102,12 @@ impl RunError {
     }
 }
 
-/// Runs every stage. Each stage's plan is self-contained (the stages it reads are planned
-/// inside it), so all stages run concurrently, sharing the memory pool; a stage's
-/// printed output is delivered whole, so outputs never interleave. On failure the other
-/// stages are stopped and every destination keeps its previous content: staged output
-/// is dropped, never committed.
+/// Runs every stage. A stage read by several stages is computed once, as soon as the
+/// shared stages it reads itself are ready; every other stage's plan contains the stages
+/// it reads, so it starts as soon as the shared stages in its plan are ready. Everything
+/// runs concurrently under one memory pool; a stage's printed output is delivered whole,
+/// so outputs never interleave. On failure the other stages are stopped and every
+/// destination keeps its previous content: staged output is dropped, never committed.
 pub async fn execute(
     pipeline: ExecutablePipeline,
     ctx: &SessionContext,
@@ -116,16 +121,38 @@ pub async fn execute(
             on_event(event);
         }
     };
-    // Shared stages first, once each, in dependency order (the order of the pipeline).
+    let emit: &(dyn Fn(Event) + Sync) = &emit;
+    // One future per shared stage, awaited by every stage that reads it; the pipeline's
+    // order puts a shared stage after the shared stages it reads.
+    let mut shared: HashMap<u32, Shared<BoxFuture<'_, Result<u64, RunError>>>> = HashMap::new();
     for stage in &pipeline.stages {
         if let Some((id, plan)) = &stage.materialize {
-            let began = Instant::now();
-            emit(Event::StageStarted { stage: stage.name.clone() });
-            let rows = materialize(*id, plan.clone(), ctx).await.map_err(|e| RunError::new(&stage.name, e))?;
-            emit(Event::StageFinished { stage: stage.name.clone(), rows: Some(rows), elapsed: began.elapsed() });
+            let inputs = ready(&shared, std::slice::from_ref(plan));
+            let (name, plan, id) = (stage.name.clone(), plan.clone(), *id);
+            let computed = async move {
+                inputs.await?;
+                let began = Instant::now();
+                emit(Event::StageStarted { stage: name.clone() });
+                let rows = materialize(id, &name, plan, ctx).await.map_err(|e| RunError::new(&name, e))?;
+                emit(Event::StageFinished { stage: name, rows: Some(rows), elapsed: began.elapsed() });
+                Ok(rows)
+            };
+            shared.insert(id, computed.boxed().shared());
         }
     }
-    let runs = pipeline.stages.into_iter().map(|stage| run_stage(stage, ctx, &emit));
+    let runs = pipeline.stages.into_iter().map(|stage| {
+        let computing = stage.materialize.as_ref().map(|(_, plan)| plan);
+        let plans: Vec<_> = stage.plan.iter().chain(&stage.write).chain(computing).cloned().collect();
+        let inputs = ready(&shared, &plans);
+        let own = stage.materialize.as_ref().and_then(|(id, _)| shared.get(id).cloned());
+        async move {
+            inputs.await?;
+            if let Some(own) = own {
+                own.await?;
+            }
+            run_stage(stage, ctx, emit).await
+        }
+    });
     // Destinations are replaced only once every stage has succeeded: a failure anywhere
     // (or an interrupt) drops all staged output and leaves every destination as it was.
     let outputs = futures::future::try_join_all(runs).await?;
@@ -137,6 +164,21 @@ pub async fn execute(
         emit(Event::OutputWritten { stage, path, rows });
     }
     Ok(RunSummary { stages, rows_written, elapsed: started.elapsed() })
+}
+
+/// Resolves when every shared stage that the plans read has been computed.
+fn ready<'a>(
+    shared: &HashMap<u32, Shared<BoxFuture<'a, Result<u64, RunError>>>>,
+    plans: &[Arc<dyn ExecutionPlan>],
+) -> impl Future<Output = Result<(), RunError>> + use<'a> {
+    let mut ids: Vec<u32> = plans.iter().flat_map(shared_inputs).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let inputs: Vec<_> = ids.iter().filter_map(|id| shared.get(id).cloned()).collect();
+    async move {
+        futures::future::try_join_all(inputs).await?;
+        Ok(())
+    }
 }
 
 /// Runs one stage; returns the rows it wrote to the destination, if it writes one.

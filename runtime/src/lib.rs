@@ -8,6 +8,8 @@
 
 pub mod artifact;
 mod execute;
+pub mod locations;
+pub mod protocol;
 pub mod shared;
 pub mod staging;
 pub mod write;

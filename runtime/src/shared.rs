@@ -1,9 +1,10 @@
-//! Stages read more than once: computed once, kept in a spill file, read by each reader.
+//! Stages read more than once: computed once, kept in memory or a spill file, read by each reader.
 //!
 //! A stage that one reader reads once is planned inside that reader. A stage read by
 //! several readers (or twice by one query) is instead run once, before its readers, and
-//! its output streamed to an Arrow IPC file from the disk manager (so it never has to fit
-//! in memory). Its readers scan it through [`SharedStageExec`], our own plan node, which
+//! its output kept in memory accounted in the pool, or, once that is refused, streamed
+//! to an Arrow IPC file from the disk manager (so it never has to fit in memory). Its
+//! readers scan it through [`SharedStageExec`], our own plan node, which
 //! [`AqueductsCodec`] stores in plan artifacts.
 
 use std::collections::HashMap;
@@ -16,12 +17,14 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::ipc::reader::{FileReader, StreamReader};
 use datafusion::arrow::ipc::writer::{FileWriter, StreamWriter};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, project_schema};
 use datafusion::datasource::TableType;
 use datafusion::execution::SpillFile;
 use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -38,38 +41,97 @@ use futures::StreamExt;
 /// nodes find it through their task context.
 #[derive(Default)]
 pub struct SharedResults {
-    files: Mutex<HashMap<u32, Arc<dyn SpillFile>>>,
+    outputs: Mutex<HashMap<u32, Arc<SharedOutput>>>,
 }
 
 impl SharedResults {
-    fn get(&self, id: u32) -> Option<Arc<dyn SpillFile>> {
-        self.files.lock().ok()?.get(&id).cloned()
+    fn get(&self, id: u32) -> Option<Arc<SharedOutput>> {
+        self.outputs.lock().ok()?.get(&id).cloned()
     }
 }
 
+/// Where a shared stage's output is kept until the run ends.
+enum SharedOutput {
+    /// Small enough to keep: the memory stays reserved in the pool.
+    Memory { batches: Arc<Vec<RecordBatch>>, _reservation: MemoryReservation },
+    /// Too big for its share of the pool: an Arrow IPC file from the disk manager.
+    Disk(Arc<dyn SpillFile>),
+}
+
+type SpillWriter = FileWriter<BufWriter<File>>;
+
+/// The most a shared stage keeps in memory without a memory limit.
+const UNLIMITED_IN_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+
 /// Runs a shared stage once and keeps its output for its readers; returns its rows.
-pub async fn materialize(id: u32, plan: Arc<dyn ExecutionPlan>, ctx: &SessionContext) -> Result<u64> {
+///
+/// Without a memory limit, the output stays in memory (accounted in the pool) up to
+/// [`UNLIMITED_IN_MEMORY_BYTES`]; past that, everything buffered so far and the rest of
+/// the stream go to a spill file. Under a limit it goes to the spill file from the
+/// start: memory held while the stage is computed is taken from the sorts and joins
+/// computing it, which then fail or spill more.
+pub async fn materialize(id: u32, stage: &str, plan: Arc<dyn ExecutionPlan>, ctx: &SessionContext) -> Result<u64> {
     let results = ctx
         .state()
         .config()
         .get_extension::<SharedResults>()
         .ok_or_else(|| DataFusionError::Internal("the session has no shared stage results".into()))?;
-    let file = ctx.runtime_env().disk_manager.create_tmp_file("shared stage")?;
-    let path =
-        file.path().ok_or_else(|| DataFusionError::Execution("shared stages need a local spill directory".into()))?;
-    let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), &plan.schema())?;
-    let mut stream = execute_stream(plan, ctx.task_ctx())?;
+    let pool = ctx.runtime_env().memory_pool.clone();
+    let budget = match pool.memory_limit() {
+        MemoryLimit::Finite(_) => 0,
+        MemoryLimit::Infinite | MemoryLimit::Unknown => UNLIMITED_IN_MEMORY_BYTES,
+    };
+    let reservation = MemoryConsumer::new(format!("shared stage `{stage}`")).with_can_spill(true).register(&pool);
+    let mut batches = Vec::new();
+    let mut disk: Option<(Arc<dyn SpillFile>, SpillWriter)> = None;
+    let mut stream = execute_stream(plan.clone(), ctx.task_ctx())?;
     let mut rows = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         rows += batch.num_rows() as u64;
-        writer.write(&batch)?;
+        if let Some((_, writer)) = &mut disk {
+            writer.write(&batch)?;
+            continue;
+        }
+        let size = batch.get_array_memory_size();
+        if reservation.size() + size <= budget && reservation.try_grow(size).is_ok() {
+            batches.push(batch);
+            continue;
+        }
+        let file = ctx.runtime_env().disk_manager.create_tmp_file("shared stage")?;
+        let path = file.path().ok_or_else(missing_path)?;
+        let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), &plan.schema())?;
+        for buffered in batches.drain(..).chain(std::iter::once(batch)) {
+            writer.write(&buffered)?;
+        }
+        reservation.free();
+        disk = Some((file, writer));
     }
-    writer.finish()?;
-    if let Ok(mut files) = results.files.lock() {
-        files.insert(id, file);
+    let output = match disk {
+        Some((file, mut writer)) => {
+            writer.finish()?;
+            SharedOutput::Disk(file)
+        }
+        None => SharedOutput::Memory { batches: Arc::new(batches), _reservation: reservation },
+    };
+    if let Ok(mut outputs) = results.outputs.lock() {
+        outputs.insert(id, Arc::new(output));
     }
     Ok(rows)
+}
+
+/// The shared stages a plan reads, by id.
+pub fn shared_inputs(plan: &Arc<dyn ExecutionPlan>) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let _ = plan.apply(|node| {
+        if let Some(shared) = node.as_ref().downcast_ref::<SharedStageExec>() {
+            ids.push(shared.id);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// A table that reads a shared stage's output.
@@ -222,16 +284,32 @@ impl ExecutionPlan for SharedStageExec {
         let missing =
             || DataFusionError::Execution(format!("stage `{}` was not computed before its readers", self.stage));
         let results = context.session_config().get_extension::<SharedResults>().ok_or_else(missing)?;
-        let file = results.get(self.id).ok_or_else(missing)?;
+        let output = results.get(self.id).ok_or_else(missing)?;
         let projection = self.projection.clone();
         let mut builder = RecordBatchReceiverStream::builder(self.schema(), 2);
         let tx = builder.tx();
         builder.spawn_blocking(move || {
-            let path = file.path().ok_or_else(missing_path)?;
-            let reader = FileReader::try_new(BufReader::new(File::open(path)?), projection)?;
-            for batch in reader {
-                if tx.blocking_send(batch.map_err(Into::into)).is_err() {
-                    break; // the reader stopped early (a LIMIT, or the run was cancelled)
+            let send = |batch: Result<RecordBatch>| tx.blocking_send(batch).is_ok();
+            match output.as_ref() {
+                SharedOutput::Memory { batches, .. } => {
+                    for batch in batches.iter() {
+                        let batch = match &projection {
+                            Some(columns) => batch.project(columns).map_err(Into::into),
+                            None => Ok(batch.clone()),
+                        };
+                        if !send(batch) {
+                            break; // the reader stopped early (a LIMIT, or the run was cancelled)
+                        }
+                    }
+                }
+                SharedOutput::Disk(file) => {
+                    let path = file.path().ok_or_else(missing_path)?;
+                    let reader = FileReader::try_new(BufReader::new(File::open(path)?), projection)?;
+                    for batch in reader {
+                        if !send(batch.map_err(Into::into)) {
+                            break;
+                        }
+                    }
                 }
             }
             Ok(())

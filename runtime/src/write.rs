@@ -29,6 +29,13 @@ fn target_path(write: &Arc<dyn ExecutionPlan>) -> Result<PathBuf> {
     url_to_path(url)
 }
 
+/// The URL a write plan targets.
+pub(crate) fn target_url(write: &Arc<dyn ExecutionPlan>) -> Result<String> {
+    let config = sink_config(write)?;
+    let url = config.table_paths.first().ok_or_else(|| DataFusionError::Plan("the write has no output path".into()))?;
+    Ok(url.as_str().to_string())
+}
+
 fn url_to_path(url: &ListingTableUrl) -> Result<PathBuf> {
     let text = url.as_str();
     let path = text
@@ -38,7 +45,7 @@ fn url_to_path(url: &ListingTableUrl) -> Result<PathBuf> {
     Ok(PathBuf::from(decoded))
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

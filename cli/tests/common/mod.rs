@@ -3,8 +3,10 @@
 // Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -42,4 +44,55 @@ pub fn aqueducts(dir: &Path, args: &[&str]) -> Output {
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The expected average temperature per (date, location name), computed from the CSV
+/// files directly, rounded like the pipelines do.
+pub fn expected_averages(dir: &Path, month: &str) -> BTreeMap<(String, String), f64> {
+    let names: BTreeMap<String, String> = std::fs::read_to_string(dir.join("examples/data/location_dict.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (id, name) = l.split_once(',').unwrap();
+            (id.to_string(), name.to_string())
+        })
+        .collect();
+    let mut sums: BTreeMap<(String, String), (f64, u32)> = BTreeMap::new();
+    let readings = std::fs::read_to_string(dir.join(format!("examples/data/temp_readings_{month}_2024.csv"))).unwrap();
+    for line in readings.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let date = cols[0][..10].to_string();
+        let entry = sums.entry((date, names[cols[1]].clone())).or_default();
+        entry.0 += cols[2].parse::<f64>().unwrap();
+        entry.1 += 1;
+    }
+    sums.into_iter().map(|(k, (sum, n))| (k, (sum / n as f64 * 100.0).round() / 100.0)).collect()
+}
+
+/// The Python interpreter of the test environment (DuckDB and pyarrow from PyPI), made
+/// by `scripts/python-env.sh` on first use.
+pub fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("bash").arg(repo().join("scripts/python-env.sh")).output().expect("run python-env.sh");
+        assert!(out.status.success(), "scripts/python-env.sh failed: {}", text(&out.stderr));
+        PathBuf::from(text(&out.stdout).trim())
+    })
+}
+
+/// Runs a Python snippet with the test environment in `dir`; returns what it printed.
+pub fn run_python(dir: &Path, code: &str) -> String {
+    let out = Command::new(python()).arg("-c").arg(code).current_dir(dir).output().expect("run python");
+    assert!(out.status.success(), "python failed: {}\n{code}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// The rows of a DuckDB query run in `dir`, one line per row, values joined by `|`.
+pub fn duckdb(dir: &Path, sql: &str) -> Vec<String> {
+    let code =
+        "import duckdb, sys\nfor row in duckdb.sql(sys.argv[1]).fetchall():\n    print('|'.join(str(v) for v in row))";
+    let out = Command::new(python()).arg("-c").arg(code).arg(sql).current_dir(dir).output().expect("run duckdb");
+    assert!(out.status.success(), "DuckDB failed on {sql}: {}", text(&out.stderr));
+    text(&out.stdout).lines().map(str::to_string).collect()
 }

@@ -1,0 +1,221 @@
+//! A WebSocket connection to an executor, shared by the run and the file store.
+//!
+//! A reader task splits what arrives: answers to file requests go to whoever asked (by
+//! request number); every other message goes, in order, to the one consumer of
+//! [`Connection::next`]. A writer task sends frames in the order they were queued.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aqueducts_runtime::protocol::{
+    API_KEY_HEADER, CONNECT_PATH, ClientMessage, ExecutorMessage, StoreAnswer, StoreOperation, parse_get_reply_frame,
+};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+/// The answer to a file request.
+pub enum Reply {
+    Answer(StoreAnswer),
+    Bytes(Bytes),
+}
+
+/// What the executor said about itself when the connection opened.
+#[derive(Debug, Clone)]
+pub struct Welcome {
+    pub executor_id: String,
+    pub working_directory: String,
+    pub max_message_bytes: usize,
+}
+
+/// Sends requests over the connection and waits for their answers; cheap to clone.
+#[derive(Clone)]
+pub struct Requests {
+    outgoing: mpsc::UnboundedSender<Message>,
+    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>>,
+    next: Arc<AtomicU64>,
+}
+
+impl Requests {
+    pub fn send(&self, message: &ClientMessage) -> Result<(), String> {
+        let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
+        self.outgoing.send(Message::Text(text.into())).map_err(|_| "the connection to the executor is closed".into())
+    }
+
+    pub fn send_bytes(&self, bytes: Vec<u8>) -> Result<(), String> {
+        self.outgoing.send(Message::Binary(bytes.into())).map_err(|_| "the connection to the executor is closed".into())
+    }
+
+    /// A file request, answered by the executor.
+    pub async fn store(&self, operation: StoreOperation) -> Result<Reply, String> {
+        let request = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(request, tx);
+        }
+        self.send(&ClientMessage::Store { request, operation })?;
+        rx.await.map_err(|_| "the connection to the executor was lost".to_string())
+    }
+}
+
+pub struct Connection {
+    pub welcome: Welcome,
+    pub requests: Requests,
+    messages: mpsc::UnboundedReceiver<ExecutorMessage>,
+}
+
+/// Where an executor listens and how to reach it.
+pub struct Target {
+    pub url: String,
+    pub api_key: String,
+    /// A PEM certificate to trust besides the usual roots (a self-signed executor).
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+/// `HOST:PORT`, `http(s)://…` or `ws(s)://…` to the WebSocket URL of the executor.
+pub fn websocket_url(executor: &str) -> Result<String, String> {
+    let executor = executor.trim().trim_end_matches('/');
+    let (scheme, rest) = match executor.split_once("://") {
+        Some(("http" | "ws", rest)) => ("ws", rest),
+        Some(("https" | "wss", rest)) => ("wss", rest),
+        Some((other, _)) => {
+            return Err(format!("`{other}://` is not an executor address; use HOST:PORT, http(s):// or ws(s)://"));
+        }
+        None => ("ws", executor),
+    };
+    if rest.is_empty() {
+        return Err("the executor address is empty".into());
+    }
+    let with_path = if rest.contains('/') { rest.to_string() } else { format!("{rest}{CONNECT_PATH}") };
+    Ok(format!("{scheme}://{with_path}"))
+}
+
+impl Connection {
+    pub async fn open(target: &Target) -> Result<Connection, String> {
+        let mut request = target
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| format!("`{}` is not a usable executor address: {e}", target.url))?;
+        let key = target.api_key.parse().map_err(|_| "the API key has characters a header cannot carry".to_string())?;
+        request.headers_mut().insert(API_KEY_HEADER, key);
+        let connector = match &target.ca_cert {
+            _ if target.url.starts_with("ws://") => None,
+            ca_cert => Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls_config(ca_cert.as_deref())?))),
+        };
+        let config = WebSocketConfig::default().max_message_size(Some(1 << 30)).max_frame_size(Some(1 << 30));
+        let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
+        let (socket, _) = match tokio::time::timeout(Duration::from_secs(30), connecting).await {
+            Err(_) => return Err(format!("no answer from the executor at {} within 30 s", target.url)),
+            Ok(Err(WsError::Http(response))) if response.status().as_u16() == 401 => {
+                return Err("the executor refused the API key (HTTP 401); check --api-key".into());
+            }
+            Ok(Err(error)) => return Err(format!("cannot connect to the executor at {}: {error}", target.url)),
+            Ok(Ok(connected)) => connected,
+        };
+        let (mut sink, mut stream) = socket.split();
+        let (outgoing, mut to_send) = mpsc::unbounded_channel::<Message>();
+        tokio::spawn(async move {
+            while let Some(message) = to_send.recv().await {
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>> = Arc::default();
+        let (deliver, mut messages) = mpsc::unbounded_channel();
+        let answers = pending.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                let answer = |request: u64, reply: Reply| {
+                    if let Some(tx) = answers.lock().ok().and_then(|mut p| p.remove(&request)) {
+                        let _ = tx.send(reply);
+                    }
+                };
+                match frame {
+                    Message::Text(text) => match serde_json::from_str::<ExecutorMessage>(text.as_str()) {
+                        Ok(ExecutorMessage::StoreReply { request, answer: a }) => answer(request, Reply::Answer(a)),
+                        Ok(message) => {
+                            let _ = deliver.send(message);
+                        }
+                        Err(_) => {
+                            let message = format!("the executor sent a message this client does not know: {text}");
+                            let _ = deliver.send(ExecutorMessage::Error { message });
+                        }
+                    },
+                    Message::Binary(bytes) => {
+                        if let Some((request, data)) = parse_get_reply_frame(&bytes) {
+                            answer(request, Reply::Bytes(Bytes::copy_from_slice(data)));
+                        }
+                    }
+                    Message::Close(_) => break,
+                    _ => {}
+                }
+            }
+            // Requests still waiting fail (their senders drop with the map entries).
+            if let Ok(mut pending) = answers.lock() {
+                pending.clear();
+            }
+        });
+        let requests = Requests { outgoing, pending, next: Arc::new(AtomicU64::new(1)) };
+        let welcome = match tokio::time::timeout(Duration::from_secs(30), messages.recv()).await {
+            Ok(Some(ExecutorMessage::Welcome { executor_id, working_directory, max_message_bytes, .. })) => {
+                Welcome { executor_id, working_directory, max_message_bytes }
+            }
+            Ok(Some(other)) => return Err(format!("the executor did not greet as expected: {other:?}")),
+            Ok(None) => return Err("the executor closed the connection".into()),
+            Err(_) => return Err("the executor did not greet within 30 s".into()),
+        };
+        Ok(Connection { welcome, requests, messages })
+    }
+
+    /// The next message that is not a file answer; `None` once the connection is closed.
+    pub async fn next(&mut self) -> Option<ExecutorMessage> {
+        self.messages.recv().await
+    }
+}
+
+fn tls_config(ca_cert: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_cert {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect())
+            .map_err(|e| format!("cannot read the certificate `{}`: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!("`{}` holds no PEM certificate", path.display()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| format!("cannot trust `{}`: {e}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::websocket_url;
+
+    #[test]
+    fn executor_addresses() {
+        assert_eq!(websocket_url("localhost:3031").unwrap(), "ws://localhost:3031/ws/connect");
+        assert_eq!(websocket_url("http://h:1").unwrap(), "ws://h:1/ws/connect");
+        assert_eq!(websocket_url("https://h:1/").unwrap(), "wss://h:1/ws/connect");
+        assert_eq!(websocket_url("wss://h:1/ws/connect").unwrap(), "wss://h:1/ws/connect");
+        assert!(websocket_url("ftp://h").is_err());
+    }
+}

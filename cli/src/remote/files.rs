@@ -1,0 +1,190 @@
+//! The executor's files as an object store, for compiling a pipeline that runs there.
+//!
+//! Registered as the `file://` store of the compiling session, it makes DataFusion list
+//! source directories and read schemas and Parquet footers on the executor: paths,
+//! listings and schemas in the plan are the executor's. Reads fetch what DataFusion
+//! consumes, in pieces of at most [`CHUNK`] bytes; nothing can be written.
+
+use std::fmt;
+use std::ops::Range;
+
+use aqueducts_runtime::protocol::{FileInfo, StoreAnswer, StoreOperation};
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+};
+
+use super::connection::{Reply, Requests};
+
+/// The largest piece one request fetches.
+const CHUNK: u64 = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct ExecutorFiles {
+    requests: Requests,
+    executor: String,
+}
+
+impl ExecutorFiles {
+    pub fn new(requests: Requests, executor: String) -> Self {
+        ExecutorFiles { requests, executor }
+    }
+
+    async fn ask(&self, operation: StoreOperation) -> Result<Reply> {
+        self.requests.store(operation).await.map_err(|message| generic(message.into()))
+    }
+
+    async fn head_path(&self, location: &Path) -> Result<ObjectMeta> {
+        match self.ask(StoreOperation::Head { path: absolute(location) }).await? {
+            Reply::Answer(StoreAnswer::File(info)) => Ok(meta(&info)),
+            other => Err(unexpected(other, location)),
+        }
+    }
+
+    async fn listing(&self, prefix: Option<&Path>, recursive: bool) -> Result<(Vec<FileInfo>, Vec<String>)> {
+        let path = prefix.map(absolute).unwrap_or_else(|| "/".into());
+        match self.ask(StoreOperation::List { prefix: path, recursive }).await? {
+            Reply::Answer(StoreAnswer::Listing { files, directories }) => Ok((files, directories)),
+            other => Err(unexpected(other, prefix.unwrap_or(&Path::default()))),
+        }
+    }
+}
+
+/// `data/x.csv` (object store paths have no leading slash) to `/data/x.csv`.
+fn absolute(location: &Path) -> String {
+    format!("/{location}")
+}
+
+fn meta(info: &FileInfo) -> ObjectMeta {
+    ObjectMeta {
+        location: Path::from(info.path.trim_start_matches('/')),
+        last_modified: DateTime::<Utc>::from_timestamp_millis(info.modified_ms).unwrap_or_default(),
+        size: info.size,
+        e_tag: None,
+        version: None,
+    }
+}
+
+fn generic(source: Box<dyn std::error::Error + Send + Sync>) -> object_store::Error {
+    object_store::Error::Generic { store: "executor", source }
+}
+
+fn unexpected(reply: Reply, location: &Path) -> object_store::Error {
+    match reply {
+        Reply::Answer(StoreAnswer::NotFound { path }) => {
+            object_store::Error::NotFound { path, source: "not found on the executor".into() }
+        }
+        Reply::Answer(StoreAnswer::Refused { message }) => generic(message.into()),
+        _ => generic(format!("the executor answered oddly about `/{location}`").into()),
+    }
+}
+
+fn read_only() -> object_store::Error {
+    object_store::Error::NotSupported { source: "the executor's files are only read while compiling".into() }
+}
+
+impl fmt::Display for ExecutorFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "files of executor {}", self.executor)
+    }
+}
+
+impl fmt::Debug for ExecutorFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ExecutorFiles({})", self.executor)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for ExecutorFiles {
+    async fn put_opts(&self, _: &Path, _: PutPayload, _: PutOptions) -> Result<PutResult> {
+        Err(read_only())
+    }
+
+    async fn put_multipart_opts(&self, _: &Path, _: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {
+        Err(read_only())
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        let meta = self.head_path(location).await?;
+        let range: Range<u64> = match &options.range {
+            None => 0..meta.size,
+            Some(GetRange::Bounded(r)) => r.start.min(meta.size)..r.end.min(meta.size),
+            Some(GetRange::Offset(start)) => (*start).min(meta.size)..meta.size,
+            Some(GetRange::Suffix(n)) => meta.size.saturating_sub(*n)..meta.size,
+        };
+        let payload = if options.head {
+            GetResultPayload::Stream(stream::empty().boxed())
+        } else {
+            let (store, path) = (self.clone(), absolute(location));
+            let pieces = stream::unfold(range.start, move |at| {
+                let (store, path) = (store.clone(), path.clone());
+                let end = range.end;
+                async move {
+                    if at >= end {
+                        return None;
+                    }
+                    let until = (at + CHUNK).min(end);
+                    let piece = match store.ask(StoreOperation::Get { path: path.clone(), start: at, end: until }).await
+                    {
+                        Ok(Reply::Bytes(bytes)) if !bytes.is_empty() => Ok(bytes),
+                        Ok(Reply::Bytes(_)) => Err(generic(format!("`{path}` is shorter than expected").into())),
+                        Ok(other) => Err(unexpected(other, &Path::from(path.trim_start_matches('/')))),
+                        Err(e) => Err(e),
+                    };
+                    let next = match &piece {
+                        Ok(bytes) => at + bytes.len() as u64,
+                        Err(_) => end, // stop after the error
+                    };
+                    Some((piece, next))
+                }
+            });
+            GetResultPayload::Stream(pieces.boxed())
+        };
+        Ok(GetResult { payload, meta, range, attributes: Default::default() })
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let mut out = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            let options = GetOptions { range: Some(GetRange::Bounded(range.clone())), ..Default::default() };
+            out.push(self.get_opts(location, options).await?.bytes().await?);
+        }
+        Ok(out)
+    }
+
+    fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
+        locations.map(|_| Err(read_only())).boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        let (store, prefix) = (self.clone(), prefix.cloned());
+        stream::once(async move {
+            match store.listing(prefix.as_ref(), true).await {
+                Ok((files, _)) => stream::iter(files.iter().map(|f| Ok(meta(f))).collect::<Vec<_>>()).boxed(),
+                // A directory that is not there lists as empty, as on a local file system.
+                Err(object_store::Error::NotFound { .. }) => stream::empty().boxed(),
+                Err(e) => stream::once(async move { Err(e) }).boxed(),
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        let (files, directories) = self.listing(prefix, false).await?;
+        Ok(ListResult {
+            common_prefixes: directories.iter().map(|d| Path::from(d.trim_start_matches('/'))).collect(),
+            objects: files.iter().map(meta).collect(),
+        })
+    }
+
+    async fn copy_opts(&self, _: &Path, _: &Path, _: CopyOptions) -> Result<()> {
+        Err(read_only())
+    }
+}

@@ -1,0 +1,203 @@
+//! Runs on an `aqueducts-executor`: `run --executor` and `cancel`.
+//!
+//! One connection carries a remote run: the executor greets with its working directory,
+//! the spec is compiled against the executor's files ([`files`]), the artifact goes over
+//! as one binary message, and the executor's progress, stage output and outcome come
+//! back and are shown as for a local run. Ctrl-C cancels the execution on the executor.
+
+pub mod connection;
+pub mod files;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aqueducts_runtime::RunSettings;
+use aqueducts_runtime::protocol::{CancelOutcome, ClientMessage, ExecutorMessage, Outcome};
+use datafusion::execution::object_store::ObjectStoreUrl;
+
+use crate::UsageError;
+use crate::progress::Progress;
+use crate::run::{Input, Target as CompileTarget, compile, progress_mode, report_failure, report_success};
+use connection::{Connection, Target, websocket_url};
+use files::ExecutorFiles;
+
+/// How to reach an executor, from `--executor`, `--api-key` and `--ca-cert`.
+pub struct ExecutorArgs {
+    pub executor: String,
+    pub api_key: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl ExecutorArgs {
+    fn target(&self) -> Result<Target, UsageError> {
+        let url = websocket_url(&self.executor).map_err(UsageError)?;
+        let api_key = match &self.api_key {
+            Some(key) if !key.is_empty() => key.clone(),
+            _ => return Err(UsageError("--api-key is needed with --executor (or set AQUEDUCTS_API_KEY)".into())),
+        };
+        Ok(Target { url, api_key, ca_cert: self.ca_cert.clone() })
+    }
+}
+
+pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> Result<ExitCode, UsageError> {
+    let target = executor.target()?;
+    let mut connection = match Connection::open(&target).await {
+        Ok(connection) => connection,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let welcome = connection.welcome.clone();
+    let bytes = match input {
+        Input::Spec(spec) => {
+            let ctx = RunSettings::default().session_context().map_err(|e| UsageError(e.to_string()))?;
+            let files = Arc::new(ExecutorFiles::new(connection.requests.clone(), welcome.executor_id.clone()));
+            ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files.clone());
+            let target =
+                CompileTarget::Executor { working_directory: PathBuf::from(&welcome.working_directory), files };
+            match compile(&spec, &ctx, &target).await? {
+                Ok(bytes) => bytes,
+                Err(code) => return Ok(code),
+            }
+        }
+        Input::Plan(path) => {
+            std::fs::read(&path).map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?
+        }
+    };
+    if bytes.len() > welcome.max_message_bytes {
+        eprintln!(
+            "error: the plan artifact has {} bytes; executor {} accepts at most {}",
+            bytes.len(),
+            welcome.executor_id,
+            welcome.max_message_bytes
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if let Err(message) = connection.requests.send_bytes(bytes) {
+        eprintln!("error: {message}");
+        return Ok(ExitCode::from(1));
+    }
+    follow(&mut connection, quiet).await
+}
+
+/// Shows what the executor reports until the execution's final message.
+async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, UsageError> {
+    let mut progress = Progress::new(progress_mode(quiet));
+    let mut execution: Option<String> = None;
+    let mut interrupted = false;
+    let executor_id = connection.welcome.executor_id.clone();
+    loop {
+        let message = tokio::select! {
+            message = connection.next() => message,
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                match &execution {
+                    Some(id) => {
+                        let _ = connection.requests.send(&ClientMessage::Cancel { execution_id: id.clone() });
+                        progress.note("interrupted: cancelling the execution on the executor");
+                        continue;
+                    }
+                    None => {
+                        // Closing the connection cancels anything it submitted.
+                        eprintln!("interrupted before the executor accepted the run");
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+            }
+        };
+        let Some(message) = message else {
+            progress.finish();
+            eprintln!("error: the connection to executor {executor_id} was lost; the run was cancelled there");
+            return Ok(ExitCode::from(1));
+        };
+        match message {
+            ExecutorMessage::Accepted { execution_id } => {
+                // Printed even with --quiet: it is what `aqueducts cancel` needs.
+                eprintln!("execution {execution_id} on executor {executor_id}");
+                execution = Some(execution_id);
+            }
+            ExecutorMessage::Queued { position, .. } => {
+                let ahead = position.saturating_sub(1);
+                progress.note(&format!("queued: position {position} ({ahead} ahead)"));
+            }
+            ExecutorMessage::Started { .. } => progress.note("started"),
+            ExecutorMessage::Progress { event, .. } => progress.on_event(event),
+            ExecutorMessage::Finished { outcome, .. } => {
+                progress.finish();
+                return Ok(match outcome {
+                    Outcome::Succeeded { summary } => report_success(&summary, quiet),
+                    Outcome::Failed { message, memory_limit, .. } => {
+                        report_failure(&message, memory_limit, "the executor's --max-memory")
+                    }
+                    Outcome::Cancelled => {
+                        eprintln!("cancelled: the execution was stopped and the destination left as it was");
+                        ExitCode::from(1)
+                    }
+                });
+            }
+            ExecutorMessage::Error { message } => {
+                progress.finish();
+                eprintln!("error: executor {executor_id}: {message}");
+                return Ok(ExitCode::from(1));
+            }
+            ExecutorMessage::Welcome { .. }
+            | ExecutorMessage::StoreReply { .. }
+            | ExecutorMessage::CancelReply { .. } => {}
+        }
+    }
+}
+
+/// `aqueducts cancel`: asks the executor to stop an execution and reports what happened.
+pub async fn cancel(executor: ExecutorArgs, execution_id: String) -> Result<ExitCode, UsageError> {
+    let target = executor.target()?;
+    let mut connection = match Connection::open(&target).await {
+        Ok(connection) => connection,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if let Err(message) = connection.requests.send(&ClientMessage::Cancel { execution_id: execution_id.clone() }) {
+        eprintln!("error: {message}");
+        return Ok(ExitCode::from(1));
+    }
+    let answer = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match connection.next().await {
+                Some(ExecutorMessage::CancelReply { outcome, .. }) => return Some(Ok(outcome)),
+                Some(ExecutorMessage::Error { message }) => return Some(Err(message)),
+                Some(_) => continue,
+                None => return None,
+            }
+        }
+    })
+    .await;
+    let executor_id = &connection.welcome.executor_id;
+    Ok(match answer {
+        Ok(Some(Ok(CancelOutcome::Cancelled))) => {
+            println!("cancelled execution {execution_id} on executor {executor_id}");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(Ok(CancelOutcome::Unknown))) => {
+            eprintln!(
+                "error: executor {executor_id} has no queued or running execution `{execution_id}` (it may have finished already)"
+            );
+            ExitCode::from(1)
+        }
+        Ok(Some(Err(message))) => {
+            eprintln!("error: executor {executor_id}: {message}");
+            ExitCode::from(1)
+        }
+        Ok(None) => {
+            eprintln!("error: executor {executor_id} closed the connection without answering");
+            ExitCode::from(1)
+        }
+        Err(_) => {
+            eprintln!("error: executor {executor_id} did not answer within 30 s");
+            ExitCode::from(1)
+        }
+    })
+}

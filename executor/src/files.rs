@@ -1,0 +1,141 @@
+//! The executor's files, as a client compiling for it sees them.
+//!
+//! While `aqueducts run --executor` compiles, DataFusion on the client lists source
+//! directories and reads file headers and footers (schemas, Parquet statistics). Those
+//! reads come here, so compilation sees the data where the plan will run. Only absolute
+//! paths under the allowed locations are served, and a read returns at most
+//! [`MAX_GET_BYTES`].
+
+use std::path::{Component, Path};
+use std::time::UNIX_EPOCH;
+
+use aqueducts_runtime::locations::is_allowed;
+use aqueducts_runtime::protocol::{FileInfo, StoreAnswer, StoreOperation};
+
+/// The most one read returns; clients read larger ranges in pieces.
+pub const MAX_GET_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A served request: a JSON answer, or bytes for a `Get`.
+pub enum Served {
+    Answer(StoreAnswer),
+    Bytes(Vec<u8>),
+}
+
+/// Serves one operation (blocking file I/O: call it off the async workers).
+pub fn serve(operation: &StoreOperation, allowed: &[String]) -> Served {
+    let path = match &operation {
+        StoreOperation::Head { path }
+        | StoreOperation::List { prefix: path, .. }
+        | StoreOperation::Get { path, .. } => path,
+    };
+    if let Err(message) = permitted(path, allowed) {
+        return Served::Answer(StoreAnswer::Refused { message });
+    }
+    let not_found = || Served::Answer(StoreAnswer::NotFound { path: path.clone() });
+    match operation {
+        StoreOperation::Head { path } => match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => Served::Answer(StoreAnswer::File(info(Path::new(path), &meta))),
+            _ => not_found(),
+        },
+        StoreOperation::List { prefix, recursive } => {
+            let mut files = Vec::new();
+            let mut directories = Vec::new();
+            if list(Path::new(prefix), *recursive, &mut files, &mut directories).is_err() {
+                return not_found();
+            }
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            directories.sort();
+            Served::Answer(StoreAnswer::Listing { files, directories })
+        }
+        StoreOperation::Get { path, start, end } => {
+            use std::io::{Read, Seek, SeekFrom};
+            let length = end.saturating_sub(*start).min(MAX_GET_BYTES);
+            let read = std::fs::File::open(path).and_then(|mut file| {
+                file.seek(SeekFrom::Start(*start))?;
+                let mut bytes = Vec::with_capacity(length as usize);
+                file.take(length).read_to_end(&mut bytes)?;
+                Ok(bytes)
+            });
+            match read {
+                Ok(bytes) => Served::Bytes(bytes),
+                Err(_) => not_found(),
+            }
+        }
+    }
+}
+
+/// Absolute, without `.` or `..`, and under an allowed prefix (if any are set).
+fn permitted(path: &str, allowed: &[String]) -> Result<(), String> {
+    let p = Path::new(path);
+    if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+        return Err(format!("`{path}` is not an absolute, normalized path"));
+    }
+    if !allowed.is_empty() && !is_allowed(&format!("file://{path}"), allowed) {
+        return Err(format!("`{path}` is outside the locations this executor allows"));
+    }
+    Ok(())
+}
+
+fn info(path: &Path, meta: &std::fs::Metadata) -> FileInfo {
+    let modified_ms = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    FileInfo { path: path.display().to_string(), size: meta.len(), modified_ms }
+}
+
+fn list(dir: &Path, recursive: bool, files: &mut Vec<FileInfo>, directories: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let meta = std::fs::metadata(&path)?;
+        if meta.is_dir() {
+            if recursive {
+                list(&path, true, files, directories)?;
+            } else {
+                directories.push(path.display().to_string());
+            }
+        } else if meta.is_file() {
+            files.push(info(&path, &meta));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_heads_listings_and_ranges_under_allowed_prefixes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("a.csv"), "x,y\n1,2\n").unwrap();
+        std::fs::write(dir.path().join("sub/b.csv"), "x,y\n").unwrap();
+        let allowed = vec![root.clone()];
+        let head = serve(&StoreOperation::Head { path: format!("{root}/a.csv") }, &allowed);
+        assert!(matches!(head, Served::Answer(StoreAnswer::File(FileInfo { size: 8, .. }))));
+        let get = serve(&StoreOperation::Get { path: format!("{root}/a.csv"), start: 4, end: 100 }, &allowed);
+        assert!(matches!(get, Served::Bytes(ref b) if b == b"1,2\n"));
+        match serve(&StoreOperation::List { prefix: root.clone(), recursive: false }, &allowed) {
+            Served::Answer(StoreAnswer::Listing { files, directories }) => {
+                assert_eq!(files.len(), 1);
+                assert_eq!(directories, [format!("{root}/sub")]);
+            }
+            _ => panic!("not a listing"),
+        }
+        match serve(&StoreOperation::List { prefix: root.clone(), recursive: true }, &allowed) {
+            Served::Answer(StoreAnswer::Listing { files, .. }) => assert_eq!(files.len(), 2),
+            _ => panic!("not a listing"),
+        }
+        for path in ["/etc/passwd".to_string(), format!("{root}/../x"), "relative".into()] {
+            let refused = serve(&StoreOperation::Head { path }, &allowed);
+            assert!(matches!(refused, Served::Answer(StoreAnswer::Refused { .. })));
+        }
+        let missing = serve(&StoreOperation::Head { path: format!("{root}/nope") }, &allowed);
+        assert!(matches!(missing, Served::Answer(StoreAnswer::NotFound { .. })));
+    }
+}

@@ -1,0 +1,31 @@
+//! `aqueducts-executor`: see the crate documentation in `lib.rs` and docs/executor.md.
+
+use std::process::ExitCode;
+
+use aqueducts_executor::{Options, serve};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let options = Options::parse();
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "aqueducts_executor={level},aqueducts_runtime={level},warn",
+        level = options.log_level
+    ));
+    tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing::info!(options = ?options, "starting");
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!(%message, "cannot serve");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
