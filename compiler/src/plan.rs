@@ -73,6 +73,8 @@ enum PathKind {
     File,
     Directory,
     Missing,
+    /// The machine that will run the plan refused to say (for example, not allowed).
+    Unreadable(String),
 }
 
 impl Default for Planner {
@@ -108,12 +110,15 @@ impl Planner {
         let Ok(store) = self.ctx.runtime_env().object_store(ObjectStoreUrl::local_filesystem()) else {
             return PathKind::Missing;
         };
-        if store.head(&location).await.is_ok() {
-            return PathKind::File;
+        match store.head(&location).await {
+            Ok(_) => return PathKind::File,
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(other) => return PathKind::Unreadable(other.to_string()),
         }
         match store.list_with_delimiter(Some(&location)).await {
             Ok(_) => PathKind::Directory,
-            Err(_) => PathKind::Missing,
+            Err(object_store::Error::NotFound { .. }) => PathKind::Missing,
+            Err(other) => PathKind::Unreadable(other.to_string()),
         }
     }
 
@@ -143,6 +148,13 @@ impl Planner {
     ) -> Result<SchemaRef, SourceProblem> {
         let shown = path.display().to_string();
         let kind = self.kind_of(path).await;
+        if let PathKind::Unreadable(reason) = &kind {
+            return Err(SourceProblem {
+                message: format!("cannot read `{shown}`: {reason}"),
+                label: "unreadable".into(),
+                help: "check the location and what the executor allows (`--allow-location`)".into(),
+            });
+        }
         if let PathKind::Missing = kind {
             return Err(SourceProblem {
                 message: format!("`{shown}` does not exist"),

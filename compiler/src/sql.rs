@@ -158,9 +158,14 @@ fn table_reads(sql: &str, statement: &Statement, state: &SessionState) -> datafu
             ControlFlow::<()>::Continue(())
         });
     }
+    // `range(10)` and other table functions are relations too, but read no table.
+    let functions = table_function_calls(statement);
     let mut reads: Vec<TableRead> = Vec::new();
     for table in tables {
         let name = table.to_string();
+        if functions.contains(&name) && state.table_functions().contains_key(&name) {
+            continue;
+        }
         let ranges: Vec<_> = located.iter().filter(|(n, _)| *n == name).map(|(_, r)| r.clone()).collect();
         if ranges.is_empty() {
             reads.push(TableRead { name: name.clone(), range: 0..0 });
@@ -171,6 +176,25 @@ fn table_reads(sql: &str, statement: &Statement, state: &SessionState) -> datafu
     }
     reads.sort_by_key(|r| r.range.start);
     Ok(reads)
+}
+
+/// Names called as table functions (`FROM range(10)`).
+fn table_function_calls(statement: &Statement) -> Vec<String> {
+    struct Calls(Vec<String>);
+    impl ast::Visitor for Calls {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &ast::TableFactor) -> ControlFlow<()> {
+            if let ast::TableFactor::Table { name, args: Some(_), .. } = factor {
+                self.0.push(normalize_object_name(name));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut calls = Calls(Vec::new());
+    if let Statement::Statement(s) = statement {
+        let _ = ast::Visit::visit(&**s, &mut calls);
+    }
+    calls.0
 }
 
 /// Unquoted identifiers fold to lower case, as DataFusion does.

@@ -153,8 +153,9 @@ fn submit(executor: &Arc<Executor>, outbox: &Outbox, bytes: &[u8], cancel: Cance
     let (executor, outbox) = (executor.clone(), outbox.clone());
     tokio::spawn(async move {
         let outcome = run(&executor, &outbox, &execution_id, pipeline, ctx, cancel).await;
-        executor.queue.finish(&execution_id);
+        // Logged before the queue moves on, so the log shows runs one after the other.
         tracing::info!(%execution_id, outcome = outcome_name(&outcome), "execution ended");
+        executor.queue.finish(&execution_id);
         outbox.send(&ExecutorMessage::Finished { execution_id, outcome });
     });
 }
@@ -171,6 +172,7 @@ async fn run(
     if !executor.queue.wait_turn(id, &cancel, queued).await {
         return Outcome::Cancelled;
     }
+    tracing::info!(execution_id = %id, "execution started");
     outbox.send(&ExecutorMessage::Started { execution_id: id.to_string() });
     let events = outbox.clone();
     let execution_id = id.to_string();

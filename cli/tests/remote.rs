@@ -1,0 +1,616 @@
+//! Remote runs: a real `aqueducts-executor` process on loopback (random port), driven by
+//! the `aqueducts` binary and, for malformed input, by a raw WebSocket client.
+
+mod common;
+
+use common::{aqueducts, text, workspace};
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "test-key-5d1c0b7e";
+
+/// The executor binary, built with the workspace next to `aqueducts`.
+fn executor_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_aqueducts")).with_file_name("aqueducts-executor");
+    assert!(path.exists(), "{} is missing: build the workspace (cargo build --workspace)", path.display());
+    path
+}
+
+/// A running executor; killed when dropped.
+struct Executor {
+    child: Child,
+    address: String,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Executor {
+    /// Starts an executor in `dir` on 127.0.0.1 with a free port and the test key.
+    fn start(dir: &Path, extra: &[&str]) -> Executor {
+        let mut args = vec!["--host", "127.0.0.1", "--port", "0", "--api-key", KEY];
+        args.extend_from_slice(extra);
+        Executor::spawn(dir, &args, &[])
+    }
+
+    fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Executor {
+        let mut command = Command::new(executor_binary());
+        command.args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::piped());
+        for var in ["AQUEDUCTS_API_KEY", "AQUEDUCTS_PORT", "AQUEDUCTS_HOST", "AQUEDUCTS_EXECUTOR_ID", "EXECUTOR_MODE"] {
+            command.env_remove(var);
+        }
+        command.envs(env.iter().copied());
+        let mut child = command.spawn().expect("start aqueducts-executor");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let started = Instant::now();
+        loop {
+            let address = logs.lock().unwrap().lines().find_map(|line| {
+                let json: serde_json::Value = serde_json::from_str(line).ok()?;
+                (json["fields"]["message"] == "listening")
+                    .then(|| json["fields"]["address"].as_str().unwrap().to_string())
+            });
+            if let Some(address) = address {
+                return Executor { child, address, logs };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the executor exited ({status}): {}", logs.lock().unwrap());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the executor did not start: {}",
+                logs.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Log lines (JSON) whose message is `message`.
+    fn events(&self, message: &str) -> Vec<serde_json::Value> {
+        self.logs()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|j| j["fields"]["message"] == message)
+            .collect()
+    }
+
+    fn wait_for_log(&self, message: &str, count: usize) {
+        let started = Instant::now();
+        while self.events(message).len() < count {
+            assert!(started.elapsed() < Duration::from_secs(30), "no `{message}` in the logs: {}", self.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A plain HTTP GET; returns the status code and the body.
+    fn get(&self, path: &str, key: Option<&str>) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        let key = key.map(|k| format!("X-API-Key: {k}\r\n")).unwrap_or_default();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\n{key}Connection: close\r\n\r\n", self.address).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
+    }
+
+    fn health(&self) -> serde_json::Value {
+        let (status, body) = self.get("/api/health", None);
+        assert_eq!(status, 200, "{body}");
+        // The body may be chunked; the JSON object is the line that starts with `{`.
+        let json = body.lines().find(|l| l.starts_with('{')).unwrap();
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn wait_idle(&self) {
+        let started = Instant::now();
+        loop {
+            let health = self.health();
+            if health["running"] == 0 && health["queued"] == 0 {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "still busy: {health}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `aqueducts ARGS --executor ADDRESS --api-key KEY` in `dir`.
+fn remote(dir: &Path, executor: &Executor, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--executor", &executor.address, "--api-key", KEY]);
+    Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+        .args(&all)
+        .current_dir(dir)
+        .env_remove("AQUEDUCTS_API_KEY")
+        .output()
+        .expect("run aqueducts")
+}
+
+/// A client started in the background; its stderr is collected as it comes.
+struct Client {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Client {
+    fn start(dir: &Path, executor: &Executor, args: &[&str]) -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+            .args(args)
+            .args(["--executor", &executor.address, "--api-key", KEY])
+            .current_dir(dir)
+            .env_remove("AQUEDUCTS_API_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (pipe, sink) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Client { child, stderr }
+    }
+
+    /// The execution id, once the executor accepted the run.
+    fn execution_id(&self) -> String {
+        let started = Instant::now();
+        loop {
+            let stderr = self.stderr.lock().unwrap().clone();
+            if let Some(line) = stderr.lines().find(|l| l.starts_with("execution ")) {
+                return line.split_whitespace().nth(1).unwrap().to_string();
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no execution id: {stderr}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the client to exit (at most `limit`); returns its exit code and stderr.
+    fn finish(mut self, limit: Duration) -> (Option<i32>, String) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(50)); // the reader thread catches up
+                return (status.code(), self.stderr.lock().unwrap().clone());
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("the client did not finish within {limit:?}: {}", self.stderr.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A pipeline that counts for as long as `rows` makes it, writing one number.
+fn counting_spec(rows: u64, out: &str) -> String {
+    format!(
+        "sources:
+  - type: file
+    name: locations
+    format: {{type: csv, options: {{}}}}
+    location: ./examples/data/location_dict.csv
+stages:
+  - name: counted
+    query: SELECT sum(value % 7) AS total FROM range({rows}) CROSS JOIN (SELECT count(*) AS n FROM locations)
+destination:
+  type: file
+  name: out
+  location: {out}
+  format: {{type: csv, options: {{has_header: false}}}}
+"
+    )
+}
+
+/// The sum of `i % 7` for `i` in `0..rows`.
+fn expected_total(rows: u64) -> u64 {
+    (0..rows).map(|i| i % 7).sum()
+}
+
+/// A directory holding only `spec.yml`: the client has none of the data.
+fn client_dir(spec: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.yml"), spec).unwrap();
+    dir
+}
+
+#[test]
+fn a_remote_run_writes_what_a_local_run_writes() {
+    let executor_dir = workspace();
+    let executor = Executor::start(executor_dir.path(), &[]);
+    // The data exists only in the executor's working directory.
+    let spec = std::fs::read_to_string(executor_dir.path().join("examples/simple.yml")).unwrap();
+    let client = client_dir(&spec);
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml", "-p", "month=jan", "-p", "year=2024"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.lines().any(|l| l.starts_with("execution ") && l.contains(" on executor ")), "{stderr}");
+    assert!(stderr.contains("wrote 84 rows to"), "{stderr}");
+    assert!(text(&out.stdout).contains("stage `enriched` (10 rows shown)"), "{}", text(&out.stdout));
+    assert!(!client.path().join("examples").exists());
+
+    let local = workspace();
+    let out = aqueducts(local.path(), &["run", "-f", "examples/simple.yml", "-p", "month=jan", "-p", "year=2024"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let output = "examples/output/daily_jan_2024.parquet";
+    let remote_bytes = std::fs::read(executor_dir.path().join(output)).unwrap();
+    assert_eq!(remote_bytes, std::fs::read(local.path().join(output)).unwrap(), "same output bytes");
+
+    // An artifact compiled beforehand runs the same way.
+    let plan = executor_dir.path().join("jan.aqp");
+    let compiled = aqueducts(
+        executor_dir.path(),
+        &["plan", "-f", "examples/simple.yml", "-p", "month=jan", "-p", "year=2024", "--out", plan.to_str().unwrap()],
+    );
+    assert_eq!(compiled.status.code(), Some(0), "{}", text(&compiled.stderr));
+    std::fs::remove_file(executor_dir.path().join(output)).unwrap();
+    let out = remote(client.path(), &executor, &["run", "--plan", plan.to_str().unwrap(), "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(executor_dir.path().join(output)).unwrap(), remote_bytes);
+    assert!(!executor.logs().contains(KEY), "the key is never logged");
+}
+
+#[test]
+fn keys_are_checked_and_health_needs_none() {
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &["--executor-id", "exec-a"]);
+    let health = executor.health();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["executor_id"], "exec-a");
+    assert_eq!(health["running"], 0);
+    assert_eq!(health["queued"], 0);
+    assert!(health["version"].is_string());
+
+    assert_eq!(executor.get("/ws/connect", None).0, 401);
+    assert_eq!(executor.get("/ws/connect", Some("wrong")).0, 401);
+    assert_eq!(executor.get("/ws/connect", Some("")).0, 401);
+
+    let spec = counting_spec(10, "./out/n.csv");
+    let client = client_dir(&spec);
+    let run = |key: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aqueducts"));
+        command.args(["run", "-f", "spec.yml", "--executor", &executor.address]).current_dir(client.path());
+        command.env_remove("AQUEDUCTS_API_KEY");
+        if let Some(key) = key {
+            command.args(["--api-key", key]);
+        }
+        command.output().unwrap()
+    };
+    let wrong = run(Some("wrong-key"));
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("the executor refused the API key (HTTP 401)"), "{}", text(&wrong.stderr));
+    for missing in [None, Some("")] {
+        let out = run(missing);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains("--api-key is needed with --executor"), "{}", text(&out.stderr));
+    }
+    let logs = executor.logs();
+    assert!(!logs.contains("wrong-key") && !logs.contains(KEY), "keys never appear in logs: {logs}");
+}
+
+#[test]
+fn executor_options_come_from_flags_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let refuse = |args: &[&str]| {
+        let out = Command::new(executor_binary()).args(args).env_remove("AQUEDUCTS_API_KEY").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    assert!(refuse(&["--api-key", ""]).contains("the API key must not be empty"));
+    assert!(refuse(&[]).contains("--api-key"));
+    assert!(refuse(&["--api-key", "k", "--mode", "managed"]).contains("managed mode is not available yet"));
+    assert!(refuse(&["--api-key", "k", "--mode", "cluster"]).contains("`cluster` is not a mode"));
+
+    let env = [
+        ("AQUEDUCTS_API_KEY", KEY),
+        ("AQUEDUCTS_HOST", "127.0.0.1"),
+        ("AQUEDUCTS_PORT", "0"),
+        ("AQUEDUCTS_EXECUTOR_ID", "from-env"),
+        ("AQUEDUCTS_MAX_QUEUE", "3"),
+    ];
+    let from_env = Executor::spawn(dir.path(), &[], &env);
+    assert_eq!(from_env.health()["executor_id"], "from-env");
+    let flags_win = Executor::spawn(dir.path(), &["--executor-id", "from-flag"], &env);
+    assert_eq!(flags_win.health()["executor_id"], "from-flag");
+    assert!(from_env.events("listening")[0]["fields"]["max_queue"] == 3);
+}
+
+#[test]
+fn five_clients_at_once_run_one_at_a_time_in_order() {
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &[]);
+    let rows = 400_000;
+    let clients: Vec<(Client, tempfile::TempDir)> = (0..5)
+        .map(|i| {
+            let client = client_dir(&counting_spec(rows, &format!("./out/total_{i}.csv")));
+            (Client::start(client.path(), &executor, &["run", "-f", "spec.yml"]), client)
+        })
+        .collect();
+    let mut saw_queue = false;
+    for (client, _dir) in clients {
+        let (code, stderr) = client.finish(Duration::from_secs(120));
+        assert_eq!(code, Some(0), "{stderr}");
+        saw_queue |= stderr.lines().any(|l| l.starts_with("queued: position ") && !l.contains("position 1 "));
+    }
+    assert!(saw_queue, "some client waited behind others and saw its position change");
+    for i in 0..5 {
+        let written = std::fs::read_to_string(dir.path().join(format!("out/total_{i}.csv"))).unwrap();
+        assert_eq!(written.trim(), expected_total(rows).to_string());
+    }
+    // Never two runs at once: starts and ends alternate in the log.
+    executor.wait_for_log("execution ended", 5);
+    let order: Vec<&str> = executor
+        .logs()
+        .lines()
+        .filter_map(|l| {
+            if l.contains("\"execution started\"") {
+                Some("start")
+            } else if l.contains("\"execution ended\"") {
+                Some("end")
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(order.len(), 10, "{order:?}");
+    assert!(order.chunks(2).all(|pair| pair == ["start", "end"]), "one at a time: {order:?}");
+}
+
+#[test]
+fn cancel_a_queued_and_a_running_execution() {
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &[]);
+    let forever = client_dir(&counting_spec(1_000_000_000_000, "./out/forever.csv"));
+    let running = Client::start(forever.path(), &executor, &["run", "-f", "spec.yml"]);
+    let running_id = running.execution_id();
+    executor.wait_for_log("execution started", 1);
+    let queued = Client::start(forever.path(), &executor, &["run", "-f", "spec.yml"]);
+    let queued_id = queued.execution_id();
+
+    let cancel = |id: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+            .args(["cancel", "--executor", &executor.address, "--api-key", KEY, "--execution-id", id])
+            .env_remove("AQUEDUCTS_API_KEY")
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, stdout, stderr) = cancel(&queued_id);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(&format!("cancelled execution {queued_id}")), "{stdout}");
+    let (code, stderr) = queued.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cancelled: the execution was stopped"), "{stderr}");
+
+    let started = Instant::now();
+    let (code, _, stderr) = cancel(&running_id);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = running.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10), "a running execution stops promptly");
+    executor.wait_idle();
+    assert!(!dir.path().join("out").exists() || std::fs::read_dir(dir.path().join("out")).unwrap().count() == 0);
+
+    let started = Instant::now();
+    let (code, _, stderr) = cancel("no-such-execution");
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("has no queued or running execution `no-such-execution`"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5), "an unknown id is answered promptly");
+}
+
+#[test]
+fn a_client_that_disconnects_cancels_its_execution() {
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &[]);
+    let forever = client_dir(&counting_spec(1_000_000_000_000, "./out/forever.csv"));
+    let mut client = Client::start(forever.path(), &executor, &["run", "-f", "spec.yml"]);
+    client.execution_id();
+    executor.wait_for_log("execution started", 1);
+    client.child.kill().unwrap(); // SIGKILL: the connection just drops
+    let _ = client.child.wait();
+    executor.wait_for_log("execution ended", 1);
+    assert_eq!(executor.events("execution ended")[0]["fields"]["outcome"], "cancelled");
+    executor.wait_idle();
+    // The executor serves the next client normally.
+    let next = client_dir(&counting_spec(1000, "./out/next.csv"));
+    let out = remote(next.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/next.csv")).unwrap().trim(),
+        expected_total(1000).to_string()
+    );
+}
+
+/// Sends frames on a raw WebSocket connection and returns the executor's text replies
+/// after the welcome (until `replies` arrived or the connection closed).
+fn raw_session(
+    executor: &Executor,
+    frames: Vec<tokio_tungstenite::tungstenite::Message>,
+    replies: usize,
+) -> Vec<String> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut request = format!("ws://{}/ws/connect", executor.address).into_client_request().unwrap();
+        request.headers_mut().insert("X-API-Key", KEY.parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let welcome = socket.next().await.unwrap().unwrap();
+        assert!(welcome.to_text().unwrap().contains("\"welcome\""));
+        for frame in frames {
+            if socket.send(frame).await.is_err() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        while out.len() < replies {
+            match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => out.push(text.to_string()),
+                Ok(Some(Ok(_))) => {}
+                _ => break,
+            }
+        }
+        out
+    })
+}
+
+#[test]
+fn bad_input_gets_an_error_reply_and_the_next_client_is_served() {
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &["--max-message-mb", "1"]);
+
+    let oversized = raw_session(&executor, vec![Message::Binary(vec![0u8; 2 * 1024 * 1024].into())], 1);
+    assert!(oversized.first().is_some_and(|r| r.contains("message too large")), "{oversized:?}");
+
+    let replies = raw_session(
+        &executor,
+        vec![
+            Message::Binary(b"not an artifact at all".to_vec().into()),
+            Message::Text(r#"{"type":"launch","what":"rockets"}"#.into()),
+            Message::Text("{{{ not json".into()),
+        ],
+        3,
+    );
+    assert!(replies[0].contains("refused the plan artifact: this is not an Aqueducts plan artifact"), "{replies:?}");
+    assert!(replies[1].contains("unknown message type `launch`"), "{replies:?}");
+    assert!(replies[2].contains("malformed message"), "{replies:?}");
+
+    // A real artifact, then one from another DataFusion version and one whose plan bytes
+    // are garbage under a valid hash (the decoder fails on them).
+    let spec = dir.path().join("count.yml");
+    std::fs::write(&spec, counting_spec(1000, "./out/after.csv")).unwrap();
+    let plan = dir.path().join("count.aqp");
+    let out = aqueducts(dir.path(), &["plan", "-f", "count.yml", "--out", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let artifact = std::fs::read(&plan).unwrap();
+    let version = aqueducts_runtime::DATAFUSION_VERSION.as_bytes();
+    let at = artifact.windows(version.len()).position(|w| w == version).unwrap();
+    let mut other_version = artifact.clone();
+    other_version[at..at + version.len()].copy_from_slice(&b"99.9.9999"[..version.len()]);
+    let header = at + version.len();
+    let mut body = vec![1, 0, 0, 0, 1, 0, b'x', 0];
+    body.extend_from_slice(&0u64.to_le_bytes());
+    let junk: Vec<u8> = (0..64u32).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
+    body.extend_from_slice(&(junk.len() as u32).to_le_bytes());
+    body.extend_from_slice(&junk);
+    body.extend_from_slice(&[0; 12]);
+    let mut garbage_plan = artifact[..header].to_vec();
+    garbage_plan.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&body));
+    garbage_plan.extend_from_slice(&body);
+    let replies =
+        raw_session(&executor, vec![Message::Binary(other_version.into()), Message::Binary(garbage_plan.into())], 2);
+    assert!(replies[0].contains("compiled with DataFusion 99.9.9"), "{replies:?}");
+    assert!(replies[1].contains("cannot be decoded"), "{replies:?}");
+
+    let out = remote(dir.path(), &executor, &["run", "--plan", plan.to_str().unwrap(), "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/after.csv")).unwrap().trim(),
+        expected_total(1000).to_string()
+    );
+}
+
+#[test]
+fn a_run_over_the_memory_limit_fails_and_the_executor_keeps_serving() {
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &["--max-memory", "0.001"]);
+    // An aggregate into one list cannot spill: it needs more than 1 MiB.
+    let spec = counting_spec(10, "./out/big.csv").replace(
+        "SELECT sum(value % 7) AS total FROM range(10)",
+        "SELECT array_length(array_agg(value)) AS total FROM range(2000000)",
+    );
+    let client = client_dir(&spec);
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Resources exhausted"), "{stderr}");
+    assert!(stderr.contains("help: this stage needs more memory than the executor's --max-memory"), "{stderr}");
+    let small = client_dir(&counting_spec(100, "./out/small.csv"));
+    let out = remote(small.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/small.csv")).unwrap().trim(),
+        expected_total(100).to_string()
+    );
+}
+
+#[test]
+fn plans_outside_the_allowed_locations_are_refused() {
+    let dir = workspace();
+    let allowed = dir.path().join("examples/data");
+    let executor =
+        Executor::start(dir.path(), &["--allow-location", allowed.to_str().unwrap(), "--allow-location", "out"]);
+    let client = client_dir(&counting_spec(10, "./elsewhere/n.csv"));
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("outside the locations this executor allows"), "{stderr}");
+    assert!(stderr.contains("elsewhere/n.csv"), "{stderr}");
+    assert!(!dir.path().join("elsewhere").exists());
+    // Reading outside is refused while compiling already.
+    let outside = counting_spec(10, "./out/n.csv").replace("./examples/data/location_dict.csv", "/etc/hostname");
+    let client = client_dir(&outside);
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot read `/etc/hostname`") && stderr.contains("is outside the locations"), "{stderr}");
+    // Inside, it runs.
+    let inside = client_dir(&counting_spec(10, "./out/n.csv"));
+    let out = remote(inside.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_wss_run_with_a_self_signed_certificate() {
+    let dir = workspace();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let executor =
+        Executor::start(dir.path(), &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let port = executor.address.rsplit(':').next().unwrap().to_string();
+    let client = client_dir(&counting_spec(500, "./out/tls.csv"));
+    let url = format!("wss://localhost:{port}");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "-f", "spec.yml", "-q", "--executor", &url, "--api-key", KEY];
+        args.extend_from_slice(extra);
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_aqueducts")).args(&args).current_dir(client.path()).output().unwrap();
+        (out.status.code(), text(&out.stderr))
+    };
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(1), "an unknown certificate is refused");
+    assert!(stderr.contains("cannot connect to the executor"), "{stderr}");
+    let (code, stderr) = run(&["--ca-cert", cert.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/tls.csv")).unwrap().trim(),
+        expected_total(500).to_string()
+    );
+}
