@@ -144,6 +144,7 @@ impl<'a> Checker<'a> {
             }
         };
         self.diagnostics.extend(crate::template::render_tree(&mut root, &self.options.params));
+        self.diagnostics.extend(crate::template::check_secret_placement(&root));
 
         let cx = DeContext::default();
         let pipeline = self.read_pipeline(&root, &cx);

@@ -11,12 +11,17 @@ use std::ops::Range;
 use minijinja::{Environment, UndefinedBehavior};
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::node::{Node, Text};
+use crate::node::{Node, Text, Value};
 use crate::source::PosMap;
 
 /// Names that templates may use without a parameter.
 const BUILTIN_NAMES: &[&str] =
-    &["range", "dict", "namespace", "debug", "loop", "true", "false", "none", "True", "False", "None"];
+    &["range", "dict", "namespace", "debug", "loop", "true", "false", "none", "True", "False", "None", "env"];
+
+/// Where `{{ env("NAME") }}` may be used: values resolved by the process that runs the
+/// plan (connection strings and store settings), never SQL, names or locations.
+const SECRET_KEYS: &[&str] = &["connection_string"];
+const SECRET_PARENTS: &[&str] = &["storage_config", "storage_options"];
 
 /// Rendering budget: enough for any sensible loop, small enough that a runaway one
 /// fails quickly instead of hanging `check`.
@@ -36,6 +41,16 @@ pub fn render_tree(root: &mut Node, params: &BTreeMap<String, String>) -> Vec<Di
     if let Ok(syntax) = syntax.build() {
         env.set_syntax(syntax);
     }
+    // `env("NAME")` becomes a reference, resolved where the plan runs (never here).
+    env.add_function("env", |name: String| -> Result<String, minijinja::Error> {
+        if !aqueducts_runtime::secrets::is_valid_name(&name) {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("`{name}` is not an environment variable name"),
+            ));
+        }
+        Ok(aqueducts_runtime::secrets::reference(&name))
+    });
 
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut missing: BTreeMap<String, Vec<Range<usize>>> = BTreeMap::new();
@@ -100,6 +115,34 @@ pub fn render_tree(root: &mut Node, params: &BTreeMap<String, String>) -> Vec<Di
         );
     }
     diagnostics
+}
+
+/// Errors for `env()` secrets used where nothing resolves them at run time.
+pub fn check_secret_placement(root: &Node) -> Vec<Diagnostic> {
+    fn walk(node: &Node, key: Option<&str>, parent: Option<&str>, out: &mut Vec<Diagnostic>) {
+        match &node.value {
+            Value::Str(text) if aqueducts_runtime::secrets::has_references(&text.value) => {
+                let allowed = key.is_some_and(|k| SECRET_KEYS.contains(&k))
+                    || parent.is_some_and(|p| SECRET_PARENTS.contains(&p));
+                if !allowed {
+                    out.push(
+                        Diagnostic::error(
+                            Code::InvalidTemplate,
+                            "`env(...)` secrets can only be used in `connection_string` and `storage_config` values",
+                        )
+                        .label(node.span.clone(), "resolved nowhere here")
+                        .help("secrets are resolved by the process that runs the plan when it opens a connection or store; elsewhere use a parameter (`--param`)"),
+                    );
+                }
+            }
+            Value::Seq(items) => items.iter().for_each(|n| walk(n, None, key, out)),
+            Value::Map(entries) => entries.iter().for_each(|e| walk(&e.value, Some(&e.key), key, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, None, None, &mut out);
+    out
 }
 
 fn is_template(s: &str) -> bool {
@@ -293,6 +336,16 @@ mod tests {
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn env_secrets_become_references() {
+        let rendered = render_str("PWD={{ env(\"PG_PASSWORD\") }};UID=me", &params(&[])).unwrap();
+        assert!(aqueducts_runtime::secrets::has_references(&rendered));
+        assert_eq!(aqueducts_runtime::secrets::display(&rendered), "PWD={{ env(\"PG_PASSWORD\") }};UID=me");
+        let resolved = aqueducts_runtime::secrets::resolve_with(&rendered, |_| Some("s3cret".into())).unwrap();
+        assert_eq!(resolved, "PWD=s3cret;UID=me");
+        assert!(render_str("{{ env(\"not a name\") }}", &params(&[])).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod artifact;
 mod execute;
 pub mod locations;
 pub mod protocol;
+pub mod secrets;
 pub mod shared;
 pub mod staging;
 pub mod write;

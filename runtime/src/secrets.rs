@@ -1,0 +1,102 @@
+//! Secrets that a spec takes from the environment of the process that runs the plan.
+//!
+//! `{{ env("PG_PASSWORD") }}` in a spec does not put the password into the compiled plan:
+//! the compiler writes a reference in its place, and the process that runs the plan (the
+//! CLI for a local run, the executor for a remote one) replaces the reference with the
+//! value of its own environment variable just before it opens the connection or store.
+//! References are delimited by control characters that never occur in spec text, and
+//! are shown as `{{ env("NAME") }}` wherever text is displayed.
+
+/// Starts a reference; the variable name and [`CLOSE`] follow.
+const OPEN: &str = "\u{2}env:";
+const CLOSE: char = '\u{3}';
+
+/// The reference to environment variable `name`, as the compiler stores it.
+pub fn reference(name: &str) -> String {
+    format!("{OPEN}{name}{CLOSE}")
+}
+
+/// Whether `name` can be an environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether the text holds a reference.
+pub fn has_references(text: &str) -> bool {
+    text.contains(OPEN)
+}
+
+/// A referenced variable that is not set where the plan runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable `{name}` is not set (the spec asks for it with `env(\"{name}\")`)")]
+pub struct MissingSecret {
+    pub name: String,
+}
+
+/// Replaces every reference with the value `lookup` gives for its name.
+pub fn resolve_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, MissingSecret> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find(CLOSE) else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = &after[..end];
+        out.push_str(&lookup(name).ok_or_else(|| MissingSecret { name: name.to_string() })?);
+        rest = &after[end + CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Replaces every reference with the value of its variable in this process.
+pub fn resolve(text: &str) -> Result<String, MissingSecret> {
+    resolve_with(text, |name| std::env::var(name).ok())
+}
+
+/// The text as users wrote it: each reference shown as `{{ env("NAME") }}`.
+pub fn display(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find(CLOSE) else { break };
+        out.push_str(&format!("{{{{ env(\"{}\") }}}}", &after[..end]));
+        rest = &after[end + CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_resolve_where_the_plan_runs() {
+        let text = format!("Driver=PostgreSQL;UID=me;PWD={};Port=5432", reference("PG_PASSWORD"));
+        assert!(has_references(&text));
+        assert!(!text.contains("s3cret"));
+        let lookup = |name: &str| (name == "PG_PASSWORD").then(|| "s3cret".to_string());
+        assert_eq!(resolve_with(&text, lookup).unwrap(), "Driver=PostgreSQL;UID=me;PWD=s3cret;Port=5432");
+        assert_eq!(display(&text), "Driver=PostgreSQL;UID=me;PWD={{ env(\"PG_PASSWORD\") }};Port=5432");
+        let missing = resolve_with(&reference("NOPE"), |_| None).unwrap_err();
+        assert_eq!(missing.to_string(), "environment variable `NOPE` is not set (the spec asks for it with `env(\"NOPE\")`)");
+        assert_eq!(resolve_with("plain", |_| None).unwrap(), "plain");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(is_valid_name("AWS_SECRET_ACCESS_KEY"));
+        assert!(is_valid_name("_x1"));
+        assert!(!is_valid_name("1X"));
+        assert!(!is_valid_name("A-B"));
+        assert!(!is_valid_name(""));
+    }
+}
