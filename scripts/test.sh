@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, the grammar corpus, and end-to-end tests of the
-# `aqueducts` binary. Sets up everything it needs itself; today that is only the Rust
-# toolchain (cargo-nextest is used when installed).
+# `aqueducts` binary (local runs, and remote runs against `aqueducts-executor` processes
+# the tests start on 127.0.0.1). Sets up everything it needs itself: the Python tools that
+# read outputs back (DuckDB, pyarrow; scripts/python-env.sh, a venv under ~/.cache).
+# cargo-nextest is used when installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The build goes where cargo puts it (`target/`, shared with the README's `cargo run`),
 # unless CARGO_TARGET_DIR says otherwise (CI keeps it outside the clone).
 
+echo "python tools: $(bash scripts/python-env.sh)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-targets --no-fail-fast
 else

@@ -444,11 +444,11 @@ fn a_client_that_disconnects_cancels_its_execution() {
 }
 
 /// Sends frames on a raw WebSocket connection and returns the executor's text replies
-/// after the welcome (until `replies` arrived or the connection closed).
+/// after the welcome, until `done` says so or the connection closed.
 fn raw_session(
     executor: &Executor,
     frames: Vec<tokio_tungstenite::tungstenite::Message>,
-    replies: usize,
+    done: impl Fn(&[String]) -> bool,
 ) -> Vec<String> {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
@@ -465,8 +465,8 @@ fn raw_session(
                 break;
             }
         }
-        let mut out = Vec::new();
-        while out.len() < replies {
+        let mut out: Vec<String> = Vec::new();
+        while !done(&out) {
             match tokio::time::timeout(Duration::from_secs(20), socket.next()).await {
                 Ok(Some(Ok(Message::Text(text)))) => out.push(text.to_string()),
                 Ok(Some(Ok(_))) => {}
@@ -483,7 +483,7 @@ fn bad_input_gets_an_error_reply_and_the_next_client_is_served() {
     let dir = workspace();
     let executor = Executor::start(dir.path(), &["--max-message-mb", "1"]);
 
-    let oversized = raw_session(&executor, vec![Message::Binary(vec![0u8; 2 * 1024 * 1024].into())], 1);
+    let oversized = raw_session(&executor, vec![Message::Binary(vec![0u8; 2 * 1024 * 1024].into())], |r| !r.is_empty());
     assert!(oversized.first().is_some_and(|r| r.contains("message too large")), "{oversized:?}");
 
     let replies = raw_session(
@@ -493,7 +493,7 @@ fn bad_input_gets_an_error_reply_and_the_next_client_is_served() {
             Message::Text(r#"{"type":"launch","what":"rockets"}"#.into()),
             Message::Text("{{{ not json".into()),
         ],
-        3,
+        |r| r.len() >= 3,
     );
     assert!(replies[0].contains("refused the plan artifact: this is not an Aqueducts plan artifact"), "{replies:?}");
     assert!(replies[1].contains("unknown message type `launch`"), "{replies:?}");
@@ -521,8 +521,11 @@ fn bad_input_gets_an_error_reply_and_the_next_client_is_served() {
     let mut garbage_plan = artifact[..header].to_vec();
     garbage_plan.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&body));
     garbage_plan.extend_from_slice(&body);
-    let replies =
-        raw_session(&executor, vec![Message::Binary(other_version.into()), Message::Binary(garbage_plan.into())], 2);
+    let replies = raw_session(
+        &executor,
+        vec![Message::Binary(other_version.into()), Message::Binary(garbage_plan.into())],
+        |r| r.len() >= 2,
+    );
     assert!(replies[0].contains("compiled with DataFusion 99.9.9"), "{replies:?}");
     assert!(replies[1].contains("cannot be decoded"), "{replies:?}");
 
@@ -613,4 +616,62 @@ fn a_wss_run_with_a_self_signed_certificate() {
         std::fs::read_to_string(dir.path().join("out/tls.csv")).unwrap().trim(),
         expected_total(500).to_string()
     );
+}
+
+#[test]
+fn ctrl_c_in_the_client_cancels_the_remote_execution() {
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &[]);
+    let forever = client_dir(&counting_spec(1_000_000_000_000, "./out/forever.csv"));
+    let client = Client::start(forever.path(), &executor, &["run", "-f", "spec.yml"]);
+    client.execution_id();
+    executor.wait_for_log("execution started", 1);
+    let _ = Command::new("kill").args(["-INT", &client.child.id().to_string()]).status();
+    let (code, stderr) = client.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted: cancelling the execution on the executor"), "{stderr}");
+    assert!(stderr.contains("cancelled: the execution was stopped"), "{stderr}");
+    executor.wait_for_log("execution ended", 1);
+    assert_eq!(executor.events("execution ended")[0]["fields"]["outcome"], "cancelled");
+    executor.wait_idle();
+}
+
+#[test]
+fn messages_of_an_execution_arrive_in_order_and_finished_is_last() {
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &[]);
+    std::fs::write(dir.path().join("count.yml"), counting_spec(1000, "./out/order.csv")).unwrap();
+    let plan = dir.path().join("count.aqp");
+    let out = aqueducts(dir.path(), &["plan", "-f", "count.yml", "--out", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let artifact = std::fs::read(&plan).unwrap();
+    // Two runs on one connection: the second waits behind the first.
+    let replies =
+        raw_session(&executor, vec![Message::Binary(artifact.clone().into()), Message::Binary(artifact.into())], |r| {
+            r.iter().filter(|m| m.contains("\"type\":\"finished\"")).count() == 2
+        });
+    let parsed: Vec<serde_json::Value> = replies.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    let ids: Vec<String> = parsed
+        .iter()
+        .filter(|m| m["type"] == "accepted")
+        .map(|m| m["execution_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{replies:?}");
+    for id in &ids {
+        let kinds: Vec<&str> =
+            parsed.iter().filter(|m| m["execution_id"] == id.as_str()).map(|m| m["type"].as_str().unwrap()).collect();
+        let rank = |kind: &str| {
+            ["accepted", "queued", "started", "progress", "finished"].iter().position(|k| *k == kind).unwrap()
+        };
+        assert!(kinds.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "in order: {kinds:?}");
+        assert_eq!(kinds.first(), Some(&"accepted"));
+        assert_eq!(kinds.last(), Some(&"finished"), "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k == "finished").count(), 1);
+        assert!(kinds.contains(&"progress"), "{kinds:?}");
+    }
+    let second: Vec<&serde_json::Value> = parsed.iter().filter(|m| m["execution_id"] == ids[1].as_str()).collect();
+    assert!(second.iter().any(|m| m["type"] == "queued" && m["position"] == 1), "the second run waited: {replies:?}");
+    let finished: Vec<&serde_json::Value> = parsed.iter().filter(|m| m["type"] == "finished").collect();
+    assert!(finished.iter().all(|m| m["outcome"]["status"] == "succeeded"), "{finished:?}");
 }

@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(resolve_with(&text, lookup).unwrap(), "Driver=PostgreSQL;UID=me;PWD=s3cret;Port=5432");
         assert_eq!(display(&text), "Driver=PostgreSQL;UID=me;PWD={{ env(\"PG_PASSWORD\") }};Port=5432");
         let missing = resolve_with(&reference("NOPE"), |_| None).unwrap_err();
-        assert_eq!(missing.to_string(), "environment variable `NOPE` is not set (the spec asks for it with `env(\"NOPE\")`)");
+        assert_eq!(
+            missing.to_string(),
+            "environment variable `NOPE` is not set (the spec asks for it with `env(\"NOPE\")`)"
+        );
         assert_eq!(resolve_with("plain", |_| None).unwrap(), "plain");
     }
 
