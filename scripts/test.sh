@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, the grammar corpus, and end-to-end tests of the
-# `aqueducts` binary (local runs, and remote runs against `aqueducts-executor` processes
-# the tests start on 127.0.0.1). Sets up everything it needs itself: the Python tools that
-# read outputs back (DuckDB, pyarrow; scripts/python-env.sh, a venv under ~/.cache).
+# `aqueducts` binary (local runs; remote runs against `aqueducts-executor` processes the
+# tests start on 127.0.0.1; ODBC against PostgreSQL). Sets up everything it needs itself:
+#   - the Python tools that read outputs back (DuckDB, pyarrow): scripts/python-env.sh,
+#     a venv under ~/.cache;
+#   - PostgreSQL and its ODBC driver (apt packages postgresql, odbc-postgresql, installed
+#     when missing and running as root), started on a free port on 127.0.0.1 for this run
+#     and stopped afterwards: scripts/postgres.sh.
 # cargo-nextest is used when installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +14,17 @@ cd "$(dirname "$0")/.."
 # unless CARGO_TARGET_DIR says otherwise (CI keeps it outside the clone).
 
 echo "python tools: $(bash scripts/python-env.sh)"
+
+services="$(mktemp -d "${TMPDIR:-/tmp}/aqueducts-test-services.XXXXXX")"
+chmod 755 "$services"
+cleanup() {
+  bash scripts/postgres.sh stop "$services/postgres" || true
+  rm -rf "$services"
+}
+trap cleanup EXIT
+eval "$(bash scripts/postgres.sh start "$services/postgres")"
+echo "postgresql: 127.0.0.1:$AQUEDUCTS_TEST_PG_PORT"
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-targets --no-fail-fast
 else

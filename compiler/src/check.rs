@@ -726,6 +726,30 @@ impl<'a> Checker<'a> {
                     (s.clone(), s)
                 }));
             }
+            Source::Odbc(s) => {
+                if self.poisoned(&s.connection_string) || self.poisoned(&s.load_query) {
+                    return Ok(None);
+                }
+                // Prepared and described by the database, not run.
+                let (connection, query) = (s.connection_string.value.clone(), s.load_query.value.clone());
+                let described =
+                    tokio::task::spawn_blocking(move || aqueducts_runtime::odbc::describe(&connection, &query)).await;
+                return match described {
+                    Ok(Ok(schema)) => Ok(Some((schema.clone(), schema))),
+                    Ok(Err(aqueducts_runtime::odbc::OdbcError::Query(message))) => {
+                        Err(Diagnostic::error(Code::SourceUnreadable, format!("the database rejected the query of source `{}`", s.name.value))
+                            .label(s.load_query.span.clone(), message)
+                            .help("fix the query, or declare `schema:` on the source to check without the database"))
+                    }
+                    Ok(Err(error)) => Err(Diagnostic::error(
+                        Code::SourceUnreadable,
+                        format!("cannot describe the query of source `{}`: {error}", s.name.value),
+                    )
+                    .label(s.connection_string.span.clone(), "used to connect here")
+                    .help("check the connection string and that the database and its ODBC driver are reachable from here, or declare `schema:` on the source")),
+                    Err(_) => Ok(None),
+                };
+            }
             _ => return Ok(None),
         };
         if self.poisoned(location) {

@@ -206,6 +206,26 @@ fn register_source(
     let (format, location, partitions, directory) = match source {
         Source::File(s) => (&s.format, &s.location, &[][..], false),
         Source::Directory(s) => (&s.format, &s.location, &s.partition_columns[..], true),
+        Source::Odbc(s) => {
+            let Some(schema) = spec.source_schemas.get(index).cloned().flatten() else {
+                return Err(unsupported(
+                    &s.load_query,
+                    "the columns of this query are not known".into(),
+                    "declare `schema:`",
+                ));
+            };
+            let table = aqueducts_runtime::odbc::OdbcTable::new(
+                s.connection_string.value.clone(),
+                s.load_query.value.clone(),
+                schema,
+            );
+            let name = TableReference::bare(normalize_name(&s.name.value));
+            let _ = ctx.deregister_table(name.clone());
+            return ctx
+                .register_table(name, Arc::new(table))
+                .map(|_| ())
+                .map_err(|e| unsupported(&s.name, format!("cannot register source `{}`: {e}", s.name.value), ""));
+        }
         other => {
             return Err(unsupported(
                 other.name(),

@@ -89,6 +89,7 @@ impl Planner {
         let mut config = SessionConfig::new().with_information_schema(false);
         // Spans let DataFusion attach positions to planning errors ("no column x here").
         config.options_mut().sql_parser.collect_spans = true;
+        aqueducts_runtime::configure_types(&mut config);
         let ctx = SessionContext::new_with_config(config);
         let remote = file_store.is_some();
         if let Some(store) = file_store {

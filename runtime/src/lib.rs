@@ -9,6 +9,7 @@
 pub mod artifact;
 mod execute;
 pub mod locations;
+pub mod odbc;
 pub mod protocol;
 pub mod secrets;
 pub mod shared;
@@ -64,9 +65,20 @@ impl RunSettings {
                 options.execution.sort_in_place_threshold_bytes.min(reserve);
         }
         config.options_mut().sql_parser.collect_spans = true;
+        configure_types(&mut config);
         let config = config.with_extension(Arc::new(shared::SharedResults::default()));
         Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
     }
+}
+
+/// The column types every Aqueducts session uses, at compile time and at run time alike
+/// (so that the schemas baked into a plan are the ones it runs with): Parquet strings are
+/// read as plain `Utf8`, not `Utf8View`. View arrays share their data buffers between
+/// batches, so a sorted or spilled view batch is accounted as the whole buffers it
+/// points into, which makes memory limits fail long before memory runs out; ODBC
+/// writers cannot take views either.
+pub fn configure_types(config: &mut SessionConfig) {
+    config.options_mut().execution.parquet.schema_force_view_types = false;
 }
 
 #[cfg(test)]

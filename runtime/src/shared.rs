@@ -61,7 +61,7 @@ enum SharedOutput {
 type SpillWriter = FileWriter<BufWriter<File>>;
 
 /// The most a shared stage keeps in memory without a memory limit.
-const UNLIMITED_IN_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+const UNLIMITED_IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Runs a shared stage once and keeps its output for its readers; returns its rows.
 ///
@@ -334,6 +334,9 @@ impl PhysicalExtensionCodec for AqueductsCodec {
         _ctx: &TaskContext,
         _converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if crate::odbc::OdbcScanExec::is_encoded(buf) {
+            return Ok(Arc::new(crate::odbc::OdbcScanExec::decode(buf)?));
+        }
         Ok(Arc::new(SharedStageExec::decode(buf)?))
     }
 
@@ -343,6 +346,9 @@ impl PhysicalExtensionCodec for AqueductsCodec {
         buf: &mut Vec<u8>,
         _converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
+        if let Some(scan) = node.as_ref().downcast_ref::<crate::odbc::OdbcScanExec>() {
+            return scan.encode(buf);
+        }
         match node.as_ref().downcast_ref::<SharedStageExec>() {
             Some(shared) => shared.encode(buf),
             None => {

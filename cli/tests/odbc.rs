@@ -1,0 +1,198 @@
+//! ODBC sources against a real PostgreSQL through psqlodbc. `scripts/test.sh` starts the
+//! server (scripts/postgres.sh) and exports where it is; outputs are read back with DuckDB.
+
+mod common;
+
+use common::{aqueducts, duckdb, text, workspace};
+
+use std::path::Path;
+use std::process::Command;
+
+struct Postgres {
+    port: String,
+    password: String,
+    driver: String,
+    bin: String,
+}
+
+fn postgres() -> Postgres {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the tests with `bash scripts/test.sh`, which starts PostgreSQL")
+        })
+    };
+    Postgres {
+        port: var("AQUEDUCTS_TEST_PG_PORT"),
+        password: var("AQUEDUCTS_TEST_PG_PASSWORD"),
+        driver: var("AQUEDUCTS_TEST_PG_DRIVER"),
+        bin: var("AQUEDUCTS_TEST_PG_BIN"),
+    }
+}
+
+impl Postgres {
+    /// A driver-style connection string; `password` goes in as written (a secret
+    /// reference, or the password itself).
+    fn connection_string(&self, password: &str) -> String {
+        format!(
+            "Driver={};Server=127.0.0.1;Port={};Database=aqueducts_test;Uid=aqueducts;Pwd={password};BoolsAsChar=0;",
+            self.driver, self.port
+        )
+    }
+
+    /// Runs SQL with psql (the independent client).
+    fn psql(&self, sql: &str) -> String {
+        let out = Command::new(format!("{}/psql", self.bin))
+            .args(["-h", "127.0.0.1", "-p", &self.port, "-U", "aqueducts", "-d", "aqueducts_test", "-At", "-c", sql])
+            .env("PGPASSWORD", &self.password)
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "psql failed: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+}
+
+/// A spec reading `query` from PostgreSQL as `db`, written by `stage` to out/result.parquet.
+fn spec(connection: &str, query: &str, stage: &str, extra_sources: &str) -> String {
+    format!(
+        "sources:
+  - type: odbc
+    name: db
+    connection_string: '{connection}'
+    load_query: |
+      {query}
+{extra_sources}stages:
+  - name: result
+    query: |
+      {stage}
+destination:
+  type: file
+  name: out
+  location: ./out/result.parquet
+  format: {{type: parquet, options: {{}}}}
+"
+    )
+}
+
+fn run(dir: &Path, spec_text: &str, env: &[(&str, &str)]) -> std::process::Output {
+    std::fs::write(dir.join("spec.yml"), spec_text).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+        .args(["run", "-f", "spec.yml", "-q"])
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn common_column_types_and_nulls_join_a_file_source() {
+    let pg = postgres();
+    pg.psql(
+        "DROP TABLE IF EXISTS typed;
+         CREATE TABLE typed (id integer, big bigint, amount numeric(12,2), ratio double precision,
+           note text, code varchar(8), flag boolean, day date, seen timestamp, location_id integer);
+         INSERT INTO typed VALUES
+           (1, 9000000000, 12.34, 0.5, 'first', 'A1', true, '2024-01-02', '2024-01-02 03:04:05', 1),
+           (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 2),
+           (3, -1, -0.01, 1e300, 'ünïcode ✓', 'Z', false, '1999-12-31', '1999-12-31 23:59:59', 3);",
+    );
+    let dir = workspace();
+    let locations = "  - type: file\n    name: locations\n    format: {type: csv, options: {}}\n    location: ./examples/data/location_dict.csv\n";
+    let text_spec = spec(
+        &pg.connection_string(&pg.password),
+        "SELECT id, big, amount, ratio, note, code, flag, day, seen, location_id FROM typed",
+        "SELECT db.*, locations.location_name FROM db JOIN locations ON db.location_id = locations.location_id",
+        locations,
+    );
+    let out = run(dir.path(), &text_spec, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows = duckdb(
+        dir.path(),
+        "SELECT id, big, amount, ratio, note, code, flag, day, seen, location_name FROM 'out/result.parquet' ORDER BY id",
+    );
+    assert_eq!(
+        rows,
+        [
+            "1|9000000000|12.34|0.5|first|A1|True|2024-01-02|2024-01-02 03:04:05|Vienna",
+            "2|None|None|None|None|None|None|None|None|Graz",
+            "3|-1|-0.01|1e+300|ünïcode ✓|Z|False|1999-12-31|1999-12-31 23:59:59|Linz",
+        ]
+    );
+}
+
+#[test]
+fn a_million_rows_stream_through() {
+    let pg = postgres();
+    let dir = workspace();
+    let text_spec = spec(
+        &pg.connection_string(&pg.password),
+        "SELECT g AS id, md5(g::text) AS hash, repeat('x', (g % 5000)::int) AS text_value FROM generate_series(1, 1000000) AS g",
+        "SELECT id, hash, length(text_value) AS text_length FROM db",
+        "",
+    );
+    let out = run(dir.path(), &text_spec, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary = duckdb(
+        dir.path(),
+        "SELECT count(*), sum(id), max(text_length), sum(text_length), count(DISTINCT hash) FROM 'out/result.parquet'",
+    );
+    let lengths: u64 = (1..=1_000_000u64).map(|g| g % 5000).sum();
+    assert_eq!(summary, [format!("1000000|500000500000|4999|{lengths}|1000000")]);
+    let expected = pg.psql("SELECT md5('123456')");
+    let hash = duckdb(dir.path(), "SELECT hash FROM 'out/result.parquet' WHERE id = 123456");
+    assert_eq!(hash, [expected.trim()]);
+}
+
+#[test]
+fn a_bad_query_and_a_bad_connection_string_are_located_diagnostics() {
+    let pg = postgres();
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        spec(&pg.connection_string(&pg.password), "SELECT no_such_column FROM pg_class", "SELECT * FROM db", ""),
+    )
+    .unwrap();
+    let out = aqueducts(dir.path(), &["check", "-f", "bad.yml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the database rejected the query of source `db`"), "{stderr}");
+    assert!(stderr.contains("no_such_column"), "the driver's message: {stderr}");
+    assert!(stderr.contains("bad.yml:6:7"), "located at the query: {stderr}");
+    assert!(stderr.contains("column \"no_such_column\" does not exist"), "{stderr}");
+    assert!(!stderr.contains(&pg.password), "no password in diagnostics");
+
+    let wrong = pg.connection_string("not-the-password");
+    std::fs::write(dir.path().join("conn.yml"), spec(&wrong, "SELECT 1 AS one", "SELECT * FROM db", "")).unwrap();
+    let out = aqueducts(dir.path(), &["check", "-f", "conn.yml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect to the database"), "{stderr}");
+    assert!(stderr.contains("conn.yml:4:"), "located at the connection string: {stderr}");
+    assert!(!stderr.contains("not-the-password"), "no password in diagnostics: {stderr}");
+}
+
+#[test]
+fn secrets_come_from_the_environment_of_the_running_process() {
+    let pg = postgres();
+    let dir = workspace();
+    let connection = pg.connection_string("{{ env(\"AQ_TEST_PG_PASSWORD\") }}");
+    let with_schema = spec(&connection, "SELECT 41 + 1 AS answer", "SELECT answer FROM db", "")
+        .replace("    load_query: |", "    schema: [{name: answer, data_type: int32}]\n    load_query: |");
+    std::fs::write(dir.path().join("spec.yml"), &with_schema).unwrap();
+    // The plan holds a reference, not the password.
+    let plan = dir.path().join("secret.aqp");
+    let out = aqueducts(dir.path(), &["plan", "-f", "spec.yml", "--out", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&plan).unwrap();
+    assert!(!bytes.windows(pg.password.len()).any(|w| w == pg.password.as_bytes()), "no password in the artifact");
+    let explained = aqueducts(dir.path(), &["plan", "-f", "spec.yml", "--explain"]);
+    assert!(!text(&explained.stdout).contains(&pg.password));
+
+    let missing = run(dir.path(), &with_schema, &[]);
+    let stderr = text(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("environment variable `AQ_TEST_PG_PASSWORD` is not set"), "{stderr}");
+
+    let out = run(dir.path(), &with_schema, &[("AQ_TEST_PG_PASSWORD", &pg.password)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(duckdb(dir.path(), "SELECT answer FROM 'out/result.parquet'"), ["42"]);
+}

@@ -1,0 +1,329 @@
+//! ODBC sources: a query run on a database through arrow-odbc, streamed in batches.
+//!
+//! [`OdbcScanExec`] is our own plan node. It carries the connection string as written in
+//! the spec (so `{{ env("...") }}` secrets stay references, see [`crate::secrets`]) and
+//! the query; the process that runs the plan resolves the secrets, connects and fetches
+//! on a blocking thread, never on the async workers. Each batch in flight is accounted
+//! in the memory pool. [`crate::shared::AqueductsCodec`] stores the node in artifacts.
+
+use std::fmt;
+use std::io::Cursor;
+use std::sync::{Arc, OnceLock};
+
+use arrow_odbc::odbc_api::{ConnectionOptions, DataType as OdbcDataType, Environment, ResultSetMetadata};
+use arrow_odbc::{OdbcReaderBuilder, arrow_schema_from};
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::ipc::reader::StreamReader;
+use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, project_schema};
+use datafusion::datasource::TableType;
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchReceiverStream;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
+};
+
+use crate::secrets;
+
+/// The largest text or binary value of a column without a length (`TEXT`, `VARCHAR`).
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+/// How much one fetch buffer may hold; rows per batch follow from the row size.
+const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+const MAX_BATCH_ROWS: usize = 8192;
+
+/// The process-wide ODBC environment (unixODBC allows one per process).
+pub fn environment() -> Result<&'static Environment, String> {
+    static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+    ENVIRONMENT
+        .get_or_init(|| Environment::new().map_err(|e| format!("cannot set up ODBC: {e}")))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Why a database could not be reached or queried. Messages never contain the connection
+/// string (it may hold a password); they carry the driver's own words.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OdbcError {
+    #[error("{0}")]
+    Secret(#[from] secrets::MissingSecret),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("the database rejected the query: {0}")]
+    Query(String),
+    #[error("cannot read the result: {0}")]
+    Read(String),
+}
+
+impl From<OdbcError> for DataFusionError {
+    fn from(error: OdbcError) -> Self {
+        DataFusionError::External(Box::new(error))
+    }
+}
+
+/// The driver's diagnostic: its own message where ODBC's wrapping names one.
+fn driver_message(error: impl fmt::Display) -> String {
+    let text = error.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    match text.split_once("Message: ") {
+        Some((_, message)) => message.split("; No query has been executed").next().unwrap_or(message).to_string(),
+        None => text,
+    }
+}
+
+fn connect(connection_string: &str) -> Result<arrow_odbc::odbc_api::Connection<'static>, OdbcError> {
+    let resolved = secrets::resolve(connection_string)?;
+    let environment = environment().map_err(OdbcError::Connect)?;
+    environment
+        .connect_with_connection_string(&resolved, ConnectionOptions::default())
+        .map_err(|e| OdbcError::Connect(driver_message(e)))
+}
+
+/// The Arrow schema of a query's result, asked of the database (prepared and described,
+/// not run). Blocking.
+pub fn describe(connection_string: &str, query: &str) -> Result<SchemaRef, OdbcError> {
+    let connection = connect(connection_string)?;
+    let mut prepared = connection.prepare(query).map_err(|e| OdbcError::Query(driver_message(e)))?;
+    let schema = arrow_schema_from(&mut prepared, None, false).map_err(|e| OdbcError::Query(driver_message(e)))?;
+    // ODBC's FLOAT is double precision unless it says otherwise, but drivers report its
+    // precision in decimal digits (PostgreSQL's float8 as 17), which reads as 32 bits.
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (index, field) in fields.iter_mut().enumerate() {
+        let described = prepared.col_data_type(index as u16 + 1).map_err(|e| OdbcError::Query(driver_message(e)))?;
+        if matches!(described, OdbcDataType::Float { .. }) {
+            *field = field.clone().with_data_type(DataType::Float64);
+        }
+    }
+    Ok(Arc::new(readable(&Schema::new(fields))))
+}
+
+/// The schema with types arrow-odbc reads: string and binary views become plain strings
+/// and binaries.
+fn readable(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let data_type = match f.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+                other => other.clone(),
+            };
+            f.as_ref().clone().with_data_type(data_type)
+        })
+        .collect();
+    Schema::new(fields)
+}
+
+/// A query on a database, as a table.
+#[derive(Debug)]
+pub struct OdbcTable {
+    connection_string: String,
+    query: String,
+    schema: SchemaRef,
+}
+
+impl OdbcTable {
+    pub fn new(connection_string: String, query: String, schema: SchemaRef) -> Self {
+        OdbcTable { connection_string, query, schema: Arc::new(readable(&schema)) }
+    }
+}
+
+#[async_trait]
+impl TableProvider for OdbcTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let node = OdbcScanExec::new(
+            self.connection_string.clone(),
+            self.query.clone(),
+            self.schema.clone(),
+            projection.cloned(),
+        )?;
+        Ok(Arc::new(node))
+    }
+}
+
+/// Runs a query through ODBC and streams its result.
+#[derive(Debug)]
+pub struct OdbcScanExec {
+    connection_string: String,
+    query: String,
+    schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl OdbcScanExec {
+    pub fn new(
+        connection_string: String,
+        query: String,
+        schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+    ) -> Result<Self> {
+        let projected = project_schema(&schema, projection.as_ref())?;
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(projected),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(OdbcScanExec { connection_string, query, schema, projection, properties: Arc::new(properties) })
+    }
+
+    /// `AQO1`, connection string, query, projection, then the schema as an Arrow IPC stream.
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>) -> Result<()> {
+        buf.extend_from_slice(b"AQO1");
+        for text in [&self.connection_string, &self.query] {
+            buf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            buf.extend_from_slice(text.as_bytes());
+        }
+        match &self.projection {
+            None => buf.extend_from_slice(&u32::MAX.to_le_bytes()),
+            Some(columns) => {
+                buf.extend_from_slice(&(columns.len() as u32).to_le_bytes());
+                for c in columns {
+                    buf.extend_from_slice(&(*c as u32).to_le_bytes());
+                }
+            }
+        }
+        let mut writer = StreamWriter::try_new(&mut *buf, &self.schema)?;
+        writer.finish()?;
+        Ok(())
+    }
+
+    pub(crate) fn decode(buf: &[u8]) -> Result<Self> {
+        let bad = || DataFusionError::Internal("malformed ODBC scan node".into());
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let end = at.checked_add(n).filter(|&e| e <= buf.len()).ok_or_else(bad)?;
+            let out = &buf[at..end];
+            at = end;
+            Ok(out)
+        };
+        if take(4)? != b"AQO1" {
+            return Err(bad());
+        }
+        let u32_at = |b: &[u8]| -> Result<u32> { Ok(u32::from_le_bytes(b.try_into().map_err(|_| bad())?)) };
+        let mut text = || -> Result<String> {
+            let len = u32_at(take(4)?)? as usize;
+            String::from_utf8(take(len)?.to_vec()).map_err(|_| bad())
+        };
+        let connection_string = text()?;
+        let query = text()?;
+        let count = u32_at(take(4)?)?;
+        let projection = if count == u32::MAX {
+            None
+        } else {
+            let mut columns = Vec::with_capacity(count.min(4096) as usize);
+            for _ in 0..count {
+                columns.push(u32_at(take(4)?)? as usize);
+            }
+            Some(columns)
+        };
+        let schema = StreamReader::try_new(Cursor::new(&buf[at..]), None)?.schema();
+        OdbcScanExec::new(connection_string, query, schema, projection)
+    }
+
+    pub(crate) fn is_encoded(buf: &[u8]) -> bool {
+        buf.starts_with(b"AQO1")
+    }
+}
+
+impl DisplayAs for OdbcScanExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        // The query is shown; the connection string is not (it may name a password).
+        write!(f, "OdbcScanExec: query={}", self.query.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
+
+impl ExecutionPlan for OdbcScanExec {
+    fn name(&self) -> &'static str {
+        "OdbcScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let (connection_string, query) = (self.connection_string.clone(), self.query.clone());
+        let (schema, projection) = (self.schema.clone(), self.projection.clone());
+        let reservation = MemoryConsumer::new("OdbcScanExec").register(context.memory_pool());
+        let mut builder = RecordBatchReceiverStream::builder(self.schema(), 2);
+        let tx = builder.tx();
+        builder.spawn_blocking(move || {
+            let connection = connect(&connection_string)?;
+            let cursor = connection
+                .execute(&query, (), None)
+                .map_err(|e| OdbcError::Query(driver_message(e)))?
+                .ok_or_else(|| OdbcError::Query("the query returned no result set".into()))?;
+            let reader = OdbcReaderBuilder::new()
+                .with_schema(schema)
+                .with_max_text_size(MAX_TEXT_BYTES)
+                .with_max_binary_size(MAX_TEXT_BYTES)
+                .with_max_bytes_per_batch(MAX_BATCH_BYTES)
+                .with_max_num_rows_per_batch(MAX_BATCH_ROWS)
+                .with_fallibale_allocations(true)
+                .build(cursor)
+                .map_err(|e| OdbcError::Read(driver_message(e)))?;
+            for batch in reader {
+                let batch: RecordBatch = batch.map_err(|e| OdbcError::Read(driver_message(e)))?;
+                let batch = match &projection {
+                    Some(columns) => batch.project(columns)?,
+                    None => batch,
+                };
+                // The batch in flight counts against the pool until the reader takes it.
+                reservation.try_resize(batch.get_array_memory_size())?;
+                if tx.blocking_send(Ok(batch)).is_err() {
+                    break; // the consumer stopped (a LIMIT, or the run was cancelled)
+                }
+            }
+            reservation.free();
+            Ok(())
+        });
+        Ok(builder.build())
+    }
+}
