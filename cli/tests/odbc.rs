@@ -185,7 +185,17 @@ fn secrets_come_from_the_environment_of_the_running_process() {
     let bytes = std::fs::read(&plan).unwrap();
     assert!(!bytes.windows(pg.password.len()).any(|w| w == pg.password.as_bytes()), "no password in the artifact");
     let explained = aqueducts(dir.path(), &["plan", "-f", "spec.yml", "--explain"]);
-    assert!(!text(&explained.stdout).contains(&pg.password));
+    let explained = text(&explained.stdout);
+    assert!(explained.contains("Pwd={{ env(\"AQ_TEST_PG_PASSWORD\") }}"), "{explained}");
+    assert!(!explained.contains(&pg.password));
+    // A password written into the spec is masked in the plan display.
+    std::fs::write(
+        dir.path().join("literal.yml"),
+        with_schema.replace("{{ env(\"AQ_TEST_PG_PASSWORD\") }}", &pg.password),
+    )
+    .unwrap();
+    let literal = text(&aqueducts(dir.path(), &["plan", "-f", "literal.yml", "--explain"]).stdout);
+    assert!(literal.contains("OdbcScanExec: connection=") && !literal.contains(&pg.password), "{literal}");
 
     let missing = run(dir.path(), &with_schema, &[]);
     let stderr = text(&missing.stderr);

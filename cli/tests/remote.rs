@@ -675,3 +675,37 @@ fn messages_of_an_execution_arrive_in_order_and_finished_is_last() {
     let finished: Vec<&serde_json::Value> = parsed.iter().filter(|m| m["type"] == "finished").collect();
     assert!(finished.iter().all(|m| m["outcome"]["status"] == "succeeded"), "{finished:?}");
 }
+
+/// Needs the PostgreSQL that `scripts/test.sh` starts.
+#[test]
+fn a_remote_run_takes_the_database_password_from_the_executor_environment() {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name}: run `bash scripts/test.sh`"));
+    let (port, password, driver) =
+        (var("AQUEDUCTS_TEST_PG_PORT"), var("AQUEDUCTS_TEST_PG_PASSWORD"), var("AQUEDUCTS_TEST_PG_DRIVER"));
+    let dir = workspace();
+    let args = ["--host", "127.0.0.1", "--port", "0", "--api-key", KEY];
+    let executor = Executor::spawn(dir.path(), &args, &[("AQ_EXECUTOR_PG_PASSWORD", &password)]);
+    let spec = format!(
+        "sources:
+  - type: odbc
+    name: db
+    connection_string: 'Driver={driver};Server=127.0.0.1;Port={port};Database=aqueducts_test;Uid=aqueducts;Pwd={{{{ env(\"AQ_EXECUTOR_PG_PASSWORD\") }}}};'
+    load_query: SELECT 6 * 7 AS answer
+    schema: [{{name: answer, data_type: int32}}]
+stages:
+  - name: result
+    query: SELECT answer FROM db
+destination:
+  type: file
+  name: out
+  location: ./out/answer.csv
+  format: {{type: csv, options: {{has_header: false}}}}
+"
+    );
+    // The client has no such variable: only the executor resolves it.
+    let client = client_dir(&spec);
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/answer.csv")).unwrap().trim(), "42");
+    assert!(!executor.logs().contains(&password), "the password never reaches the logs");
+}

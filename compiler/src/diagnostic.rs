@@ -277,7 +277,7 @@ pub fn render(diagnostics: &[Diagnostic], file: &SourceFile, color: bool) -> Str
     // Snippets quote the file: passwords written into it are masked (same length, so
     // every position stays right).
     let mut masked = file.clone();
-    masked.text = mask_passwords(&file.text).into();
+    masked.text = aqueducts_runtime::secrets::mask_passwords(&file.text).into();
     let mut out = String::new();
     for diagnostic in diagnostics {
         let _ = handler.render_report(&mut out, &diagnostic.located(&masked));
@@ -286,36 +286,12 @@ pub fn render(diagnostics: &[Diagnostic], file: &SourceFile, color: bool) -> Str
     out
 }
 
-/// The text with the values of `PWD=` and `Password=` (as in ODBC connection strings)
-/// replaced by `*`, byte for byte. A value ends at `;`, a quote or the end of the line;
-/// a value in braces (`PWD={a;b}`) at the closing brace.
-pub fn mask_passwords(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut bytes = text.as_bytes().to_vec();
-    for key in ["pwd=", "password="] {
-        let mut from = 0;
-        while let Some(found) = lower[from..].find(key) {
-            let start = from + found + key.len();
-            let rest = &text.as_bytes()[start..];
-            let length = if rest.first() == Some(&b'{') {
-                rest.iter().position(|&b| b == b'}' || b == b'\n').map_or(rest.len(), |i| i + 1)
-            } else {
-                rest.iter().position(|&b| matches!(b, b';' | b'\'' | b'"' | b'\n' | b'\r')).unwrap_or(rest.len())
-            };
-            bytes[start..start + length].fill(b'*');
-            from = start + length;
-        }
-    }
-    // Only whole values between ASCII delimiters were replaced: still UTF-8.
-    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
-}
-
 #[cfg(test)]
 mod mask_tests {
     #[test]
     fn passwords_are_masked_in_place() {
         let text = "c: 'Driver=x;UID=me;PWD=s3cr\u{e9}t;Port=1'\nPassword={a;b}\n";
-        let masked = super::mask_passwords(text);
+        let masked = aqueducts_runtime::secrets::mask_passwords(text);
         assert_eq!(masked.len(), text.len());
         assert_eq!(masked, "c: 'Driver=x;UID=me;PWD=*******;Port=1'\nPassword=*****\n");
     }

@@ -251,8 +251,11 @@ impl OdbcScanExec {
 
 impl DisplayAs for OdbcScanExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        // The query is shown; the connection string is not (it may name a password).
-        write!(f, "OdbcScanExec: query={}", self.query.split_whitespace().collect::<Vec<_>>().join(" "))
+        // Passwords written into the connection string are masked; `env()` secrets show
+        // as the references they are.
+        let connection = secrets::display(&secrets::mask_passwords(&self.connection_string));
+        let query = self.query.split_whitespace().collect::<Vec<_>>().join(" ");
+        write!(f, "OdbcScanExec: connection={connection}, query={query}")
     }
 }
 

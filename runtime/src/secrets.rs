@@ -74,6 +74,36 @@ pub fn display(text: &str) -> String {
     out
 }
 
+/// The text with the values of `PWD=` and `Password=` (as in ODBC connection strings)
+/// replaced by `*`, byte for byte. A value ends at `;`, a quote or the end of the line;
+/// a value in braces (`PWD={a;b}`) at the closing brace. References to secrets and
+/// templates are left as they are.
+pub fn mask_passwords(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut bytes = text.as_bytes().to_vec();
+    for key in ["pwd=", "password="] {
+        let mut from = 0;
+        while let Some(found) = lower[from..].find(key) {
+            let start = from + found + key.len();
+            let rest = &text.as_bytes()[start..];
+            // A secret reference or a template (`{{ env("X") }}`) is not a password.
+            if rest.starts_with(OPEN.as_bytes()) || rest.starts_with(b"{{") {
+                from = start;
+                continue;
+            }
+            let length = if rest.first() == Some(&b'{') {
+                rest.iter().position(|&b| b == b'}' || b == b'\n').map_or(rest.len(), |i| i + 1)
+            } else {
+                rest.iter().position(|&b| matches!(b, b';' | b'\'' | b'"' | b'\n' | b'\r')).unwrap_or(rest.len())
+            };
+            bytes[start..start + length].fill(b'*');
+            from = start + length;
+        }
+    }
+    // Only whole values between ASCII delimiters were replaced: still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
