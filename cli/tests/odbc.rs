@@ -206,3 +206,95 @@ fn secrets_come_from_the_environment_of_the_running_process() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(duckdb(dir.path(), "SELECT answer FROM 'out/result.parquet'"), ["42"]);
 }
+
+/// A pipeline that writes the example's daily averages (84 rows) to an ODBC table.
+fn write_spec(connection: &str, table: &str, mode: &str, query: &str) -> String {
+    format!(
+        "sources:
+  - type: file
+    name: readings
+    format: {{type: csv, options: {{has_header: true}}}}
+    location: ./examples/data/temp_readings_jan_2024.csv
+stages:
+  - name: daily
+    query: |
+      {query}
+destination:
+  type: odbc
+  name: {table}
+  connection_string: '{connection}'
+  batch_size: 10
+  write_mode:
+{mode}
+"
+    )
+}
+
+const DAILY: &str = "SELECT cast(timestamp AS date) AS day, location_id, round(avg(temperature_c), 2) AS avg_temp FROM readings GROUP BY 1, 2";
+
+#[test]
+fn append_and_custom_writes_commit_everything_or_nothing() {
+    let pg = postgres();
+    pg.psql(
+        "DROP TABLE IF EXISTS daily_append, daily_custom, write_log;
+         CREATE TABLE daily_append (day date, location_id bigint, avg_temp double precision NOT NULL);
+         CREATE TABLE daily_custom (day date, location_id bigint, avg_temp double precision);
+         CREATE TABLE write_log (note text);
+         INSERT INTO daily_append VALUES ('2000-01-01', 0, 1.0);",
+    );
+    let dir = workspace();
+    let connection = pg.connection_string(&pg.password);
+    let expected = common::expected_averages(dir.path(), "jan");
+
+    let append = write_spec(&connection, "public.daily_append", "    operation: append", DAILY);
+    let out = run(dir.path(), &append, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(pg.psql("SELECT count(*) FROM daily_append").trim(), (expected.len() + 1).to_string());
+    let sum: f64 = pg.psql("SELECT sum(avg_temp) FROM daily_append WHERE location_id > 0").trim().parse().unwrap();
+    let want: f64 = expected.values().sum();
+    assert!((sum - want).abs() < 0.01, "{sum} vs {want}");
+
+    let custom = write_spec(
+        &connection,
+        "daily_custom",
+        "    operation: custom\n    transaction:\n      pre_insert: INSERT INTO write_log VALUES ('custom run')\n      insert: INSERT INTO daily_custom (day, location_id, avg_temp) VALUES (?, ?, ? * 10)",
+        DAILY,
+    );
+    let out = run(dir.path(), &custom, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(pg.psql("SELECT count(*) FROM daily_custom").trim(), expected.len().to_string());
+    let sum: f64 = pg.psql("SELECT sum(avg_temp) FROM daily_custom").trim().parse().unwrap();
+    assert!((sum - want * 10.0).abs() < 0.1, "{sum} vs {}", want * 10.0);
+    assert_eq!(pg.psql("SELECT note FROM write_log").trim(), "custom run");
+
+    // A NULL in a NOT NULL column after many good rows: nothing of the run is kept.
+    let before = pg.psql("SELECT count(*) FROM daily_append");
+    let failing = write_spec(
+        &connection,
+        "daily_append",
+        "    operation: append",
+        "SELECT day, location_id, CASE WHEN day = DATE '2024-01-20' THEN NULL ELSE avg_temp END AS avg_temp FROM (SELECT cast(timestamp AS date) AS day, location_id, round(avg(temperature_c), 2) AS avg_temp FROM readings GROUP BY 1, 2) ORDER BY day",
+    );
+    let out = run(dir.path(), &failing, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("insert failed"), "{stderr}");
+    assert!(!stderr.contains(&pg.password), "{stderr}");
+    assert_eq!(pg.psql("SELECT count(*) FROM daily_append"), before, "rolled back");
+
+    // A missing table and a missing column are reported before anything is written.
+    let missing = write_spec(&connection, "no_such_table", "    operation: append", DAILY);
+    let out = run(dir.path(), &missing, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot write to table \"no_such_table\""), "{}", text(&out.stderr));
+    let extra = write_spec(
+        &connection,
+        "daily_append",
+        "    operation: append",
+        &format!("SELECT *, 1 AS extra FROM ({DAILY})"),
+    );
+    let out = run(dir.path(), &extra, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("has no column `extra`"), "{}", text(&out.stderr));
+    assert_eq!(pg.psql("SELECT count(*) FROM daily_append"), before);
+}

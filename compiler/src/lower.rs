@@ -30,7 +30,7 @@ use crate::check::Spec;
 use crate::datatype::parse_data_type;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::plan::{Location, Planner, first_line, redact_location, resolve_location};
-use crate::spec::{Destination, DestinationFileFormat, Source, Spanned};
+use crate::spec::{Destination, DestinationFileFormat, OdbcDestination, OdbcWriteMode, Source, Spanned};
 use crate::sql::normalize_name;
 
 /// Rows printed by `show: 0`.
@@ -55,6 +55,10 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
         let materialize =
             if shared { Some((i as u32, physical_plan(&state, plan.clone(), &stage.name).await?)) } else { None };
         let write = match (&pipeline.destination, is_final) {
+            (Some(Destination::Odbc(d)), true) => {
+                let input = if shared { shared_scan(i, &stage.name, &plan)? } else { plan.clone() };
+                Some(odbc_write(d, physical_plan(&state, input, &stage.name).await?))
+            }
             (Some(destination), true) => {
                 let input = if shared { shared_scan(i, &stage.name, &plan)? } else { plan.clone() };
                 Some(physical_plan(&state, write_plan(destination, input, base_dir)?, &stage.name).await?)
@@ -99,7 +103,12 @@ pub async fn explain(
     for &i in &spec.order {
         let stage = &spec.pipeline.stages[i];
         let Some(mut plan) = plans[i].clone() else { continue };
-        if let (Some(destination), true) = (&spec.pipeline.destination, spec.final_stage == Some(i)) {
+        let is_final = spec.final_stage == Some(i);
+        if let (Some(Destination::Odbc(d)), true) = (&spec.pipeline.destination, is_final) {
+            out.push((stage.name.value.clone(), odbc_write(d, physical_plan(&state, plan, &stage.name).await?)));
+            continue;
+        }
+        if let (Some(destination), true) = (&spec.pipeline.destination, is_final) {
             plan = write_plan(destination, plan, base_dir)?;
         }
         out.push((stage.name.value.clone(), physical_plan(&state, plan, &stage.name).await?));
@@ -271,6 +280,25 @@ fn register_source(
     let _ = ctx.deregister_table(name.clone());
     ctx.register_table(name, Arc::new(table)).map_err(unreadable)?;
     Ok(())
+}
+
+/// The write of the final stage into a database table (one transaction).
+fn odbc_write(destination: &OdbcDestination, input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+    use aqueducts_runtime::odbc::{OdbcWriteExec, WriteMode, WriteTarget};
+    let mode = match &destination.write_mode {
+        OdbcWriteMode::Append => WriteMode::Append,
+        OdbcWriteMode::Custom(custom) => WriteMode::Custom {
+            pre_insert: custom.pre_insert.as_ref().map(|p| p.value.clone()),
+            insert: custom.insert.value.clone(),
+        },
+    };
+    let target = WriteTarget {
+        connection_string: destination.connection_string.value.clone(),
+        table: destination.name.value.clone(),
+        mode,
+        batch_size: destination.batch_size,
+    };
+    Arc::new(OdbcWriteExec::new(input, target))
 }
 
 /// The write of the final stage to the destination. (The runtime points it at a staging

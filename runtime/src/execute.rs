@@ -226,6 +226,10 @@ async fn run_stage(
 
     let mut staging = None;
     let run = match (&stage.write, &stage.plan) {
+        // A database write is atomic by itself: one transaction, committed at its end.
+        (Some(write), _) if write.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>().is_some() => {
+            Some(write.clone())
+        }
         (Some(write), _) => {
             let (staged, area) = stage_write(write).map_err(|e| RunError::new(&name, e))?;
             staging = Some(area);

@@ -25,7 +25,10 @@ pub fn touched_locations(pipeline: &ExecutablePipeline) -> Result<Vec<String>, S
         for plan in stage.plan.iter().chain(&stage.write).chain(computing) {
             collect(plan, &mut found)?;
         }
-        if let Some(write) = &stage.write {
+        // A database table is not a location; file writes are.
+        if let Some(write) =
+            stage.write.as_ref().filter(|w| w.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>().is_none())
+        {
             found.push(crate::write::target_url(write).map_err(|e| e.strip_backtrace())?);
         }
     }

@@ -330,3 +330,256 @@ impl ExecutionPlan for OdbcScanExec {
         Ok(builder.build())
     }
 }
+
+/// How an ODBC destination inserts its rows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum WriteMode {
+    /// `INSERT INTO table (columns) VALUES (?, ...)` in batches.
+    Append,
+    /// `pre_insert` once, then the given parameterised insert (one `?` per column).
+    Custom { pre_insert: Option<String>, insert: String },
+}
+
+/// What an [`OdbcWriteExec`] needs besides its input, as stored in artifacts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WriteTarget {
+    pub connection_string: String,
+    /// The table, as written in the spec (quoted when the statement is built).
+    pub table: String,
+    pub mode: WriteMode,
+    pub batch_size: usize,
+}
+
+/// `schema.table` with each part in double quotes (quotes inside doubled); parts already
+/// quoted are kept.
+pub fn quote_table_name(table: &str) -> String {
+    table
+        .split('.')
+        .map(|part| {
+            let part = part.trim();
+            if part.len() >= 2 && part.starts_with('"') && part.ends_with('"') {
+                part.to_string()
+            } else {
+                format!("\"{}\"", part.replace('"', "\"\""))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Writes its input into a database table inside one transaction: everything is
+/// committed at the end, or nothing (rolled back on any failure, including a cancel).
+/// Returns one row with the `count` of rows written, like DataFusion's file sinks.
+#[derive(Debug)]
+pub struct OdbcWriteExec {
+    input: Arc<dyn ExecutionPlan>,
+    target: WriteTarget,
+    properties: Arc<PlanProperties>,
+}
+
+impl OdbcWriteExec {
+    pub fn new(input: Arc<dyn ExecutionPlan>, target: WriteTarget) -> Self {
+        let schema = Arc::new(Schema::new(vec![Field::new("count", DataType::UInt64, false)]));
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        OdbcWriteExec { input, target, properties: Arc::new(properties) }
+    }
+
+    pub fn target(&self) -> &WriteTarget {
+        &self.target
+    }
+
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>) -> Result<()> {
+        buf.extend_from_slice(b"AQW1");
+        serde_json::to_writer(&mut *buf, &self.target).map_err(|e| DataFusionError::Internal(e.to_string()))
+    }
+
+    pub(crate) fn is_encoded(buf: &[u8]) -> bool {
+        buf.starts_with(b"AQW1")
+    }
+
+    pub(crate) fn decode(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Result<Self> {
+        let bad = || DataFusionError::Internal("malformed ODBC write node".into());
+        let target: WriteTarget = serde_json::from_slice(buf.get(4..).ok_or_else(bad)?).map_err(|_| bad())?;
+        let input = inputs.first().cloned().ok_or_else(bad)?;
+        Ok(OdbcWriteExec::new(input, target))
+    }
+}
+
+impl DisplayAs for OdbcWriteExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let connection = secrets::display(&secrets::mask_passwords(&self.target.connection_string));
+        let mode = match &self.target.mode {
+            WriteMode::Append => "append",
+            WriteMode::Custom { .. } => "custom",
+        };
+        write!(f, "OdbcWriteExec: table={}, mode={mode}, connection={connection}", self.target.table)
+    }
+}
+
+/// Strings and binaries as arrow-odbc writes them (no views, no large offsets).
+fn writable(batch: RecordBatch) -> Result<RecordBatch> {
+    let needs_cast = batch.schema().fields().iter().any(|f| {
+        matches!(f.data_type(), DataType::Utf8View | DataType::LargeUtf8 | DataType::BinaryView | DataType::LargeBinary)
+    });
+    if !needs_cast {
+        return Ok(batch);
+    }
+    let schema = Arc::new(readable(&batch.schema()));
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| datafusion::arrow::compute::cast(column, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// What the async side hands the writer: batches, then `None` at the end of the input.
+/// A channel that closes without the `None` means the run was stopped.
+type Feed = tokio::sync::mpsc::Receiver<Result<Option<RecordBatch>>>;
+
+/// Inserts every batch from `batches` in one transaction; returns the rows written.
+fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed) -> Result<u64> {
+    let connection = connect(&target.connection_string)?;
+    let table = quote_table_name(&target.table);
+    // The table must exist and hold every column before anything is written.
+    let mut probe = connection
+        .prepare(&format!("SELECT * FROM {table} WHERE 1 = 0"))
+        .map_err(|e| OdbcError::Query(format!("cannot write to table {table}: {}", driver_message(e))))?;
+    let unwritable = |e| OdbcError::Query(format!("cannot write to table {table}: {}", driver_message(e)));
+    let existing: Vec<String> =
+        probe.column_names().map_err(unwritable)?.collect::<std::result::Result<_, _>>().map_err(unwritable)?;
+    if target.mode == WriteMode::Append {
+        let missing: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .filter(|name| !existing.iter().any(|e| e.eq_ignore_ascii_case(name)))
+            .collect();
+        if !missing.is_empty() {
+            return Err(OdbcError::Query(format!(
+                "table {table} has no column {} (it has {})",
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                existing.join(", ")
+            ))
+            .into());
+        }
+    }
+    drop(probe);
+    connection.set_autocommit(false).map_err(|e| OdbcError::Connect(driver_message(e)))?;
+    let written = (|| -> Result<u64> {
+        let writer_schema = readable(schema);
+        let statement = match &target.mode {
+            WriteMode::Append => arrow_odbc::insert_statement_from_schema(&writer_schema, &table),
+            WriteMode::Custom { pre_insert, insert } => {
+                if let Some(pre) = pre_insert.as_deref().filter(|p| !p.trim().is_empty()) {
+                    connection
+                        .execute(pre, (), None)
+                        .map_err(|e| OdbcError::Query(format!("pre_insert failed: {}", driver_message(e))))?;
+                }
+                insert.clone()
+            }
+        };
+        let prepared = connection
+            .prepare(&statement)
+            .map_err(|e| OdbcError::Query(format!("cannot prepare the insert: {}", driver_message(e))))?;
+        let mut writer = arrow_odbc::OdbcWriter::new(target.batch_size.max(1), &writer_schema, prepared)
+            .map_err(|e| OdbcError::Query(driver_message(e)))?;
+        let mut rows = 0u64;
+        loop {
+            let batch = match batches.blocking_recv() {
+                Some(Ok(Some(batch))) => writable(batch)?,
+                Some(Ok(None)) => break,
+                Some(Err(error)) => return Err(error),
+                None => return Err(DataFusionError::Execution("the run was stopped; nothing was written".into())),
+            };
+            rows += batch.num_rows() as u64;
+            writer
+                .write_batch(&batch)
+                .map_err(|e| OdbcError::Query(format!("insert failed: {}", driver_message(e))))?;
+        }
+        writer.flush().map_err(|e| OdbcError::Query(format!("insert failed: {}", driver_message(e))))?;
+        Ok(rows)
+    })();
+    match written {
+        Ok(rows) => {
+            connection.commit().map_err(|e| OdbcError::Query(format!("commit failed: {}", driver_message(e))))?;
+            Ok(rows)
+        }
+        Err(error) => {
+            let _ = connection.rollback();
+            Err(error)
+        }
+    }
+}
+
+impl ExecutionPlan for OdbcWriteExec {
+    fn name(&self) -> &'static str {
+        "OdbcWriteExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = children.into_iter().next().ok_or_else(|| DataFusionError::Internal("no input".into()))?;
+        Ok(Arc::new(OdbcWriteExec::new(input, self.target.clone())))
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let input = datafusion::physical_plan::execute_stream(self.input.clone(), context)?;
+        let (target, schema) = (self.target.clone(), self.input.schema());
+        let out_schema = self.schema();
+        let mut builder = RecordBatchReceiverStream::builder(out_schema.clone(), 1);
+        let tx = builder.tx();
+        let (batches_tx, batches_rx) = tokio::sync::mpsc::channel(2);
+        // The async side feeds the blocking writer; dropping the run drops both, and the
+        // writer rolls back (its channel closes before the end of the input).
+        builder.spawn(async move {
+            use futures::StreamExt;
+            let mut input = input;
+            while let Some(batch) = input.next().await {
+                let failed = batch.is_err();
+                if batches_tx.send(batch.map(Some)).await.is_err() || failed {
+                    return Ok(());
+                }
+            }
+            let _ = batches_tx.send(Ok(None)).await;
+            Ok(())
+        });
+        builder.spawn_blocking(move || {
+            let rows = write_all(&target, &schema, batches_rx)?;
+            let count = datafusion::arrow::array::UInt64Array::from(vec![rows]);
+            let batch = RecordBatch::try_new(out_schema, vec![Arc::new(count)])?;
+            let _ = tx.blocking_send(Ok(batch));
+            Ok(())
+        });
+        Ok(builder.build())
+    }
+}

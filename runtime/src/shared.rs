@@ -337,6 +337,9 @@ impl PhysicalExtensionCodec for AqueductsCodec {
         if crate::odbc::OdbcScanExec::is_encoded(buf) {
             return Ok(Arc::new(crate::odbc::OdbcScanExec::decode(buf)?));
         }
+        if crate::odbc::OdbcWriteExec::is_encoded(buf) {
+            return Ok(Arc::new(crate::odbc::OdbcWriteExec::decode(buf, _inputs)?));
+        }
         Ok(Arc::new(SharedStageExec::decode(buf)?))
     }
 
@@ -348,6 +351,9 @@ impl PhysicalExtensionCodec for AqueductsCodec {
     ) -> Result<()> {
         if let Some(scan) = node.as_ref().downcast_ref::<crate::odbc::OdbcScanExec>() {
             return scan.encode(buf);
+        }
+        if let Some(write) = node.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>() {
+            return write.encode(buf);
         }
         match node.as_ref().downcast_ref::<SharedStageExec>() {
             Some(shared) => shared.encode(buf),
