@@ -167,6 +167,8 @@ fn load(spec: &SpecArgs) -> Result<(SourceFile, CheckOptions), UsageError> {
 const PLANNING_STACK: usize = 256 * 1024 * 1024;
 
 fn main() -> ExitCode {
+    // Before any thread starts: it sets an environment variable.
+    aqueducts_runtime::odbc::prepare_driver_config();
     let cli = Cli::parse();
     // Planning recurses over the query's expressions: give the threads that plan room
     // for the longest operator chains the compiler accepts.

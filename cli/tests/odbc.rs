@@ -298,3 +298,30 @@ fn append_and_custom_writes_commit_everything_or_nothing() {
     assert!(text(&out.stderr).contains("has no column `extra`"), "{}", text(&out.stderr));
     assert_eq!(pg.psql("SELECT count(*) FROM daily_append"), before);
 }
+
+#[test]
+fn dsn_and_driver_name_connection_strings_work() {
+    let pg = postgres();
+    let dir = workspace();
+    // A user DSN in an odbc.ini of our own; the driver by the name its package registered.
+    let ini = dir.path().join("odbc.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[aqueducts_test]\nDriver=PostgreSQL Unicode\nServername=127.0.0.1\nPort={}\nDatabase=aqueducts_test\n",
+            pg.port
+        ),
+    )
+    .unwrap();
+    let by_name = format!(
+        "Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={};Database=aqueducts_test;Uid=aqueducts;Pwd={};",
+        pg.port, pg.password
+    );
+    let by_dsn = format!("DSN=aqueducts_test;Uid=aqueducts;Pwd={};", pg.password);
+    for connection in [by_name, by_dsn] {
+        let text_spec = spec(&connection, "SELECT 7 AS seven", "SELECT seven * 6 AS answer FROM db", "");
+        let out = run(dir.path(), &text_spec, &[("ODBCINI", ini.to_str().unwrap())]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(duckdb(dir.path(), "SELECT answer FROM 'out/result.parquet'"), ["42"]);
+    }
+}
