@@ -641,16 +641,18 @@ fn messages_of_an_execution_arrive_in_order_and_finished_is_last() {
     use tokio_tungstenite::tungstenite::Message;
     let dir = workspace();
     let executor = Executor::start(dir.path(), &[]);
-    std::fs::write(dir.path().join("count.yml"), counting_spec(1000, "./out/order.csv")).unwrap();
-    let plan = dir.path().join("count.aqp");
-    let out = aqueducts(dir.path(), &["plan", "-f", "count.yml", "--out", plan.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let artifact = std::fs::read(&plan).unwrap();
-    // Two runs on one connection: the second waits behind the first.
+    // A slow run, then a quick one on the same connection: the quick one waits.
+    let mut artifacts = Vec::new();
+    for (name, rows) in [("slow", 2_000_000), ("quick", 1000)] {
+        std::fs::write(dir.path().join(format!("{name}.yml")), counting_spec(rows, &format!("./out/{name}.csv")))
+            .unwrap();
+        let plan = dir.path().join(format!("{name}.aqp"));
+        let out = aqueducts(dir.path(), &["plan", "-f", &format!("{name}.yml"), "--out", plan.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        artifacts.push(Message::Binary(std::fs::read(&plan).unwrap().into()));
+    }
     let replies =
-        raw_session(&executor, vec![Message::Binary(artifact.clone().into()), Message::Binary(artifact.into())], |r| {
-            r.iter().filter(|m| m.contains("\"type\":\"finished\"")).count() == 2
-        });
+        raw_session(&executor, artifacts, |r| r.iter().filter(|m| m.contains("\"type\":\"finished\"")).count() == 2);
     let parsed: Vec<serde_json::Value> = replies.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
     let ids: Vec<String> = parsed
         .iter()
