@@ -9,6 +9,7 @@
 pub mod artifact;
 mod execute;
 pub mod locations;
+mod node_codec;
 pub mod odbc;
 pub mod protocol;
 pub mod secrets;

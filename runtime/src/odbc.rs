@@ -7,15 +7,12 @@
 //! in the memory pool. [`crate::shared::AqueductsCodec`] stores the node in artifacts.
 
 use std::fmt;
-use std::io::Cursor;
 use std::sync::{Arc, OnceLock};
 
 use arrow_odbc::odbc_api::{ConnectionOptions, DataType as OdbcDataType, Environment, ResultSetMetadata};
 use arrow_odbc::{OdbcReaderBuilder, arrow_schema_from};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::ipc::reader::StreamReader;
-use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -32,6 +29,7 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 
+use crate::node_codec::{NodeReader, leaf_node_methods, put_projection, put_schema, put_text};
 use crate::secrets;
 
 /// The largest text or binary value of a column without a length (`TEXT`, `VARCHAR`).
@@ -190,58 +188,21 @@ impl OdbcScanExec {
         Ok(OdbcScanExec { connection_string, query, schema, projection, properties: Arc::new(properties) })
     }
 
-    /// `AQO1`, connection string, query, projection, then the schema as an Arrow IPC stream.
+    /// `AQO1`, connection string, query, projection, then the schema ([`crate::node_codec`]).
     pub(crate) fn encode(&self, buf: &mut Vec<u8>) -> Result<()> {
         buf.extend_from_slice(b"AQO1");
-        for text in [&self.connection_string, &self.query] {
-            buf.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            buf.extend_from_slice(text.as_bytes());
-        }
-        match &self.projection {
-            None => buf.extend_from_slice(&u32::MAX.to_le_bytes()),
-            Some(columns) => {
-                buf.extend_from_slice(&(columns.len() as u32).to_le_bytes());
-                for c in columns {
-                    buf.extend_from_slice(&(*c as u32).to_le_bytes());
-                }
-            }
-        }
-        let mut writer = StreamWriter::try_new(&mut *buf, &self.schema)?;
-        writer.finish()?;
-        Ok(())
+        put_text(buf, &self.connection_string);
+        put_text(buf, &self.query);
+        put_projection(buf, self.projection.as_ref());
+        put_schema(buf, &self.schema)
     }
 
     pub(crate) fn decode(buf: &[u8]) -> Result<Self> {
-        let bad = || DataFusionError::Internal("malformed ODBC scan node".into());
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Result<&[u8]> {
-            let end = at.checked_add(n).filter(|&e| e <= buf.len()).ok_or_else(bad)?;
-            let out = &buf[at..end];
-            at = end;
-            Ok(out)
-        };
-        if take(4)? != b"AQO1" {
-            return Err(bad());
-        }
-        let u32_at = |b: &[u8]| -> Result<u32> { Ok(u32::from_le_bytes(b.try_into().map_err(|_| bad())?)) };
-        let mut text = || -> Result<String> {
-            let len = u32_at(take(4)?)? as usize;
-            String::from_utf8(take(len)?.to_vec()).map_err(|_| bad())
-        };
-        let connection_string = text()?;
-        let query = text()?;
-        let count = u32_at(take(4)?)?;
-        let projection = if count == u32::MAX {
-            None
-        } else {
-            let mut columns = Vec::with_capacity(count.min(4096) as usize);
-            for _ in 0..count {
-                columns.push(u32_at(take(4)?)? as usize);
-            }
-            Some(columns)
-        };
-        let schema = StreamReader::try_new(Cursor::new(&buf[at..]), None)?.schema();
-        OdbcScanExec::new(connection_string, query, schema, projection)
+        let mut reader = NodeReader::new(buf, b"AQO1", "ODBC scan")?;
+        let connection_string = reader.text()?;
+        let query = reader.text()?;
+        let projection = reader.projection()?;
+        OdbcScanExec::new(connection_string, query, reader.schema()?, projection)
     }
 
     pub(crate) fn is_encoded(buf: &[u8]) -> bool {
@@ -264,32 +225,7 @@ impl ExecutionPlan for OdbcScanExec {
         "OdbcScanExec"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
-    }
+    leaf_node_methods!();
 
     fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let (connection_string, query) = (self.connection_string.clone(), self.query.clone());

@@ -10,13 +10,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Cursor};
+use std::io::{BufReader, BufWriter};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::ipc::reader::{FileReader, StreamReader};
-use datafusion::arrow::ipc::writer::{FileWriter, StreamWriter};
+use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -36,6 +36,8 @@ use datafusion::physical_plan::{
 use datafusion::prelude::SessionContext;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use futures::StreamExt;
+
+use crate::node_codec::{NodeReader, leaf_node_methods, put_projection, put_schema, put_text, put_u32};
 
 /// The computed shared stages of a run, by id. Lives in the session config, so plan
 /// nodes find it through their task context.
@@ -191,54 +193,21 @@ impl SharedStageExec {
         Ok(SharedStageExec { id, stage, schema, projection, properties: Arc::new(properties) })
     }
 
-    /// `AQS1`, id, stage name, projection, then the full schema as an Arrow IPC stream.
+    /// `AQS1`, id, stage name, projection, then the full schema ([`crate::node_codec`]).
     fn encode(&self, buf: &mut Vec<u8>) -> Result<()> {
         buf.extend_from_slice(b"AQS1");
-        buf.extend_from_slice(&self.id.to_le_bytes());
-        buf.extend_from_slice(&(self.stage.len() as u32).to_le_bytes());
-        buf.extend_from_slice(self.stage.as_bytes());
-        match &self.projection {
-            None => buf.extend_from_slice(&u32::MAX.to_le_bytes()),
-            Some(columns) => {
-                buf.extend_from_slice(&(columns.len() as u32).to_le_bytes());
-                for c in columns {
-                    buf.extend_from_slice(&(*c as u32).to_le_bytes());
-                }
-            }
-        }
-        let mut writer = StreamWriter::try_new(&mut *buf, &self.schema)?;
-        writer.finish()?;
-        Ok(())
+        put_u32(buf, self.id);
+        put_text(buf, &self.stage);
+        put_projection(buf, self.projection.as_ref());
+        put_schema(buf, &self.schema)
     }
 
     fn decode(buf: &[u8]) -> Result<Self> {
-        let bad = || DataFusionError::Internal("malformed shared stage node".into());
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Result<&[u8]> {
-            let end = at.checked_add(n).filter(|&e| e <= buf.len()).ok_or_else(bad)?;
-            let out = &buf[at..end];
-            at = end;
-            Ok(out)
-        };
-        if take(4)? != b"AQS1" {
-            return Err(bad());
-        }
-        let u32_at = |b: &[u8]| -> Result<u32> { Ok(u32::from_le_bytes(b.try_into().map_err(|_| bad())?)) };
-        let id = u32_at(take(4)?)?;
-        let name_len = u32_at(take(4)?)? as usize;
-        let stage = String::from_utf8_lossy(take(name_len)?).into_owned();
-        let count = u32_at(take(4)?)?;
-        let projection = if count == u32::MAX {
-            None
-        } else {
-            let mut columns = Vec::with_capacity(count.min(4096) as usize);
-            for _ in 0..count {
-                columns.push(u32_at(take(4)?)? as usize);
-            }
-            Some(columns)
-        };
-        let schema = StreamReader::try_new(Cursor::new(&buf[at..]), None)?.schema();
-        SharedStageExec::new(id, stage, schema, projection)
+        let mut reader = NodeReader::new(buf, b"AQS1", "shared stage")?;
+        let id = reader.u32()?;
+        let stage = reader.text()?;
+        let projection = reader.projection()?;
+        SharedStageExec::new(id, stage, reader.schema()?, projection)
     }
 }
 
@@ -253,32 +222,7 @@ impl ExecutionPlan for SharedStageExec {
         "SharedStageExec"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
-    }
+    leaf_node_methods!();
 
     fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let missing =

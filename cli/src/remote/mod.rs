@@ -41,14 +41,21 @@ impl ExecutorArgs {
     }
 }
 
-pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> Result<ExitCode, UsageError> {
-    let target = executor.target()?;
-    let mut connection = match Connection::open(&target).await {
-        Ok(connection) => connection,
+/// Connects, or says why not (exit code 1).
+async fn open(executor: &ExecutorArgs) -> Result<Result<Connection, ExitCode>, UsageError> {
+    match Connection::open(&executor.target()?).await {
+        Ok(connection) => Ok(Ok(connection)),
         Err(message) => {
             eprintln!("error: {message}");
-            return Ok(ExitCode::from(1));
+            Ok(Err(ExitCode::from(1)))
         }
+    }
+}
+
+pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> Result<ExitCode, UsageError> {
+    let mut connection = match open(&executor).await? {
+        Ok(connection) => connection,
+        Err(code) => return Ok(code),
     };
     let welcome = connection.welcome.clone();
     let bytes = match input {
@@ -152,13 +159,9 @@ async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, Us
 
 /// `aqueducts cancel`: asks the executor to stop an execution and reports what happened.
 pub async fn cancel(executor: ExecutorArgs, execution_id: String) -> Result<ExitCode, UsageError> {
-    let target = executor.target()?;
-    let mut connection = match Connection::open(&target).await {
+    let mut connection = match open(&executor).await? {
         Ok(connection) => connection,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
     if let Err(message) = connection.requests.send(&ClientMessage::Cancel { execution_id: execution_id.clone() }) {
         eprintln!("error: {message}");
