@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{aqueducts, duckdb, text, workspace};
+use common::{aqueducts, duckdb, run_spec as run, text, workspace};
 
-use std::path::Path;
 use std::process::Command;
 
 struct Postgres {
@@ -71,16 +70,6 @@ destination:
   format: {{type: parquet, options: {{}}}}
 "
     )
-}
-
-fn run(dir: &Path, spec_text: &str, env: &[(&str, &str)]) -> std::process::Output {
-    std::fs::write(dir.join("spec.yml"), spec_text).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_aqueducts"))
-        .args(["run", "-f", "spec.yml", "-q"])
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
 }
 
 #[test]

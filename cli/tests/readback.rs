@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{aqueducts, duckdb, expected_averages, run_python, text, workspace};
+use common::{duckdb, expected_averages, run_python, run_spec, text, workspace};
 
 /// A pipeline over the January example data whose final stage yields one row per day and
 /// location, written to `destination` (YAML, indented as a mapping under `destination:`).
@@ -33,8 +33,7 @@ destination:
 /// Runs `spec` in a fresh copy of the examples; returns the directory.
 fn run(spec: &str) -> tempfile::TempDir {
     let dir = workspace();
-    std::fs::write(dir.path().join("spec.yml"), spec).unwrap();
-    let out = aqueducts(dir.path(), &["run", "-f", "spec.yml", "-q"]);
+    let out = run_spec(dir.path(), spec, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     dir
 }

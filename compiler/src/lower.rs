@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use aqueducts_runtime::shared::{SharedStageExec, SharedTable};
 use aqueducts_runtime::{ExecutablePipeline, StagePlans};
+use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::common::config::{ConfigField, CsvOptions, JsonOptions, TableParquetOptions};
 use datafusion::common::parsers::CompressionTypeVariant;
@@ -212,34 +213,42 @@ fn register_source(
     ctx: &SessionContext,
     base_dir: &Path,
 ) -> Result<(), Diagnostic> {
+    let table = source_table(spec, index, source, base_dir)?;
+    let name = TableReference::bare(normalize_name(&source.name().value));
+    let _ = ctx.deregister_table(name.clone());
+    ctx.register_table(name, table).map(|_| ()).map_err(|e| {
+        Diagnostic::error(Code::SourceUnreadable, format!("cannot register source `{}`: {e}", source.name().value))
+            .label(source.name().span.clone(), "this source")
+    })
+}
+
+/// The DataFusion table a source is read through.
+fn source_table(
+    spec: &Spec,
+    index: usize,
+    source: &Source,
+    base_dir: &Path,
+) -> Result<Arc<dyn TableProvider>, Diagnostic> {
+    let schema = spec.source_schemas.get(index).cloned().flatten();
     let (format, location, partitions, directory) = match source {
         Source::File(s) => (&s.format, &s.location, &[][..], false),
         Source::Directory(s) => (&s.format, &s.location, &s.partition_columns[..], true),
         Source::Odbc(s) => {
-            let Some(schema) = spec.source_schemas.get(index).cloned().flatten() else {
+            let Some(schema) = schema else {
                 return Err(unsupported(
                     &s.load_query,
                     "the columns of this query are not known".into(),
                     "declare `schema:`",
                 ));
             };
-            let table = aqueducts_runtime::odbc::OdbcTable::new(
-                s.connection_string.value.clone(),
-                s.load_query.value.clone(),
-                schema,
-            );
-            let name = TableReference::bare(normalize_name(&s.name.value));
-            let _ = ctx.deregister_table(name.clone());
-            return ctx
-                .register_table(name, Arc::new(table))
-                .map(|_| ())
-                .map_err(|e| unsupported(&s.name, format!("cannot register source `{}`: {e}", s.name.value), ""));
+            let (connection, query) = (s.connection_string.value.clone(), s.load_query.value.clone());
+            return Ok(Arc::new(aqueducts_runtime::odbc::OdbcTable::new(connection, query, schema)));
         }
         other => {
             return Err(unsupported(
                 other.name(),
                 format!("`run` cannot read {} sources yet", other.kind()),
-                "file and directory sources run today; ODBC and Delta sources are being added",
+                "file, directory and ODBC sources run today; Delta and in-memory sources are being added",
             ));
         }
     };
@@ -253,7 +262,7 @@ fn register_source(
             ));
         }
     };
-    let Some(schema) = spec.source_schemas.get(index).cloned().flatten() else {
+    let Some(schema) = schema else {
         return Err(unsupported(location, "the schema of this source is not known".into(), "declare `schema:`"));
     };
     let mut url = path.display().to_string();
@@ -275,11 +284,7 @@ fn register_source(
         .with_file_extension(extension)
         .with_table_partition_cols(partition_cols);
     let config = ListingTableConfig::new(table_url).with_listing_options(options).with_schema(schema);
-    let table = ListingTable::try_new(config).map_err(unreadable)?;
-    let name = TableReference::bare(normalize_name(&source.name().value));
-    let _ = ctx.deregister_table(name.clone());
-    ctx.register_table(name, Arc::new(table)).map_err(unreadable)?;
-    Ok(())
+    Ok(Arc::new(ListingTable::try_new(config).map_err(unreadable)?))
 }
 
 /// The write of the final stage into a database table (one transaction).
@@ -305,15 +310,12 @@ fn odbc_write(destination: &OdbcDestination, input: Arc<dyn ExecutionPlan>) -> A
 /// location when it runs; see `aqueducts_runtime::write`.)
 fn write_plan(destination: &Destination, plan: LogicalPlan, base_dir: &Path) -> Result<LogicalPlan, Vec<Diagnostic>> {
     let Destination::File(d) = destination else {
-        let kind = match destination {
-            Destination::Odbc(_) => "ODBC",
-            Destination::Delta(_) => "Delta",
-            _ => "in-memory",
-        };
+        // ODBC destinations never get here: they are written by `odbc_write`.
+        let kind = if matches!(destination, Destination::Delta(_)) { "Delta" } else { "in-memory" };
         return Err(vec![unsupported(
             destination.name(),
             format!("`run` cannot write {kind} destinations yet"),
-            "file destinations run today; ODBC and Delta destinations are being added",
+            "file and ODBC destinations run today; Delta and in-memory destinations are being added",
         )]);
     };
     let path = match resolve_location(&d.location.value, base_dir) {

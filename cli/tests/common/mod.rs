@@ -42,6 +42,17 @@ pub fn aqueducts(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aqueducts")).args(args).current_dir(dir).output().expect("run aqueducts")
 }
 
+/// Writes `spec` to `dir/spec.yml` and runs it quietly, with `env` added.
+pub fn run_spec(dir: &Path, spec: &str, env: &[(&str, &str)]) -> Output {
+    std::fs::write(dir.join("spec.yml"), spec).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+        .args(["run", "-f", "spec.yml", "-q"])
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run aqueducts")
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
