@@ -585,6 +585,15 @@ fn plans_outside_the_allowed_locations_are_refused() {
     let inside = client_dir(&counting_spec(10, "./out/n.csv"));
     let out = remote(inside.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A plan that scans a file under an allowed prefix runs too.
+    let scan = counting_spec(10, "./out/names.csv").replace(
+        "SELECT sum(value % 7) AS total FROM range(10) CROSS JOIN (SELECT count(*) AS n FROM locations)",
+        "SELECT location_name FROM locations ORDER BY 1",
+    );
+    let client = client_dir(&scan);
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/names.csv")).unwrap(), "Graz\nLinz\nVienna\n");
 }
 
 #[test]

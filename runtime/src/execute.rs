@@ -240,8 +240,15 @@ async fn run_stage(
     };
     let mut rows = None;
     if let Some(plan) = &run {
-        let counted = run_to_completion(plan.clone(), ctx, staging.is_some()).await;
+        let counted = run_to_completion(plan.clone(), ctx, stage.write.is_some()).await;
         rows = Some(counted.map_err(|e| RunError::new(&name, e))?);
+        // A database write committed already: report it as written now.
+        if let (Some(write), None) = (&stage.write, &staging)
+            && let Some(odbc) = write.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>()
+        {
+            let rows = rows.unwrap_or(0);
+            emit(Event::OutputWritten { stage: name.clone(), path: format!("table {}", odbc.table()), rows });
+        }
         if stage.explain_analyze && computed.is_none() {
             let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
             text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));

@@ -16,8 +16,10 @@ use datafusion::physical_plan::ExecutionPlan;
 use crate::ExecutablePipeline;
 
 /// Every location the pipeline reads (each file of every scan) or writes (each
-/// destination), as URLs such as `file:///data/x.csv`. A data source of an unknown kind
-/// is reported as `Err` with its name: nobody can tell where it reads.
+/// destination), as URLs such as `file:///data/x.csv`. Databases reached through ODBC
+/// (read or written) are [`ODBC_LOCATION`], so an allow-list must name them to permit
+/// them. A data source of an unknown kind is reported as `Err` with its name: nobody
+/// can tell where it reads.
 pub fn touched_locations(pipeline: &ExecutablePipeline) -> Result<Vec<String>, String> {
     let mut found = Vec::new();
     for stage in &pipeline.stages {
@@ -25,7 +27,7 @@ pub fn touched_locations(pipeline: &ExecutablePipeline) -> Result<Vec<String>, S
         for plan in stage.plan.iter().chain(&stage.write).chain(computing) {
             collect(plan, &mut found)?;
         }
-        // A database table is not a location; file writes are.
+        // Database writes were found by `collect`, as ODBC_LOCATION.
         if let Some(write) =
             stage.write.as_ref().filter(|w| w.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>().is_none())
         {
@@ -37,13 +39,24 @@ pub fn touched_locations(pipeline: &ExecutablePipeline) -> Result<Vec<String>, S
     Ok(found)
 }
 
+/// What ODBC reads and writes count as: `--allow-location odbc://` permits them.
+pub const ODBC_LOCATION: &str = "odbc://";
+
 fn collect(plan: &Arc<dyn ExecutionPlan>, found: &mut Vec<String>) -> Result<(), String> {
     let mut problem = None;
     let _ = plan.apply(|node| {
+        let any = node.as_ref();
+        if any.downcast_ref::<crate::odbc::OdbcScanExec>().is_some()
+            || any.downcast_ref::<crate::odbc::OdbcWriteExec>().is_some()
+        {
+            found.push(ODBC_LOCATION.to_string());
+        }
         if let Some(source) = node.as_ref().downcast_ref::<DataSourceExec>() {
             let source = source.data_source();
             if let Some(scan) = source.downcast_ref::<FileScanConfig>() {
-                let store = scan.object_store_url.as_str().trim_end_matches('/');
+                // `file:///` + `data/x.csv`: one slash comes from each side.
+                let store = scan.object_store_url.as_str();
+                let store = store.strip_suffix('/').unwrap_or(store);
                 for file in scan.file_groups.iter().flat_map(|group| group.iter()) {
                     found.push(format!("{store}/{}", file.object_meta.location));
                 }
@@ -95,6 +108,12 @@ mod tests {
         assert!(is_allowed("s3://bucket/in/part-1.parquet", &allowed));
         assert!(!is_allowed("s3://bucket/out/part-1.parquet", &allowed));
         assert!(!is_allowed("gs://bucket/in/x", &allowed));
+    }
+
+    #[test]
+    fn databases_must_be_allowed_by_name() {
+        assert!(!is_allowed(super::ODBC_LOCATION, &["/data".to_string()]));
+        assert!(is_allowed(super::ODBC_LOCATION, &["/data".to_string(), "odbc://".to_string()]));
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
 /// How much one fetch buffer may hold; rows per batch follow from the row size.
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 const MAX_BATCH_ROWS: usize = 8192;
+/// The most rows one insert round trip binds (`batch_size` is clamped to it: it sizes
+/// buffers, and comes from the artifact).
+const MAX_INSERT_BATCH_ROWS: usize = 100_000;
 
 /// The process-wide ODBC environment (unixODBC allows one per process).
 pub fn environment() -> Result<&'static Environment, String> {
@@ -254,7 +257,7 @@ impl ExecutionPlan for OdbcScanExec {
                     Some(columns) => batch.project(columns)?,
                     None => batch,
                 };
-                // The batch in flight counts against the pool until the reader takes it.
+                // The batch just read counts against the pool until the next one is read.
                 reservation.try_resize(batch.get_array_memory_size())?;
                 if tx.blocking_send(Ok(batch)).is_err() {
                     break; // the consumer stopped (a LIMIT, or the run was cancelled)
@@ -326,8 +329,9 @@ impl OdbcWriteExec {
         OdbcWriteExec { input, target, properties: Arc::new(properties) }
     }
 
-    pub fn target(&self) -> &WriteTarget {
-        &self.target
+    /// The table written, as the spec names it.
+    pub fn table(&self) -> &str {
+        &self.target.table
     }
 
     pub(crate) fn encode(&self, buf: &mut Vec<u8>) -> Result<()> {
@@ -381,7 +385,7 @@ fn writable(batch: RecordBatch) -> Result<RecordBatch> {
 type Feed = tokio::sync::mpsc::Receiver<Result<Option<RecordBatch>>>;
 
 /// Inserts every batch from `batches` in one transaction; returns the rows written.
-fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed) -> Result<u64> {
+fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed, stopped: impl Fn() -> bool) -> Result<u64> {
     let connection = connect(&target.connection_string)?;
     let table = quote_table_name(&target.table);
     // The table must exist and hold every column before anything is written.
@@ -425,8 +429,9 @@ fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed) -> Result
         let prepared = connection
             .prepare(&statement)
             .map_err(|e| OdbcError::Query(format!("cannot prepare the insert: {}", driver_message(e))))?;
-        let mut writer = arrow_odbc::OdbcWriter::new(target.batch_size.max(1), &writer_schema, prepared)
-            .map_err(|e| OdbcError::Query(driver_message(e)))?;
+        let mut writer =
+            arrow_odbc::OdbcWriter::new(target.batch_size.clamp(1, MAX_INSERT_BATCH_ROWS), &writer_schema, prepared)
+                .map_err(|e| OdbcError::Query(driver_message(e)))?;
         let mut rows = 0u64;
         loop {
             let batch = match batches.blocking_recv() {
@@ -444,6 +449,11 @@ fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed) -> Result
         Ok(rows)
     })();
     match written {
+        // The run may have been stopped after the input ended: then nothing is kept.
+        Ok(_) if stopped() => {
+            let _ = connection.rollback();
+            Err(DataFusionError::Execution("the run was stopped; nothing was written".into()))
+        }
         Ok(rows) => {
             connection.commit().map_err(|e| OdbcError::Query(format!("commit failed: {}", driver_message(e))))?;
             Ok(rows)
@@ -510,7 +520,7 @@ impl ExecutionPlan for OdbcWriteExec {
             Ok(())
         });
         builder.spawn_blocking(move || {
-            let rows = write_all(&target, &schema, batches_rx)?;
+            let rows = write_all(&target, &schema, batches_rx, || tx.is_closed())?;
             let count = datafusion::arrow::array::UInt64Array::from(vec![rows]);
             let batch = RecordBatch::try_new(out_schema, vec![Arc::new(count)])?;
             let _ = tx.blocking_send(Ok(batch));

@@ -83,7 +83,9 @@ pub async fn materialize(id: u32, stage: &str, plan: Arc<dyn ExecutionPlan>, ctx
         MemoryLimit::Finite(_) => 0,
         MemoryLimit::Infinite | MemoryLimit::Unknown => UNLIMITED_IN_MEMORY_BYTES,
     };
-    let reservation = MemoryConsumer::new(format!("shared stage `{stage}`")).with_can_spill(true).register(&pool);
+    // Registered as spillable only when it may hold memory: a spillable consumer takes
+    // a share from the sorts and joins computing the stage.
+    let reservation = MemoryConsumer::new(format!("shared stage `{stage}`")).with_can_spill(budget > 0).register(&pool);
     let mut batches = Vec::new();
     let mut disk: Option<(Arc<dyn SpillFile>, SpillWriter)> = None;
     let mut stream = execute_stream(plan.clone(), ctx.task_ctx())?;
