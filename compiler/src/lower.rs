@@ -241,7 +241,8 @@ fn source_table(
                     "declare `schema:`",
                 ));
             };
-            let (connection, query) = (s.connection_string.value.clone(), s.load_query.value.clone());
+            let connection = aqueducts_runtime::odbc::ConnectionString::new(&s.connection_string.value);
+            let query = s.load_query.value.clone();
             return Ok(Arc::new(aqueducts_runtime::odbc::OdbcTable::new(connection, query, schema)));
         }
         other => {
@@ -298,7 +299,7 @@ fn odbc_write(destination: &OdbcDestination, input: Arc<dyn ExecutionPlan>) -> A
         },
     };
     let target = WriteTarget {
-        connection_string: destination.connection_string.value.clone(),
+        connection_string: aqueducts_runtime::odbc::ConnectionString::new(&destination.connection_string.value),
         table: destination.name.value.clone(),
         mode,
         batch_size: destination.batch_size,

@@ -64,14 +64,26 @@ pub fn serve(operation: &StoreOperation, allowed: &[String]) -> Served {
     }
 }
 
-/// Absolute, without `.` or `..`, and under an allowed prefix (if any are set).
+/// Kernel file systems: they describe the executor process (its environment, memory),
+/// never a pipeline's data.
+const NEVER_SERVED: &[&str] = &["/proc", "/sys", "/dev"];
+
+/// Absolute, without `.` or `..`, and under an allowed prefix (if any are set), both as
+/// written and after following symbolic links (a link inside an allowed directory may
+/// not lead outside it).
 fn permitted(path: &str, allowed: &[String]) -> Result<(), String> {
     let p = Path::new(path);
     if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
         return Err(format!("`{path}` is not an absolute, normalized path"));
     }
-    if !allowed.is_empty() && !is_allowed(&format!("file://{path}"), allowed) {
-        return Err(format!("`{path}` is outside the locations this executor allows"));
+    let resolved = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    for candidate in [p, resolved.as_path()] {
+        if NEVER_SERVED.iter().any(|root| candidate.starts_with(root)) {
+            return Err(format!("`{path}` is not a data location"));
+        }
+        if !allowed.is_empty() && !is_allowed(&format!("file://{}", candidate.display()), allowed) {
+            return Err(format!("`{path}` is outside the locations this executor allows"));
+        }
     }
     Ok(())
 }
@@ -90,6 +102,10 @@ fn list(dir: &Path, recursive: bool, files: &mut Vec<FileInfo>, directories: &mu
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
+        // Linked directories are not followed: a link to a parent would never end.
+        if entry.file_type()?.is_symlink() && path.is_dir() {
+            continue;
+        }
         let meta = std::fs::metadata(&path)?;
         if meta.is_dir() {
             if recursive {
@@ -131,7 +147,10 @@ mod tests {
             Served::Answer(StoreAnswer::Listing { files, .. }) => assert_eq!(files.len(), 2),
             _ => panic!("not a listing"),
         }
-        for path in ["/etc/passwd".to_string(), format!("{root}/../x"), "relative".into()] {
+        std::os::unix::fs::symlink("/etc", dir.path().join("sub/etc")).unwrap();
+        for path in
+            ["/etc/passwd".to_string(), format!("{root}/../x"), "relative".into(), format!("{root}/sub/etc/passwd")]
+        {
             let refused = serve(&StoreOperation::Head { path }, &allowed);
             assert!(matches!(refused, Served::Answer(StoreAnswer::Refused { .. })));
         }

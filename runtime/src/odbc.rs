@@ -123,16 +123,45 @@ fn readable(schema: &Schema) -> Schema {
     Schema::new(fields)
 }
 
+/// A connection string as written in the spec (secrets as references). It is shown,
+/// debug-printed included, only with passwords masked.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionString(String);
+
+impl ConnectionString {
+    pub fn new(text: impl Into<String>) -> Self {
+        ConnectionString(text.into())
+    }
+
+    /// The text to connect with (secret references still to be resolved).
+    fn as_written(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&secrets::display(&secrets::mask_passwords(&self.0)))
+    }
+}
+
+impl fmt::Debug for ConnectionString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}", self = self.to_string())
+    }
+}
+
 /// A query on a database, as a table.
 #[derive(Debug)]
 pub struct OdbcTable {
-    connection_string: String,
+    connection_string: ConnectionString,
     query: String,
     schema: SchemaRef,
 }
 
 impl OdbcTable {
-    pub fn new(connection_string: String, query: String, schema: SchemaRef) -> Self {
+    pub fn new(connection_string: ConnectionString, query: String, schema: SchemaRef) -> Self {
         OdbcTable { connection_string, query, schema: Arc::new(readable(&schema)) }
     }
 }
@@ -167,7 +196,7 @@ impl TableProvider for OdbcTable {
 /// Runs a query through ODBC and streams its result.
 #[derive(Debug)]
 pub struct OdbcScanExec {
-    connection_string: String,
+    connection_string: ConnectionString,
     query: String,
     schema: SchemaRef,
     projection: Option<Vec<usize>>,
@@ -176,7 +205,7 @@ pub struct OdbcScanExec {
 
 impl OdbcScanExec {
     pub fn new(
-        connection_string: String,
+        connection_string: ConnectionString,
         query: String,
         schema: SchemaRef,
         projection: Option<Vec<usize>>,
@@ -194,7 +223,7 @@ impl OdbcScanExec {
     /// `AQO1`, connection string, query, projection, then the schema ([`crate::node_codec`]).
     pub(crate) fn encode(&self, buf: &mut Vec<u8>) -> Result<()> {
         buf.extend_from_slice(b"AQO1");
-        put_text(buf, &self.connection_string);
+        put_text(buf, self.connection_string.as_written());
         put_text(buf, &self.query);
         put_projection(buf, self.projection.as_ref());
         put_schema(buf, &self.schema)
@@ -202,7 +231,7 @@ impl OdbcScanExec {
 
     pub(crate) fn decode(buf: &[u8]) -> Result<Self> {
         let mut reader = NodeReader::new(buf, b"AQO1", "ODBC scan")?;
-        let connection_string = reader.text()?;
+        let connection_string = ConnectionString::new(reader.text()?);
         let query = reader.text()?;
         let projection = reader.projection()?;
         OdbcScanExec::new(connection_string, query, reader.schema()?, projection)
@@ -217,7 +246,7 @@ impl DisplayAs for OdbcScanExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         // Passwords written into the connection string are masked; `env()` secrets show
         // as the references they are.
-        let connection = secrets::display(&secrets::mask_passwords(&self.connection_string));
+        let connection = &self.connection_string;
         let query = self.query.split_whitespace().collect::<Vec<_>>().join(" ");
         write!(f, "OdbcScanExec: connection={connection}, query={query}")
     }
@@ -237,7 +266,7 @@ impl ExecutionPlan for OdbcScanExec {
         let mut builder = RecordBatchReceiverStream::builder(self.schema(), 2);
         let tx = builder.tx();
         builder.spawn_blocking(move || {
-            let connection = connect(&connection_string)?;
+            let connection = connect(connection_string.as_written())?;
             let cursor = connection
                 .execute(&query, (), None)
                 .map_err(|e| OdbcError::Query(driver_message(e)))?
@@ -283,7 +312,7 @@ pub enum WriteMode {
 /// What an [`OdbcWriteExec`] needs besides its input, as stored in artifacts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WriteTarget {
-    pub connection_string: String,
+    pub connection_string: ConnectionString,
     /// The table, as written in the spec (quoted when the statement is built).
     pub table: String,
     pub mode: WriteMode,
@@ -353,7 +382,7 @@ impl OdbcWriteExec {
 
 impl DisplayAs for OdbcWriteExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let connection = secrets::display(&secrets::mask_passwords(&self.target.connection_string));
+        let connection = &self.target.connection_string;
         let mode = match &self.target.mode {
             WriteMode::Append => "append",
             WriteMode::Custom { .. } => "custom",
@@ -386,7 +415,7 @@ type Feed = tokio::sync::mpsc::Receiver<Result<Option<RecordBatch>>>;
 
 /// Inserts every batch from `batches` in one transaction; returns the rows written.
 fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed, stopped: impl Fn() -> bool) -> Result<u64> {
-    let connection = connect(&target.connection_string)?;
+    let connection = connect(target.connection_string.as_written())?;
     let table = quote_table_name(&target.table);
     // The table must exist and hold every column before anything is written.
     let mut probe = connection

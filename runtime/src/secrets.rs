@@ -81,20 +81,28 @@ pub fn display(text: &str) -> String {
 pub fn mask_passwords(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     let mut bytes = text.as_bytes().to_vec();
-    for key in ["pwd=", "password="] {
+    for key in ["pwd", "password"] {
         let mut from = 0;
         while let Some(found) = lower[from..].find(key) {
-            let start = from + found + key.len();
-            let rest = &text.as_bytes()[start..];
-            // A secret reference or a template (`{{ env("X") }}`) is not a password.
-            if rest.starts_with(OPEN.as_bytes()) || rest.starts_with(b"{{") {
-                from = start;
+            let after_key = from + found + key.len();
+            from = after_key;
+            // `PWD = value`: spaces may surround the `=`.
+            let rest = &text.as_bytes()[after_key..];
+            let Some(equals) = rest.iter().position(|&b| b != b' ') else { break };
+            if rest[equals] != b'=' {
                 continue;
             }
-            let length = if rest.first() == Some(&b'{') {
-                rest.iter().position(|&b| b == b'}' || b == b'\n').map_or(rest.len(), |i| i + 1)
+            let spaces = rest[equals + 1..].iter().take_while(|&&b| b == b' ').count();
+            let start = after_key + equals + 1 + spaces;
+            let value = &text.as_bytes()[start..];
+            // A secret reference or a template (`{{ env("X") }}`) is not a password.
+            if value.starts_with(OPEN.as_bytes()) || value.starts_with(b"{{") {
+                continue;
+            }
+            let length = if value.first() == Some(&b'{') {
+                braced_length(value)
             } else {
-                rest.iter().position(|&b| matches!(b, b';' | b'\'' | b'"' | b'\n' | b'\r')).unwrap_or(rest.len())
+                value.iter().position(|&b| matches!(b, b';' | b'\'' | b'"' | b'\n' | b'\r')).unwrap_or(value.len())
             };
             bytes[start..start + length].fill(b'*');
             from = start + length;
@@ -102,6 +110,20 @@ pub fn mask_passwords(text: &str) -> String {
     }
     // Only whole values between ASCII delimiters were replaced: still UTF-8.
     String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
+/// The length of `{...}` where `}}` stands for a `}` inside (ODBC's escape).
+fn braced_length(value: &[u8]) -> usize {
+    let mut i = 1;
+    while i < value.len() {
+        match value[i] {
+            b'}' if value.get(i + 1) == Some(&b'}') => i += 2,
+            b'}' => return i + 1,
+            b'\n' => return i,
+            _ => i += 1,
+        }
+    }
+    value.len()
 }
 
 #[cfg(test)]
@@ -122,6 +144,13 @@ mod tests {
             "environment variable `NOPE` is not set (the spec asks for it with `env(\"NOPE\")`)"
         );
         assert_eq!(resolve_with("plain", |_| None).unwrap(), "plain");
+    }
+
+    #[test]
+    fn passwords_with_spaces_and_escaped_braces_are_masked() {
+        assert_eq!(mask_passwords("UID=a; PWD = s3cret ;X=1"), "UID=a; PWD = *******;X=1");
+        assert_eq!(mask_passwords("Pwd={a}}b;c};X=1"), "Pwd=********;X=1");
+        assert_eq!(mask_passwords("PWD={{ env(\"P\") }}"), "PWD={{ env(\"P\") }}");
     }
 
     #[test]

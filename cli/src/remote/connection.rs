@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,12 +34,17 @@ pub struct Welcome {
     pub max_message_bytes: usize,
 }
 
+/// How long one file request may take (a read is at most a few MiB).
+const STORE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Sends requests over the connection and waits for their answers; cheap to clone.
 #[derive(Clone)]
 pub struct Requests {
     outgoing: mpsc::UnboundedSender<Message>,
     pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>>,
     next: Arc<AtomicU64>,
+    /// Set when nothing more will arrive from the executor.
+    closed: Arc<AtomicBool>,
 }
 
 impl Requests {
@@ -57,10 +62,30 @@ impl Requests {
         let request = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         if let Ok(mut pending) = self.pending.lock() {
+            // Checked under the lock the reader clears the map with: no request is left
+            // waiting for an answer that cannot come.
+            if self.closed.load(Ordering::Acquire) {
+                return Err("the connection to the executor was lost".to_string());
+            }
             pending.insert(request, tx);
         }
-        self.send(&ClientMessage::Store { request, operation })?;
-        rx.await.map_err(|_| "the connection to the executor was lost".to_string())
+        let forget = || {
+            if let Ok(mut pending) = self.pending.lock() {
+                pending.remove(&request);
+            }
+        };
+        if let Err(message) = self.send(&ClientMessage::Store { request, operation }) {
+            forget();
+            return Err(message);
+        }
+        match tokio::time::timeout(STORE_TIMEOUT, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err("the connection to the executor was lost".to_string()),
+            Err(_) => {
+                forget();
+                Err(format!("the executor did not answer a file request within {} s", STORE_TIMEOUT.as_secs()))
+            }
+        }
     }
 }
 
@@ -103,8 +128,16 @@ impl Connection {
             .as_str()
             .into_client_request()
             .map_err(|e| format!("`{}` is not a usable executor address: {e}", target.url))?;
-        let key = target.api_key.parse().map_err(|_| "the API key has characters a header cannot carry".to_string())?;
+        let mut key: tokio_tungstenite::tungstenite::http::HeaderValue =
+            target.api_key.parse().map_err(|_| "the API key has characters a header cannot carry".to_string())?;
+        key.set_sensitive(true);
         request.headers_mut().insert(API_KEY_HEADER, key);
+        if target.ca_cert.is_some() && target.url.starts_with("ws://") {
+            return Err(format!(
+                "--ca-cert is for TLS, but `{}` is not encrypted: use https:// or wss:// (the key would travel in clear text)",
+                target.url
+            ));
+        }
         let connector = match &target.ca_cert {
             _ if target.url.starts_with("ws://") => None,
             ca_cert => Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls_config(ca_cert.as_deref())?))),
@@ -132,6 +165,8 @@ impl Connection {
         let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>> = Arc::default();
         let (deliver, mut messages) = mpsc::unbounded_channel();
         let answers = pending.clone();
+        let closed = Arc::new(AtomicBool::new(false));
+        let closed_by_reader = closed.clone();
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 let answer = |request: u64, reply: Reply| {
@@ -159,12 +194,14 @@ impl Connection {
                     _ => {}
                 }
             }
-            // Requests still waiting fail (their senders drop with the map entries).
+            // Requests still waiting fail (their senders drop with the map entries), and
+            // later ones fail at once (`closed`).
             if let Ok(mut pending) = answers.lock() {
+                closed_by_reader.store(true, Ordering::Release);
                 pending.clear();
             }
         });
-        let requests = Requests { outgoing, pending, next: Arc::new(AtomicU64::new(1)) };
+        let requests = Requests { outgoing, pending, next: Arc::new(AtomicU64::new(1)), closed };
         let welcome = match tokio::time::timeout(Duration::from_secs(30), messages.recv()).await {
             Ok(Some(ExecutorMessage::Welcome { executor_id, working_directory, max_message_bytes, .. })) => {
                 Welcome { executor_id, working_directory, max_message_bytes }
