@@ -81,6 +81,9 @@ fn parse_api_key(value: &str) -> Result<String, String> {
     if value.trim().is_empty() {
         return Err("the API key must not be empty".into());
     }
+    if value.trim() != value {
+        return Err("the API key starts or ends with whitespace (a newline from a secret file?); remove it".into());
+    }
     Ok(value.to_string())
 }
 

@@ -203,7 +203,21 @@ impl Connection {
         });
         let requests = Requests { outgoing, pending, next: Arc::new(AtomicU64::new(1)), closed };
         let welcome = match tokio::time::timeout(Duration::from_secs(30), messages.recv()).await {
-            Ok(Some(ExecutorMessage::Welcome { executor_id, working_directory, max_message_bytes, .. })) => {
+            Ok(Some(ExecutorMessage::Welcome {
+                executor_id,
+                working_directory,
+                max_message_bytes,
+                datafusion_version,
+                ..
+            })) => {
+                // Plans only decode with the DataFusion they were compiled with: say so
+                // now rather than after compiling and uploading.
+                if datafusion_version != aqueducts_runtime::DATAFUSION_VERSION {
+                    return Err(format!(
+                        "executor {executor_id} runs DataFusion {datafusion_version}, this aqueducts {}; use an aqueducts of the executor's version",
+                        aqueducts_runtime::DATAFUSION_VERSION
+                    ));
+                }
                 Welcome { executor_id, working_directory, max_message_bytes }
             }
             Ok(Some(other)) => return Err(format!("the executor did not greet as expected: {other:?}")),

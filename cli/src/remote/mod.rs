@@ -99,7 +99,14 @@ async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, Us
     loop {
         let message = tokio::select! {
             message = connection.next() => message,
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = tokio::signal::ctrl_c() => {
+                if interrupted {
+                    // A second Ctrl-C does not wait for the executor: closing the
+                    // connection cancels the execution there too.
+                    progress.finish();
+                    eprintln!("interrupted again: leaving without waiting for the executor");
+                    return Ok(ExitCode::from(1));
+                }
                 interrupted = true;
                 match &execution {
                     Some(id) => {
