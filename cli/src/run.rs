@@ -221,7 +221,7 @@ pub fn progress_mode(quiet: bool) -> Mode {
 
 pub fn report_success(summary: &RunSummary, quiet: bool) -> ExitCode {
     if !quiet {
-        eprintln!("done: {} in {}", plural_stages(summary.stages), seconds(summary.elapsed));
+        eprintln!("done: {} in {}", crate::plural(summary.stages, "stage"), seconds(summary.elapsed));
     }
     ExitCode::SUCCESS
 }
@@ -236,8 +236,4 @@ pub fn report_failure(message: &str, memory_limit: bool, limit: &str) -> ExitCod
     }
     eprintln!("the destination was left as it was");
     ExitCode::from(1)
-}
-
-fn plural_stages(n: usize) -> String {
-    if n == 1 { "1 stage".into() } else { format!("{n} stages") }
 }

@@ -60,7 +60,9 @@ pub async fn serve(executor: Arc<Executor>, socket: WebSocket) {
     while let Some(frame) = stream.next().await {
         match frame {
             Ok(Message::Text(text)) => on_text(&executor, &outbox, text.as_str()),
-            Ok(Message::Binary(bytes)) => submit(&executor, &outbox, &bytes, gone.child_token(), &connection),
+            Ok(Message::Binary(bytes)) => {
+                submit(&executor, &outbox, bytes.to_vec(), gone.child_token(), &connection).await
+            }
             Ok(Message::Close(_)) => break,
             Ok(Message::Ping(_) | Message::Pong(_)) => {}
             Err(error) => {
@@ -115,20 +117,15 @@ fn on_text(executor: &Arc<Executor>, outbox: &Outbox, text: &str) {
     }
 }
 
-/// Decodes and checks an artifact, then queues it; refusals are error replies.
-fn submit(executor: &Arc<Executor>, outbox: &Outbox, bytes: &[u8], cancel: CancellationToken, connection: &str) {
-    let refuse = |message: String| {
-        tracing::warn!(%connection, %message, "refused an artifact");
-        outbox.send(&ExecutorMessage::Error { message });
-    };
-    let ctx = match executor.settings.session_context() {
-        Ok(ctx) => ctx,
-        Err(e) => return refuse(format!("cannot set up a run: {e}")),
-    };
-    let pipeline = match artifact::decode(bytes, &ctx.task_ctx()) {
-        Ok(pipeline) => pipeline,
-        Err(error) => return refuse(format!("refused the plan artifact: {error}")),
-    };
+/// The artifact's plans in a fresh run context, if they decode and stay within the
+/// allowed locations; otherwise why not.
+fn decode_and_check(
+    executor: &Executor,
+    bytes: &[u8],
+) -> Result<(aqueducts_runtime::ExecutablePipeline, datafusion::prelude::SessionContext), String> {
+    let ctx = executor.settings.session_context().map_err(|e| format!("cannot set up a run: {e}"))?;
+    let pipeline =
+        artifact::decode(bytes, &ctx.task_ctx()).map_err(|error| format!("refused the plan artifact: {error}"))?;
     if !executor.allowed.is_empty() {
         let outside = match aqueducts_runtime::locations::touched_locations(&pipeline) {
             Ok(locations) => locations
@@ -138,12 +135,35 @@ fn submit(executor: &Arc<Executor>, outbox: &Outbox, bytes: &[u8], cancel: Cance
             Err(unknown) => Some(format!("the plan has {unknown}")),
         };
         if let Some(what) = outside {
-            return refuse(format!(
+            return Err(format!(
                 "refused the plan: {what}, outside the locations this executor allows ({})",
                 executor.allowed.join(", ")
             ));
         }
     }
+    Ok((pipeline, ctx))
+}
+
+/// Decodes and checks an artifact, then queues it; refusals are error replies.
+async fn submit(
+    executor: &Arc<Executor>,
+    outbox: &Outbox,
+    bytes: Vec<u8>,
+    cancel: CancellationToken,
+    connection: &str,
+) {
+    let refuse = |message: String| {
+        tracing::warn!(%connection, %message, "refused an artifact");
+        outbox.send(&ExecutorMessage::Error { message });
+    };
+    // Hashing, decoding and walking a large plan is CPU work: off the async workers.
+    let checker = executor.clone();
+    let checked = tokio::task::spawn_blocking(move || decode_and_check(&checker, &bytes)).await;
+    let (pipeline, ctx) = match checked {
+        Ok(Ok(decoded)) => decoded,
+        Ok(Err(message)) => return refuse(message),
+        Err(_) => return refuse("refused the plan artifact: the decoder failed on it".into()),
+    };
     let execution_id = uuid::Uuid::new_v4().to_string();
     if let Err(busy) = executor.queue.enqueue(&execution_id, cancel.clone()) {
         return refuse(format!("the executor is busy: {} runs are waiting already; try again later", busy.waiting));

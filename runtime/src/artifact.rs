@@ -145,6 +145,7 @@ pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, Art
     let mut r = Reader { bytes: body, at: 0 };
     let count = r.u32()?;
     let mut stages = Vec::with_capacity(count.min(10_000) as usize);
+    let mut shared_ids = std::collections::HashSet::new();
     for _ in 0..count {
         let name = String::from_utf8_lossy(r.bytes16()?).into_owned();
         let flags = r.take(1)?[0];
@@ -153,6 +154,10 @@ pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, Art
         let write = decode_plan(&name, r.bytes32()?, ctx)?;
         let shared = decode_plan(&name, r.bytes32()?, ctx)?;
         let shared_id = r.u32()?;
+        // Each shared stage is computed once, under its own id.
+        if shared.is_some() && !shared_ids.insert(shared_id) {
+            return Err(malformed("two shared stages with one id"));
+        }
         stages.push(StagePlans {
             name,
             plan,

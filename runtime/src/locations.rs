@@ -74,7 +74,7 @@ fn collect(plan: &Arc<dyn ExecutionPlan>, found: &mut Vec<String>) -> Result<(),
 /// Prefixes match whole path segments, and a location with `.` or `..` segments (after
 /// percent-decoding) never matches.
 pub fn is_allowed(location: &str, allowed: &[String]) -> bool {
-    let location = percent_decode(location);
+    let location = crate::write::percent_decode(location);
     let Some((scheme, rest)) = location.split_once("://") else { return false };
     if rest.split('/').any(|segment| segment == ".." || segment == ".") {
         return false;
@@ -88,10 +88,6 @@ pub fn is_allowed(location: &str, allowed: &[String]) -> bool {
         let prefix_rest = prefix_rest.trim_end_matches('/');
         rest == prefix_rest || rest.strip_prefix(prefix_rest).is_some_and(|tail| tail.starts_with('/'))
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    crate::write::percent_decode(s)
 }
 
 #[cfg(test)]

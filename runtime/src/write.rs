@@ -22,13 +22,6 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::staging::Staging;
 
-/// The local path a write plan targets.
-fn target_path(write: &Arc<dyn ExecutionPlan>) -> Result<PathBuf> {
-    let config = sink_config(write)?;
-    let url = config.table_paths.first().ok_or_else(|| DataFusionError::Plan("the write has no output path".into()))?;
-    url_to_path(url)
-}
-
 /// The URL a write plan targets.
 pub(crate) fn target_url(write: &Arc<dyn ExecutionPlan>) -> Result<String> {
     let config = sink_config(write)?;
@@ -36,8 +29,9 @@ pub(crate) fn target_url(write: &Arc<dyn ExecutionPlan>) -> Result<String> {
     Ok(url.as_str().to_string())
 }
 
-fn url_to_path(url: &ListingTableUrl) -> Result<PathBuf> {
-    let text = url.as_str();
+/// The local path a write plan targets.
+fn target_path(write: &Arc<dyn ExecutionPlan>) -> Result<PathBuf> {
+    let text = target_url(write)?;
     let path = text
         .strip_prefix("file://")
         .ok_or_else(|| DataFusionError::NotImplemented(format!("writing to `{text}` is not supported yet")))?;
