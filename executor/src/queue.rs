@@ -38,8 +38,8 @@ impl Queue {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave the queue half-changed: every
-        // change below is a single push, pop or remove.
+        // Nothing below can panic while holding the lock (collection updates only), so
+        // a poisoned lock still guards a consistent queue.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 

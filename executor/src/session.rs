@@ -85,7 +85,7 @@ pub async fn serve(executor: Arc<Executor>, socket: WebSocket) {
 fn too_large(error: &str, limit: usize) -> Option<String> {
     let lower = error.to_ascii_lowercase();
     (lower.contains("too long") || lower.contains("too big") || lower.contains("space limit"))
-        .then(|| format!("message too large: this executor accepts messages of at most {} MiB", limit / (1024 * 1024)))
+        .then(|| format!("message too large: this executor accepts messages of at most {limit} bytes"))
 }
 
 fn on_text(executor: &Arc<Executor>, outbox: &Outbox, text: &str) {

@@ -129,7 +129,7 @@ impl ObjectStore for ExecutorFiles {
                     if at >= end {
                         return None;
                     }
-                    let until = (at + CHUNK).min(end);
+                    let until = at.saturating_add(CHUNK).min(end);
                     let piece = match store.ask(StoreOperation::Get { path: path.clone(), start: at, end: until }).await
                     {
                         Ok(Reply::Bytes(bytes)) if !bytes.is_empty() => Ok(bytes),
