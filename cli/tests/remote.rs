@@ -477,6 +477,43 @@ fn raw_session(
     })
 }
 
+/// An artifact with `header` (magic, format and DataFusion version) and one stage `x`
+/// whose plan bytes are `plan`, under a valid hash.
+fn artifact_with_plan(header: &[u8], plan: &[u8]) -> Vec<u8> {
+    let mut body = vec![1, 0, 0, 0, 1, 0, b'x', 0];
+    body.extend_from_slice(&0u64.to_le_bytes());
+    body.extend_from_slice(&(plan.len() as u32).to_le_bytes());
+    body.extend_from_slice(plan);
+    body.extend_from_slice(&[0; 12]);
+    let mut artifact = header.to_vec();
+    artifact.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&body));
+    artifact.extend_from_slice(&body);
+    artifact
+}
+
+/// A well-formed datafusion-proto plan that DataFusion 55.2 panics on while decoding:
+/// an unnest whose recursion option names no column (`unnest.rs` unwraps it).
+fn plan_that_panics_while_decoding() -> Vec<u8> {
+    use datafusion_proto::protobuf::physical_plan_node::PhysicalPlanType;
+    use datafusion_proto::protobuf::{
+        EmptyExecNode, PhysicalPlanNode, RecursionUnnestOption, Schema, UnnestExecNode, UnnestOptions,
+    };
+    use prost::Message;
+    let schema = Schema { columns: vec![], metadata: Default::default() };
+    let empty = PhysicalPlanNode {
+        physical_plan_type: Some(PhysicalPlanType::Empty(EmptyExecNode { schema: Some(schema.clone()), partitions: 1 })),
+    };
+    let recursion = RecursionUnnestOption { input_column: None, output_column: None, depth: 0 };
+    let unnest = UnnestExecNode {
+        input: Some(Box::new(empty)),
+        schema: Some(schema),
+        list_type_columns: vec![],
+        struct_type_columns: vec![],
+        options: Some(UnnestOptions { null_handling: 0, recursions: vec![recursion] }),
+    };
+    PhysicalPlanNode { physical_plan_type: Some(PhysicalPlanType::Unnest(Box::new(unnest))) }.encode_to_vec()
+}
+
 #[test]
 fn bad_input_gets_an_error_reply_and_the_next_client_is_served() {
     use tokio_tungstenite::tungstenite::Message;
@@ -511,23 +548,24 @@ fn bad_input_gets_an_error_reply_and_the_next_client_is_served() {
     let at = artifact.windows(version.len()).position(|w| w == version).unwrap();
     let mut other_version = artifact.clone();
     other_version[at..at + version.len()].copy_from_slice(&b"99.9.9999"[..version.len()]);
-    let header = at + version.len();
-    let mut body = vec![1, 0, 0, 0, 1, 0, b'x', 0];
-    body.extend_from_slice(&0u64.to_le_bytes());
+    let header = &artifact[..at + version.len()];
     let junk: Vec<u8> = (0..64u32).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
-    body.extend_from_slice(&(junk.len() as u32).to_le_bytes());
-    body.extend_from_slice(&junk);
-    body.extend_from_slice(&[0; 12]);
-    let mut garbage_plan = artifact[..header].to_vec();
-    garbage_plan.extend_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(&body));
-    garbage_plan.extend_from_slice(&body);
+    let garbage_plan = artifact_with_plan(header, &junk);
+    let panicking_plan = artifact_with_plan(header, &plan_that_panics_while_decoding());
     let replies = raw_session(
         &executor,
-        vec![Message::Binary(other_version.into()), Message::Binary(garbage_plan.into())],
-        |r| r.len() >= 2,
+        vec![
+            Message::Binary(other_version.into()),
+            Message::Binary(garbage_plan.into()),
+            Message::Binary(panicking_plan.into()),
+        ],
+        |r| r.len() >= 3,
     );
     assert!(replies[0].contains("compiled with DataFusion 99.9.9"), "{replies:?}");
     assert!(replies[1].contains("cannot be decoded"), "{replies:?}");
+    assert!(replies[2].contains("cannot be decoded: the decoder failed on these bytes"), "{replies:?}");
+    let panics = executor.events("caught a panic");
+    assert!(panics.iter().any(|e| e.to_string().contains("unnest.rs")), "{}", executor.logs());
 
     let out = remote(dir.path(), &executor, &["run", "--plan", plan.to_str().unwrap(), "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -14,6 +14,18 @@ fn main() -> ExitCode {
         level = options.log_level
     ));
     tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Panics inside the decoder or a run are caught and answered as errors; log them as
+    // JSON like everything else instead of the default hook's plain text.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(%location, panic = %message, "caught a panic");
+    }));
     tracing::info!(options = ?options, "starting");
     // Decoding and running plans recurses per plan node: give the workers the same
     // room as the CLI's planning threads.

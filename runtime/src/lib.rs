@@ -21,6 +21,7 @@ pub use execute::{Event, ExecutablePipeline, RunError, RunSummary, StagePlans, e
 
 use std::sync::Arc;
 
+use datafusion::common::config::ConfigNonZeroUsize;
 use datafusion::execution::disk_manager::DiskManagerBuilder;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -64,12 +65,24 @@ impl RunSettings {
             options.execution.sort_spill_reservation_bytes = reserve;
             options.execution.sort_in_place_threshold_bytes =
                 options.execution.sort_in_place_threshold_bytes.min(reserve);
+            // Merges hold a batch per input plus its encoded sort keys, outside
+            // anything that can spill; with DataFusion's 8192-row batches the final
+            // merge of a spilled sort asks for ~30 MB at once, more than a 0.25 GB
+            // pool has left. Smaller batches under small limits keep those buffers in
+            // proportion (2048 rows at 0.25 GB, the default from 1 GB up).
+            options.execution.batch_size = ConfigNonZeroUsize::try_new(batch_rows_for_limit(bytes))?;
         }
         config.options_mut().sql_parser.collect_spans = true;
         configure_types(&mut config);
         let config = config.with_extension(Arc::new(shared::SharedResults::default()));
         Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
     }
+}
+
+/// Rows per batch under a memory limit of `bytes`: one row per 128 KiB of pool, between
+/// 1024 and DataFusion's default of 8192.
+fn batch_rows_for_limit(bytes: usize) -> usize {
+    (bytes / (128 * 1024)).clamp(1024, 8192)
 }
 
 /// The column types every Aqueducts session uses, at compile time and at run time alike
@@ -90,6 +103,9 @@ mod tests {
     fn memory_limits_read_as_gigabytes() {
         assert_eq!(RunSettings::from_gigabytes(0.0).unwrap().max_memory, None);
         assert_eq!(RunSettings::from_gigabytes(0.5).unwrap().max_memory, Some(512 * 1024 * 1024));
+        assert_eq!(super::batch_rows_for_limit(256 * 1024 * 1024), 2048);
+        assert_eq!(super::batch_rows_for_limit(16 * 1024 * 1024), 1024);
+        assert_eq!(super::batch_rows_for_limit(4 * 1024 * 1024 * 1024), 8192);
         assert!(RunSettings::from_gigabytes(-1.0).is_err());
         assert!(RunSettings::from_gigabytes(f64::NAN).is_err());
     }
