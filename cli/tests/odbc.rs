@@ -132,6 +132,46 @@ fn a_million_rows_stream_through() {
 }
 
 #[test]
+fn long_text_values_are_read_whole_and_too_long_ones_name_their_column() {
+    let pg = postgres();
+    pg.psql(
+        "DROP TABLE IF EXISTS long_text;
+         CREATE TABLE long_text (id integer, body text, label varchar);
+         INSERT INTO long_text SELECT g, repeat(chr(65 + g), 100000 * g), repeat('é', 3000 * g)
+           FROM generate_series(1, 3) AS g;",
+    );
+    let dir = workspace();
+    let connection = pg.connection_string(&pg.password);
+    let read = spec(&connection, "SELECT id, body, label FROM long_text", "SELECT * FROM db", "");
+    let out = run(dir.path(), &read, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows = duckdb(
+        dir.path(),
+        "SELECT id, length(body), body = repeat(chr(65 + id::int), 100000 * id::int), length(label), md5(label)
+         FROM 'out/result.parquet' ORDER BY id",
+    );
+    let hashes = pg.psql("SELECT md5(label) FROM long_text ORDER BY id");
+    let hashes: Vec<&str> = hashes.lines().collect();
+    assert_eq!(
+        rows,
+        [
+            format!("1|100000|True|3000|{}", hashes[0]),
+            format!("2|200000|True|6000|{}", hashes[1]),
+            format!("3|300000|True|9000|{}", hashes[2]),
+        ]
+    );
+
+    // Beyond what a column without a length can hold: an error naming the column, and
+    // the destination left as it was.
+    let too_long = spec(&connection, "SELECT id, repeat('x', 2000000) AS huge FROM long_text", "SELECT * FROM db", "");
+    let out = run(dir.path(), &too_long, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("column `huge` holds a value of 2000000 bytes, more than the 1 MiB"), "{stderr}");
+    assert_eq!(duckdb(dir.path(), "SELECT count(*) FROM 'out/result.parquet'"), ["3"]);
+}
+
+#[test]
 fn a_bad_query_and_a_bad_connection_string_are_located_diagnostics() {
     let pg = postgres();
     let dir = workspace();

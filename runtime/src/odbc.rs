@@ -13,6 +13,7 @@ use arrow_odbc::odbc_api::{ConnectionOptions, DataType as OdbcDataType, Environm
 use arrow_odbc::{OdbcReaderBuilder, arrow_schema_from};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -87,10 +88,44 @@ fn connect(connection_string: &str) -> Result<arrow_odbc::odbc_api::Connection<'
         .map_err(|e| OdbcError::Connect(driver_message(e)))
 }
 
+/// A connection for reading query results. psqlodbc reports `text` and unbounded
+/// `varchar` columns with its `MaxLongVarcharSize` (8190 bytes) and fails on longer
+/// values; with `UnknownSizes=1` it reports them as of unknown size, so they are read
+/// with room for [`MAX_TEXT_BYTES`]. Users who set either option keep their choice.
+fn connect_for_reading(connection_string: &str) -> Result<arrow_odbc::odbc_api::Connection<'static>, OdbcError> {
+    let connection = connect(connection_string)?;
+    let lowered = connection_string.to_ascii_lowercase();
+    let sizes_chosen = lowered.contains("unknownsizes") || lowered.contains("maxlongvarcharsize");
+    let is_postgres = connection.database_management_system_name().is_ok_and(|name| name == "PostgreSQL");
+    if !is_postgres || sizes_chosen {
+        return Ok(connection);
+    }
+    drop(connection);
+    let separator = if connection_string.trim_end().ends_with(';') { "" } else { ";" };
+    connect(&format!("{connection_string}{separator}UnknownSizes=2;"))
+}
+
+/// The message for a read that failed, naming the column when a value did not fit.
+fn read_error(error: ArrowError, schema: &Schema) -> OdbcError {
+    if let ArrowError::ExternalError(inner) = &error
+        && let Some(arrow_odbc::odbc_api::Error::TooLargeValueForBuffer { indicator, buffer_index }) =
+            inner.downcast_ref::<arrow_odbc::odbc_api::Error>()
+    {
+        let column = schema.fields().get(*buffer_index).map_or("?", |f| f.name().as_str());
+        let size = indicator.map_or("a value".to_string(), |bytes| format!("a value of {bytes} bytes"));
+        return OdbcError::Read(format!(
+            "column `{column}` holds {size}, more than the {} MiB a text or binary column can hold; \
+             shorten it in the query (for example `left({column}, 100000)`)",
+            MAX_TEXT_BYTES / (1024 * 1024)
+        ));
+    }
+    OdbcError::Read(driver_message(error))
+}
+
 /// The Arrow schema of a query's result, asked of the database (prepared and described,
 /// not run). Blocking.
 pub fn describe(connection_string: &str, query: &str) -> Result<SchemaRef, OdbcError> {
-    let connection = connect(connection_string)?;
+    let connection = connect_for_reading(connection_string)?;
     let mut prepared = connection.prepare(query).map_err(|e| OdbcError::Query(driver_message(e)))?;
     let schema = arrow_schema_from(&mut prepared, None, false).map_err(|e| OdbcError::Query(driver_message(e)))?;
     // ODBC's FLOAT is double precision unless it says otherwise, but drivers report its
@@ -266,13 +301,13 @@ impl ExecutionPlan for OdbcScanExec {
         let mut builder = RecordBatchReceiverStream::builder(self.schema(), 2);
         let tx = builder.tx();
         builder.spawn_blocking(move || {
-            let connection = connect(connection_string.as_written())?;
+            let connection = connect_for_reading(connection_string.as_written())?;
             let cursor = connection
                 .execute(&query, (), None)
                 .map_err(|e| OdbcError::Query(driver_message(e)))?
                 .ok_or_else(|| OdbcError::Query("the query returned no result set".into()))?;
             let reader = OdbcReaderBuilder::new()
-                .with_schema(schema)
+                .with_schema(schema.clone())
                 .with_max_text_size(MAX_TEXT_BYTES)
                 .with_max_binary_size(MAX_TEXT_BYTES)
                 .with_max_bytes_per_batch(MAX_BATCH_BYTES)
@@ -281,7 +316,7 @@ impl ExecutionPlan for OdbcScanExec {
                 .build(cursor)
                 .map_err(|e| OdbcError::Read(driver_message(e)))?;
             for batch in reader {
-                let batch: RecordBatch = batch.map_err(|e| OdbcError::Read(driver_message(e)))?;
+                let batch: RecordBatch = batch.map_err(|e| read_error(e, &schema))?;
                 let batch = match &projection {
                     Some(columns) => batch.project(columns)?,
                     None => batch,
