@@ -480,7 +480,7 @@ fn raw_session(
 /// An artifact with `header` (magic, format and DataFusion version) and one stage `x`
 /// whose plan bytes are `plan`, under a valid hash.
 fn artifact_with_plan(header: &[u8], plan: &[u8]) -> Vec<u8> {
-    let mut body = vec![1, 0, 0, 0, 1, 0, b'x', 0];
+    let mut body = vec![0, 0, 0, 0, 1, 0, 0, 0, 1, 0, b'x', 0];
     body.extend_from_slice(&0u64.to_le_bytes());
     body.extend_from_slice(&(plan.len() as u32).to_le_bytes());
     body.extend_from_slice(plan);

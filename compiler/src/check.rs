@@ -20,8 +20,10 @@ use crate::de::{DeContext, NodeDeserializer, quoted_list};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::node::{Node, Text, Value};
 use crate::plan::{
-    Location, Planner, declared_schema, error_range, first_line, resolve_location, span_range, with_partitions,
+    Location, Planner, declared_schema, error_range, first_line, redact_location, resolve_location, span_range,
+    with_partitions,
 };
+use aqueducts_runtime::stores::{self, StoreDescriptor, StoreKind};
 use object_store::ObjectStore;
 
 use crate::source::SourceFile;
@@ -69,6 +71,8 @@ pub struct Spec {
     pub queries: Vec<Option<ParsedQuery>>,
     /// The schema of each source's files (without partition columns), where known.
     pub source_schemas: Vec<Option<SchemaRef>>,
+    /// The object stores that locations name, with their checked settings.
+    pub stores: Vec<StoreDescriptor>,
 }
 
 impl Spec {
@@ -157,6 +161,7 @@ impl<'a> Checker<'a> {
         self.check_options(&pipeline);
 
         let planner = Planner::new(self.options.file_store.clone());
+        let stores = self.check_stores(&pipeline, &file.text, &planner);
         let state = planner.state();
         let parsed: Vec<Option<ParsedQuery>> =
             pipeline.stages.iter().map(|stage| self.parse_stage(stage, &state)).collect();
@@ -183,6 +188,7 @@ impl<'a> Checker<'a> {
             stage_schemas,
             queries: parsed,
             source_schemas,
+            stores,
         }))
     }
 
@@ -424,6 +430,99 @@ impl<'a> Checker<'a> {
             }
         }
         self.diagnostics.extend(problems);
+    }
+
+    /// Checks the `storage_config` of every location on an object store and sets the
+    /// stores up in `planner`, so that schemas and listings can be read while checking.
+    fn check_stores(&mut self, pipeline: &Pipeline, file_text: &str, planner: &Planner) -> Vec<StoreDescriptor> {
+        let mut located: Vec<(&Spanned<String>, &crate::spec::StorageConfig)> = Vec::new();
+        for source in &pipeline.sources {
+            match source {
+                Source::File(s) => located.push((&s.location, &s.storage_config)),
+                Source::Directory(s) => located.push((&s.location, &s.storage_config)),
+                _ => {}
+            }
+        }
+        if let Some(Destination::File(d)) = &pipeline.destination {
+            located.push((&d.location, &d.storage_config));
+        }
+        let mut stores: Vec<StoreDescriptor> = Vec::new();
+        for (location, config) in located {
+            if self.poisoned(location) {
+                continue;
+            }
+            let Location::Url(text) = resolve_location(&location.value, &self.options.base_dir) else { continue };
+            let shown = redact_location(&text);
+            let url = match stores::normalize_location(&text) {
+                Ok((url, implied)) => (url, implied),
+                Err(message) => {
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::InvalidValue, redact_location(&message))
+                            .label(location.span.clone(), "not a location Aqueducts can read or write")
+                            .help(LOCATION_FORMS),
+                    );
+                    continue;
+                }
+            };
+            let (url, implied) = url;
+            let Some(kind) = StoreKind::of(&url) else {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::InvalidValue, format!("`{shown}` is not on a supported store"))
+                        .label(location.span.clone(), format!("`{}://` is not supported", url.scheme()))
+                        .help(LOCATION_FORMS),
+                );
+                continue;
+            };
+            let mut options: BTreeMap<String, String> = implied.into_iter().collect();
+            let mut valid = true;
+            for (key, value) in config {
+                match stores::canonical_key(kind, key) {
+                    Some(canonical) => {
+                        options.insert(canonical, value.value.clone());
+                    }
+                    None => {
+                        valid = false;
+                        let known = kind.known_keys();
+                        let lowered = key.to_ascii_lowercase();
+                        let help = match did_you_mean(&lowered, known.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`? Keys are object_store's configuration keys for {}, in any case (`{}` works too)", kind.name(), s.to_ascii_uppercase()),
+                            None => format!("keys are object_store's configuration keys for {}, in any case; see docs/object-stores.md", kind.name()),
+                        };
+                        self.diagnostics.push(
+                            Diagnostic::error(Code::UnknownKey, format!("unknown `storage_config` key `{key}` for {}", kind.name()))
+                                .label(key_span(file_text, key, &value.span), "unknown key")
+                                .help(help),
+                        );
+                    }
+                }
+            }
+            if !valid {
+                continue;
+            }
+            let Some(descriptor) = StoreDescriptor::for_url(&url, options) else { continue };
+            match stores.iter().find(|d| d.url == descriptor.url) {
+                Some(existing) if existing.options != descriptor.options => {
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::InvalidValue, format!("`{}` is configured twice, with different `storage_config`", descriptor.url))
+                            .label(location.span.clone(), "a second configuration of this store")
+                            .help("every location on one bucket or container shares one store: give them the same `storage_config`"),
+                    );
+                    continue;
+                }
+                Some(_) => continue,
+                None => {}
+            }
+            if let Err(message) = planner.register_store(&descriptor) {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::SourceUnreadable, message)
+                        .label(location.span.clone(), "this store")
+                        .help("check `storage_config` and the environment variables it or the store's cloud reads"),
+                );
+                continue;
+            }
+            stores.push(descriptor);
+        }
+        stores
     }
 
     fn check_options(&mut self, pipeline: &Pipeline) {
@@ -762,7 +861,21 @@ impl<'a> Checker<'a> {
             }
         } else {
             match resolve_location(&location.value, &self.options.base_dir) {
-                Location::Url(_) => return Ok(None),
+                Location::Url(url) => {
+                    // A store whose setup failed was reported already.
+                    let Ok((url, _)) = stores::normalize_location(&url) else { return Ok(None) };
+                    if !planner.has_store(&url) {
+                        return Ok(None);
+                    }
+                    match planner.infer_url_schema(format, &url, directory).await {
+                        Ok(schema) => schema,
+                        Err(problem) => {
+                            return Err(Diagnostic::error(Code::SourceUnreadable, problem.message)
+                                .label(location.span.clone(), problem.label)
+                                .help(problem.help));
+                        }
+                    }
+                }
                 Location::Local(path) => match planner.infer_file_schema(format, &path, directory).await {
                     Ok(schema) => schema,
                     Err(problem) => {
@@ -967,4 +1080,20 @@ fn guess_range(message: &str, sql: &str) -> Option<Range<usize>> {
     let lower = sql.to_ascii_lowercase();
     let at = lower.find(&name.to_ascii_lowercase())?;
     Some(at..at + name.len())
+}
+
+/// The locations Aqueducts reads and writes, for help texts.
+const LOCATION_FORMS: &str = "use a local path, `s3://bucket/path`, `gs://bucket/path`, `az://container/path`, \
+`abfss://container@account.dfs.core.windows.net/path`, `https://account.blob.core.windows.net/container/path` \
+or an `https://` URL (read only)";
+
+/// Where `key` is written before its value (the last occurrence before `value`);
+/// the value's span if it cannot be found.
+fn key_span(file_text: &str, key: &str, value: &Range<usize>) -> Range<usize> {
+    let window_start = value.start.saturating_sub(4096);
+    let Some(window) = file_text.get(window_start..value.start) else { return value.clone() };
+    match window.rfind(key) {
+        Some(at) => window_start + at..window_start + at + key.len(),
+        None => value.clone(),
+    }
 }

@@ -88,7 +88,7 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
             materialize,
         });
     }
-    Ok(ExecutablePipeline { stages })
+    Ok(ExecutablePipeline { stages, stores: spec.stores.clone() })
 }
 
 /// The physical plan of every stage in run order (the final stage's as its write), for
@@ -139,6 +139,14 @@ async fn prepare(
 ) -> Result<Vec<Option<LogicalPlan>>, Vec<Diagnostic>> {
     let pipeline = &spec.pipeline;
     let mut problems = Vec::new();
+    if let Err(e) = aqueducts_runtime::stores::register(ctx.runtime_env().as_ref(), &spec.stores) {
+        let at = pipeline.sources.first().map(|s| s.name().span.clone()).unwrap_or(0..0);
+        return Err(vec![
+            Diagnostic::error(Code::SourceUnreadable, e.to_string())
+                .label(at, "while setting up object stores")
+                .help("check `storage_config` and the environment variables it reads"),
+        ]);
+    }
     for (i, source) in pipeline.sources.iter().enumerate() {
         if spec.dag.readers(crate::dag::Vertex::Source(i)).is_empty() {
             continue;
@@ -253,20 +261,10 @@ fn source_table(
             ));
         }
     };
-    let path = match resolve_location(&location.value, base_dir) {
-        Location::Local(path) => path,
-        Location::Url(url) => {
-            return Err(unsupported(
-                location,
-                format!("`run` cannot read `{}` yet", redact_location(&url)),
-                "local files and directories run today; object stores are being added",
-            ));
-        }
-    };
     let Some(schema) = schema else {
         return Err(unsupported(location, "the schema of this source is not known".into(), "declare `schema:`"));
     };
-    let mut url = path.display().to_string();
+    let mut url = location_url(location, base_dir)?;
     if directory && !url.ends_with('/') {
         url.push('/');
     }
@@ -286,6 +284,18 @@ fn source_table(
         .with_table_partition_cols(partition_cols);
     let config = ListingTableConfig::new(table_url).with_listing_options(options).with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config).map_err(unreadable)?))
+}
+
+/// A location as DataFusion reads it: a local path, or the URL of an object on a store
+/// in the form the store is registered under (see `aqueducts_runtime::stores`).
+fn location_url(location: &Spanned<String>, base_dir: &Path) -> Result<String, Diagnostic> {
+    match resolve_location(&location.value, base_dir) {
+        Location::Local(path) => Ok(path.display().to_string()),
+        Location::Url(url) => match aqueducts_runtime::stores::normalize_location(&url) {
+            Ok((url, _)) => Ok(url.to_string()),
+            Err(message) => Err(unsupported(location, redact_location(&message), "check the location")),
+        },
+    }
 }
 
 /// The write of the final stage into a database table (one transaction).
@@ -319,20 +329,10 @@ fn write_plan(destination: &Destination, plan: LogicalPlan, base_dir: &Path) -> 
             "file and ODBC destinations run today; Delta and in-memory destinations are being added",
         )]);
     };
-    let path = match resolve_location(&d.location.value, base_dir) {
-        Location::Local(path) => path,
-        Location::Url(url) => {
-            return Err(vec![unsupported(
-                &d.location,
-                format!("`run` cannot write `{}` yet", redact_location(&url)),
-                "local files and directories run today; object stores are being added",
-            )]);
-        }
-    };
     let partition_by: Vec<String> = d.partition_columns.iter().map(|c| c.value.clone()).collect();
     let single_file = d.single_file && partition_by.is_empty();
-    let mut url = path.display().to_string();
-    if !single_file {
+    let mut url = location_url(&d.location, base_dir).map_err(|d| vec![d])?;
+    if !single_file && !url.ends_with('/') {
         url.push('/');
     }
     let file_type = match &d.format {

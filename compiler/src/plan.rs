@@ -111,18 +111,99 @@ impl Planner {
         let Ok(store) = self.ctx.runtime_env().object_store(ObjectStoreUrl::local_filesystem()) else {
             return PathKind::Missing;
         };
-        match store.head(&location).await {
-            Ok(_) => return PathKind::File,
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(other) => return PathKind::Unreadable(other.to_string()),
-        }
-        match store.list_with_delimiter(Some(&location)).await {
-            Ok(_) => PathKind::Directory,
-            Err(object_store::Error::NotFound { .. }) => PathKind::Missing,
-            Err(other) => PathKind::Unreadable(other.to_string()),
-        }
+        kind_in_store(store.as_ref(), &location).await
     }
 
+    /// Builds an object store from its descriptor (secrets from this process's
+    /// environment) and registers it for reading schemas and listings.
+    pub fn register_store(&self, descriptor: &aqueducts_runtime::stores::StoreDescriptor) -> Result<(), String> {
+        let url = url::Url::parse(&descriptor.url).map_err(|e| e.to_string())?;
+        let store = aqueducts_runtime::stores::build(descriptor).map_err(|e| e.to_string())?;
+        self.ctx.register_object_store(&url, store);
+        Ok(())
+    }
+
+    /// Whether a store for `url` is registered.
+    pub fn has_store(&self, url: &url::Url) -> bool {
+        let store_url = aqueducts_runtime::stores::store_url(url);
+        ObjectStoreUrl::parse(store_url).is_ok_and(|u| self.ctx.runtime_env().object_store(u).is_ok())
+    }
+
+    /// Reads the schema of a file or directory on an object store from its data.
+    pub async fn infer_url_schema(
+        &self,
+        format: &SourceFileFormat,
+        url: &url::Url,
+        directory: bool,
+    ) -> Result<SchemaRef, SourceProblem> {
+        let shown = redact_location(url.as_str());
+        let problem = |message: String, label: &str, help: &str| SourceProblem {
+            message,
+            label: label.into(),
+            help: help.into(),
+        };
+        let store_url = ObjectStoreUrl::parse(aqueducts_runtime::stores::store_url(url))
+            .map_err(|e| problem(format!("`{shown}` is not a store URL: {e}"), "not a store URL", "check the location"))?;
+        let store = self.ctx.runtime_env().object_store(&store_url).map_err(|e| {
+            problem(format!("no store for `{shown}`: {}", first_line(&e.strip_backtrace())), "no store", "check the location")
+        })?;
+        let location = object_store::path::Path::from_url_path(url.path())
+            .map_err(|e| problem(format!("`{shown}` is not a valid object path: {e}"), "invalid path", "check the location"))?;
+        match kind_in_store(store.as_ref(), &location).await {
+            PathKind::Unreadable(reason) => {
+                return Err(problem(
+                    format!("cannot read `{shown}`: {}", redact_location(&reason)),
+                    "unreadable",
+                    "check the credentials in `storage_config` (or the cloud's environment variables) and that the bucket exists",
+                ));
+            }
+            PathKind::Missing => {
+                return Err(problem(
+                    format!("`{shown}` does not exist"),
+                    "no such object or prefix",
+                    "check the bucket and the path",
+                ));
+            }
+            PathKind::Directory if !directory => {
+                return Err(problem(format!("`{shown}` is a prefix of several objects, not one"), "a directory", "use `type: directory` to read every file in it"));
+            }
+            PathKind::File if directory => {
+                return Err(problem(format!("`{shown}` is one object, not a directory"), "not a directory", "use `type: file` for a single file"));
+            }
+            _ => {}
+        }
+        let mut text = url.to_string();
+        if directory && !text.ends_with('/') {
+            text.push('/');
+        }
+        let unreadable = |e: DataFusionError| SourceProblem {
+            message: format!("cannot read the schema of `{shown}`: {}", redact_location(first_line(&e.strip_backtrace()))),
+            label: "unreadable".into(),
+            help: format!("check that it holds {} data, or declare `schema:` in the format options", format.name()),
+        };
+        let table_url = ListingTableUrl::parse(&text).map_err(unreadable)?;
+        let extension = if directory { format!(".{}", format.name()) } else { String::new() };
+        let options = ListingOptions::new(Self::file_format(format)).with_file_extension(extension);
+        options.infer_schema(&self.ctx.state(), &table_url).await.map_err(unreadable)
+    }
+}
+
+/// Whether `location` is an object, a prefix of objects, or neither, in `store`.
+async fn kind_in_store(store: &dyn ObjectStore, location: &object_store::path::Path) -> PathKind {
+    match store.head(location).await {
+        Ok(_) => return PathKind::File,
+        Err(object_store::Error::NotFound { .. }) => {}
+        Err(other) => return PathKind::Unreadable(other.to_string()),
+    }
+    match store.list_with_delimiter(Some(location)).await {
+        Ok(listing) if listing.objects.is_empty() && listing.common_prefixes.is_empty() => PathKind::Missing,
+        Ok(_) => PathKind::Directory,
+        Err(object_store::Error::NotFound { .. }) => PathKind::Missing,
+        Err(other) => PathKind::Unreadable(other.to_string()),
+    }
+}
+
+impl Planner {
     pub fn state(&self) -> SessionState {
         self.ctx.state()
     }

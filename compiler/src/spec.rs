@@ -219,7 +219,7 @@ impl Source {
 }
 
 /// Key-value settings for an object store (credentials, region, endpoint).
-pub type StorageConfig = BTreeMap<String, String>;
+pub type StorageConfig = BTreeMap<String, Spanned<String>>;
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

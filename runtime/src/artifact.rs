@@ -7,7 +7,8 @@
 //! u32                    artifact format version (FORMAT_VERSION)
 //! u16 + bytes            the DataFusion version the plans were encoded with
 //! [u8; 32]               SHA-256 of the body
-//! body: u32 stage count, then per stage:
+//! body: u32 + JSON        the object stores (see [`crate::stores`]), length 0 for none
+//!       u32 stage count, then per stage:
 //!   u16 + bytes          stage name
 //!   u8                   flags: 1 print_schema, 2 explain, 4 explain_analyze, 8 has show
 //!   u64                  rows to show (when flag 8)
@@ -38,7 +39,7 @@ use sha2::{Digest, Sha256};
 use crate::{DATAFUSION_VERSION, ExecutablePipeline, StagePlans};
 
 pub const MAGIC: &[u8; 8] = b"AQDUCTS\0";
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 const PRINT_SCHEMA: u8 = 1;
 const EXPLAIN: u8 = 2;
@@ -64,11 +65,20 @@ pub enum ArtifactError {
     Malformed(String),
     #[error("stage `{stage}` of the plan artifact cannot be decoded: {message}")]
     Decode { stage: String, message: String },
+    #[error("{0}")]
+    Store(#[from] crate::stores::StoreError),
 }
 
 /// Encodes a lowered pipeline.
 pub fn encode(pipeline: &ExecutablePipeline) -> Result<Vec<u8>, ArtifactError> {
     let mut body = Vec::new();
+    if pipeline.stores.is_empty() {
+        put_u32(&mut body, 0);
+    } else {
+        let stores = serde_json::to_vec(&pipeline.stores).map_err(|e| ArtifactError::Malformed(e.to_string()))?;
+        put_u32(&mut body, stores.len() as u32);
+        body.extend_from_slice(&stores);
+    }
     put_u32(&mut body, pipeline.stages.len() as u32);
     for stage in &pipeline.stages {
         if stage.name.len() > u16::MAX as usize {
@@ -122,8 +132,8 @@ pub fn encode(pipeline: &ExecutablePipeline) -> Result<Vec<u8>, ArtifactError> {
     Ok(out)
 }
 
-/// Decodes an artifact into plans bound to `ctx` (which must know every object store
-/// the plans read or write).
+/// Decodes an artifact into plans bound to `ctx`, after building the object stores the
+/// plans read or write from this process's environment and registering them in `ctx`.
 pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, ArtifactError> {
     let mut r = Reader { bytes, at: 0 };
     if r.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
@@ -143,6 +153,11 @@ pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, Art
         return Err(ArtifactError::Corrupted);
     }
     let mut r = Reader { bytes: body, at: 0 };
+    let stores = match r.bytes32()? {
+        [] => Vec::new(),
+        json => serde_json::from_slice(json).map_err(|_| malformed("store descriptors"))?,
+    };
+    crate::stores::register(ctx.runtime_env().as_ref(), &stores)?;
     let count = r.u32()?;
     let mut stages = Vec::with_capacity(count.min(10_000) as usize);
     let mut shared_ids = std::collections::HashSet::new();
@@ -172,7 +187,7 @@ pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, Art
     if r.at != body.len() {
         return Err(malformed("unexpected bytes after the last stage"));
     }
-    Ok(ExecutablePipeline { stages })
+    Ok(ExecutablePipeline { stages, stores })
 }
 
 fn decode_plan(stage: &str, bytes: &[u8], ctx: &TaskContext) -> Result<Option<Arc<dyn ExecutionPlan>>, ArtifactError> {
@@ -259,7 +274,7 @@ mod tests {
             write: None,
             materialize: None,
         };
-        encode(&ExecutablePipeline { stages: vec![stage] }).unwrap()
+        encode(&ExecutablePipeline { stages: vec![stage], stores: vec![] }).unwrap()
     }
 
     #[test]

@@ -16,7 +16,7 @@ use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::limit::GlobalLimitExec;
 
 use crate::shared::{materialize, shared_inputs};
-use crate::write::stage_write;
+use crate::write::{Staged, stage_write};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use std::collections::HashMap;
@@ -45,6 +45,8 @@ pub struct StagePlans {
 #[derive(Debug)]
 pub struct ExecutablePipeline {
     pub stages: Vec<StagePlans>,
+    /// The object stores the plans read and write, registered before they are decoded.
+    pub stores: Vec<crate::stores::StoreDescriptor>,
 }
 
 /// Something that happened during a run, for progress displays.
@@ -96,10 +98,6 @@ impl RunError {
         let message = message.lines().next().unwrap_or(&message).to_string();
         RunError { stage: stage.to_string(), message, memory_limit }
     }
-
-    fn io(stage: &str, what: &str, error: std::io::Error) -> Self {
-        RunError { stage: stage.to_string(), message: format!("{what}: {error}"), memory_limit: false }
-    }
 }
 
 /// Runs every stage. A stage read by several stages is computed once, as soon as the
@@ -140,6 +138,10 @@ pub async fn execute(
             shared.insert(id, computed.boxed().shared());
         }
     }
+    // Every staging area, from the moment it exists: a failure anywhere removes them all
+    // (object stores have no drop-time cleanup), success commits them.
+    let stagings: std::sync::Mutex<Vec<(String, Staged)>> = std::sync::Mutex::new(Vec::new());
+    let stagings_ref = &stagings;
     let runs = pipeline.stages.into_iter().map(|stage| {
         let computing = stage.materialize.as_ref().map(|(_, plan)| plan);
         let plans: Vec<_> = stage.plan.iter().chain(&stage.write).chain(computing).cloned().collect();
@@ -150,16 +152,27 @@ pub async fn execute(
             if let Some(own) = own {
                 own.await?;
             }
-            run_stage(stage, ctx, emit).await
+            run_stage(stage, ctx, emit, stagings_ref).await
         }
     });
     // Destinations are replaced only once every stage has succeeded: a failure anywhere
     // (or an interrupt) drops all staged output and leaves every destination as it was.
-    let outputs = futures::future::try_join_all(runs).await?;
+    let outcome = futures::future::try_join_all(runs).await;
+    let staged = std::mem::take(&mut *stagings.lock().unwrap_or_else(|p| p.into_inner()));
+    let written = match outcome {
+        Ok(written) => written,
+        Err(error) => {
+            for (_, area) in staged {
+                area.abort().await;
+            }
+            return Err(error);
+        }
+    };
     let mut rows_written = None;
-    for StagedOutput { stage, output, rows } in outputs.into_iter().flatten() {
-        let path = output.target().display().to_string();
-        output.commit().map_err(|e| RunError::io(&stage, &format!("cannot replace `{path}`"), e))?;
+    for (stage, area) in staged {
+        let rows = written.iter().flatten().find(|(name, _)| *name == stage).map_or(0, |(_, rows)| *rows);
+        let path = area.target();
+        area.commit().await.map_err(|e| RunError::new(&stage, DataFusionError::Execution(format!("cannot replace `{path}`: {e}"))))?;
         rows_written = Some(rows_written.unwrap_or(0) + rows);
         emit(Event::OutputWritten { stage, path, rows });
     }
@@ -182,11 +195,14 @@ fn ready<'a>(
 }
 
 /// Runs one stage; returns the rows it wrote to the destination, if it writes one.
+/// Runs one stage; a file write's staging area goes into `stagings` as soon as it
+/// exists. Returns the stage's name and the rows it wrote to a file destination.
 async fn run_stage(
     stage: StagePlans,
     ctx: &SessionContext,
     emit: &(dyn Fn(Event) + Sync),
-) -> Result<Option<StagedOutput>, RunError> {
+    stagings: &std::sync::Mutex<Vec<(String, Staged)>>,
+) -> Result<Option<(String, u64)>, RunError> {
     let prints = stage.print_schema || stage.explain || stage.explain_analyze || stage.show.is_some();
     if stage.write.is_none() && !prints {
         return Ok(None); // a shared stage that only feeds others: computed already
@@ -231,8 +247,9 @@ async fn run_stage(
             Some(write.clone())
         }
         (Some(write), _) => {
-            let (staged, area) = stage_write(write).map_err(|e| RunError::new(&name, e))?;
-            staging = Some(area);
+            let (staged, area) = stage_write(write, ctx).await.map_err(|e| RunError::new(&name, e))?;
+            stagings.lock().unwrap_or_else(|p| p.into_inner()).push((name.clone(), area));
+            staging = Some(());
             Some(staged)
         }
         (None, Some(plan)) if stage.explain_analyze && computed.is_none() => Some(plan.clone()),
@@ -263,14 +280,7 @@ async fn run_stage(
         emit(Event::StageOutput { stage: name.clone(), text });
     }
     emit(Event::StageFinished { stage: name.clone(), rows, elapsed: stage_started.elapsed() });
-    Ok(staging.map(|output| StagedOutput { stage: name, output, rows: rows.unwrap_or(0) }))
-}
-
-/// A complete write waiting for the whole run to succeed.
-struct StagedOutput {
-    stage: String,
-    output: crate::staging::Staging,
-    rows: u64,
+    Ok(staging.map(|()| (name, rows.unwrap_or(0))))
 }
 
 /// Streams a plan to its end and counts rows; a write reports the rows it wrote in a

@@ -14,7 +14,9 @@ pub mod odbc;
 pub mod protocol;
 pub mod secrets;
 pub mod shared;
+pub mod object_staging;
 pub mod staging;
+pub mod stores;
 pub mod write;
 
 pub use execute::{Event, ExecutablePipeline, RunError, RunSummary, StagePlans, execute};

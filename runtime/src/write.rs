@@ -4,7 +4,8 @@
 //! destination itself. Just before running it, the runtime rebuilds that sink with the
 //! same options but a staging path ([`crate::staging`]), so the destination is replaced
 //! only when the write is complete, whether the plan was compiled now or read from an
-//! artifact.
+//! artifact. Local destinations are staged by [`crate::staging`], destinations on object
+//! stores by [`crate::object_staging`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +21,9 @@ use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::ExecutionPlan;
 
+use datafusion::prelude::SessionContext;
+
+use crate::object_staging::ObjectStaging;
 use crate::staging::Staging;
 
 /// The URL a write plan targets.
@@ -78,18 +82,65 @@ fn sink_config(write: &Arc<dyn ExecutionPlan>) -> Result<FileSinkConfig> {
     }
 }
 
+/// Where a write's output waits until the whole run succeeded.
+pub enum Staged {
+    /// Next to a destination on the local file system; swapped in by renames.
+    Local(Staging),
+    /// Next to a destination on an object store; copied into place.
+    Object(ObjectStaging),
+}
+
+impl Staged {
+    /// The destination, for messages.
+    pub fn target(&self) -> String {
+        match self {
+            Staged::Local(s) => s.target().display().to_string(),
+            Staged::Object(s) => s.target_url(),
+        }
+    }
+
+    /// Replaces the destination with the staged output.
+    pub async fn commit(self) -> std::result::Result<(), String> {
+        match self {
+            Staged::Local(s) => s.commit().map_err(|e| e.to_string()),
+            Staged::Object(s) => s.commit().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Removes the staged output; the destination stays as it was.
+    pub async fn abort(self) {
+        match self {
+            Staged::Local(s) => drop(s),
+            Staged::Object(s) => s.abort().await,
+        }
+    }
+}
+
 /// The same write, into a fresh staging location for its destination.
-pub fn stage_write(write: &Arc<dyn ExecutionPlan>) -> Result<(Arc<dyn ExecutionPlan>, Staging)> {
+pub async fn stage_write(
+    write: &Arc<dyn ExecutionPlan>,
+    ctx: &SessionContext,
+) -> Result<(Arc<dyn ExecutionPlan>, Staged)> {
     let exec = sink_exec(write)?;
     let mut config = sink_config(write)?;
-    let target = target_path(write)?;
     let directory = config.table_paths.first().is_some_and(|u| u.as_str().ends_with('/'));
-    let staging = Staging::new(&target, directory)
-        .map_err(|e| DataFusionError::Execution(format!("cannot prepare `{}`: {e}", target.display())))?;
-    let mut staged_url = staging.path().display().to_string();
-    if directory {
-        staged_url.push('/');
-    }
+    let (staged_url, staged) = if config.object_store_url.as_str().starts_with("file://") {
+        let target = target_path(write)?;
+        let staging = Staging::new(&target, directory)
+            .map_err(|e| DataFusionError::Execution(format!("cannot prepare `{}`: {e}", target.display())))?;
+        let mut staged_url = staging.path().display().to_string();
+        if directory {
+            staged_url.push('/');
+        }
+        (staged_url, Staged::Local(staging))
+    } else {
+        let store = ctx.runtime_env().object_store(&config.object_store_url)?;
+        let table = config.table_paths.first().ok_or_else(|| DataFusionError::Plan("the write has no output path".into()))?;
+        let target = table.prefix().clone();
+        let store_url = config.object_store_url.as_str().to_string();
+        let staging = ObjectStaging::new(store, &store_url, target, directory).await?;
+        (staging.url(), Staged::Object(staging))
+    };
     config.table_paths = vec![ListingTableUrl::parse(&staged_url)?];
     config.original_url = staged_url;
     let any = exec.sink();
@@ -102,8 +153,8 @@ pub fn stage_write(write: &Arc<dyn ExecutionPlan>) -> Result<(Arc<dyn ExecutionP
     } else {
         return Err(DataFusionError::NotImplemented("this kind of destination write is not supported".into()));
     };
-    let staged = DataSinkExec::new(exec.input().clone(), sink, exec.sort_order().clone());
-    Ok((Arc::new(staged), staging))
+    let staged_exec = DataSinkExec::new(exec.input().clone(), sink, exec.sort_order().clone());
+    Ok((Arc::new(staged_exec), staged))
 }
 
 /// The CSV writer options with empty date and time formats removed.
