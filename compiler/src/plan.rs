@@ -154,7 +154,7 @@ impl Planner {
                 return Err(problem(
                     format!("cannot read `{shown}`: {}", redact_location(&reason)),
                     "unreadable",
-                    "check the credentials in `storage_config` (or the cloud's environment variables) and that the bucket exists",
+                    "check that the bucket or container exists, and the credentials in `storage_config` (or the cloud's environment variables)",
                 ));
             }
             PathKind::Missing => {

@@ -112,6 +112,63 @@ pub fn mask_passwords(text: &str) -> String {
     String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
 }
 
+/// The text with the values of credential settings (`aws_secret_access_key: ...`,
+/// `AZURE_STORAGE_ACCOUNT_KEY = "..."`, any `*token*`, `*sas*`, `*password*`) replaced by
+/// `*`, byte for byte, in YAML, JSON and TOML alike. Templates and references are left.
+pub fn mask_credential_settings(text: &str) -> String {
+    const MARKERS: &[&str] =
+        &["secret", "account_key", "access_key", "master_key", "customer_key", "sas_", "token", "password"];
+    let bytes_in = text.as_bytes();
+    let mut bytes = bytes_in.to_vec();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut i = 0;
+    while i < bytes_in.len() {
+        if !is_word(bytes_in[i]) || (i > 0 && is_word(bytes_in[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes_in.len() && is_word(bytes_in[i]) {
+            i += 1;
+        }
+        let word = text[start..i].to_ascii_lowercase();
+        if !MARKERS.iter().any(|m| word.contains(m)) || word.ends_with("_id") {
+            continue;
+        }
+        // `key: value`, `"key": "value"`, `key = "value"`.
+        let mut j = i;
+        while j < bytes_in.len() && matches!(bytes_in[j], b'"' | b'\'' | b' ' | b'\t') {
+            j += 1;
+        }
+        if j >= bytes_in.len() || !matches!(bytes_in[j], b':' | b'=') {
+            continue;
+        }
+        j += 1;
+        while j < bytes_in.len() && matches!(bytes_in[j], b' ' | b'\t') {
+            j += 1;
+        }
+        let value = &bytes_in[j..];
+        if value.starts_with(b"{{") || value.starts_with(b"${") || value.starts_with(OPEN.as_bytes()) {
+            continue;
+        }
+        let (from, length) = match value.first() {
+            Some(&quote @ (b'"' | b'\'')) => {
+                let inner = value[1..].iter().position(|&b| b == quote || b == b'\n').unwrap_or(value.len() - 1);
+                (j + 1, inner)
+            }
+            _ => {
+                let end = value.iter().position(|&b| matches!(b, b',' | b'}' | b'\n' | b'\r' | b'#')).unwrap_or(value.len());
+                let trimmed = value[..end].iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |p| p + 1);
+                (j, trimmed)
+            }
+        };
+        bytes[from..from + length].fill(b'*');
+        i = from + length;
+    }
+    // Only whole values between ASCII delimiters were replaced: still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
 /// The length of `{...}` where `}}` stands for a `}` inside (ODBC's escape).
 fn braced_length(value: &[u8]) -> usize {
     let mut i = 1;
@@ -129,6 +186,19 @@ fn braced_length(value: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_settings_are_masked_in_every_format() {
+        let text = "a: { AWS_SECRET_ACCESS_KEY: 'abc', aws_access_key_id: AKIA, token: xyz }\n\
+                    \"azure_storage_account_key\": \"k=1\",\nsas_token = \"q\"\nkey: '{{ env(\"X\") }}'\n";
+        let masked = mask_credential_settings(text);
+        assert_eq!(masked.len(), text.len());
+        assert_eq!(
+            masked,
+            "a: { AWS_SECRET_ACCESS_KEY: '***', aws_access_key_id: AKIA, token: *** }\n\
+             \"azure_storage_account_key\": \"***\",\nsas_token = \"*\"\nkey: '{{ env(\"X\") }}'\n"
+        );
+    }
 
     #[test]
     fn references_resolve_where_the_plan_runs() {

@@ -1,0 +1,302 @@
+//! Sources and destinations on object stores, against real protocol servers that
+//! `scripts/test.sh` starts (scripts/object-stores.sh): moto for S3, Azurite for Azure
+//! Blob Storage. Objects are put and read back with each cloud's own Python client, and
+//! Parquet and CSV contents compared with pyarrow.
+
+mod common;
+
+use common::{run_python, run_spec as run, text, workspace};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn endpoint(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `bash scripts/test.sh`, which starts the object store servers")
+    })
+}
+
+/// A bucket or container name of its own for each test.
+fn fresh_name(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A store under test: how Python reaches it, and the `storage_config` a spec uses.
+trait Store {
+    /// `s3://bucket`, `az://container`.
+    fn root(&self) -> String;
+    fn storage_config(&self) -> String;
+    /// Python that defines `put(key, bytes)`, `get(key) -> bytes` and `keys() -> list`.
+    fn python_client(&self) -> String;
+}
+
+struct S3 {
+    endpoint: String,
+    bucket: String,
+}
+
+impl S3 {
+    fn new() -> S3 {
+        let s3 = S3 { endpoint: endpoint("AQUEDUCTS_TEST_S3_ENDPOINT"), bucket: fresh_name("aq") };
+        run_python(Path::new("."), &format!("{}\nclient.create_bucket(Bucket={:?})", s3.python_client(), s3.bucket));
+        s3
+    }
+}
+
+impl Store for S3 {
+    fn root(&self) -> String {
+        format!("s3://{}", self.bucket)
+    }
+
+    fn storage_config(&self) -> String {
+        // The upper-case spellings users copy from AWS's docs, mixed with object_store's.
+        format!(
+            "{{ AWS_ENDPOINT: '{}', AWS_ALLOW_HTTP: 'true', aws_access_key_id: test, AWS_SECRET_ACCESS_KEY: test, AWS_REGION: us-east-1 }}",
+            self.endpoint
+        )
+    }
+
+    fn python_client(&self) -> String {
+        format!(
+            "import boto3
+client = boto3.client('s3', endpoint_url={endpoint:?}, aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')
+def put(key, data): client.put_object(Bucket={bucket:?}, Key=key, Body=data)
+def get(key): return client.get_object(Bucket={bucket:?}, Key=key)['Body'].read()
+def keys(): return sorted(o['Key'] for o in client.list_objects_v2(Bucket={bucket:?}).get('Contents', []))
+",
+            endpoint = self.endpoint,
+            bucket = self.bucket
+        )
+    }
+}
+
+struct Azure {
+    endpoint: String,
+    container: String,
+}
+
+/// Azurite's well-known development account.
+const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+impl Azure {
+    fn new() -> Azure {
+        let azure = Azure { endpoint: endpoint("AQUEDUCTS_TEST_AZURE_ENDPOINT"), container: fresh_name("aq") };
+        run_python(Path::new("."), &format!("{}\ncontainer.create_container()", azure.python_client()));
+        azure
+    }
+}
+
+impl Store for Azure {
+    fn root(&self) -> String {
+        format!("az://{}", self.container)
+    }
+
+    fn storage_config(&self) -> String {
+        format!(
+            "{{ AZURE_STORAGE_ACCOUNT_NAME: devstoreaccount1, azure_storage_account_key: '{AZURITE_KEY}', azure_storage_endpoint: '{}', ALLOW_HTTP: 'true' }}",
+            self.endpoint
+        )
+    }
+
+    fn python_client(&self) -> String {
+        format!(
+            "from azure.storage.blob import BlobServiceClient
+service = BlobServiceClient(account_url={endpoint:?}, credential={{'account_name': 'devstoreaccount1', 'account_key': {key:?}}})
+container = service.get_container_client({container:?})
+def put(key, data): container.upload_blob(key, data, overwrite=True)
+def get(key): return container.download_blob(key).readall()
+def keys(): return sorted(b.name for b in container.list_blobs())
+",
+            endpoint = self.endpoint,
+            key = AZURITE_KEY,
+            container = self.container
+        )
+    }
+}
+
+use std::path::Path;
+
+/// Puts the test data: a CSV file, a Parquet file and a hive-partitioned CSV directory.
+fn put_inputs(store: &dyn Store) {
+    run_python(
+        Path::new("."),
+        &format!(
+            "{}
+import io, pyarrow as pa, pyarrow.parquet as pq
+put('in/people.csv', b'id,name\\n1,ann\\n2,bob\\n3,cy\\n')
+buffer = io.BytesIO()
+pq.write_table(pa.table({{'id': [1, 2, 3], 'score': [1.5, 2.5, 3.5]}}), buffer)
+put('in/scores.parquet', buffer.getvalue())
+put('in/visits/year=2023/a.csv', b'id,visits\\n1,10\\n')
+put('in/visits/year=2024/b.csv', b'id,visits\\n2,20\\n3,30\\n')
+",
+            store.python_client()
+        ),
+    );
+}
+
+fn spec(store: &dyn Store, destination: &str) -> String {
+    let (root, config) = (store.root(), store.storage_config());
+    format!(
+        "sources:
+  - {{ type: file, name: people, format: {{ type: csv, options: {{}} }}, location: '{root}/in/people.csv', storage_config: {config} }}
+  - {{ type: file, name: scores, format: {{ type: parquet, options: {{}} }}, location: '{root}/in/scores.parquet', storage_config: {config} }}
+  - type: directory
+    name: visits
+    format: {{ type: csv, options: {{}} }}
+    location: '{root}/in/visits/'
+    partition_columns: [{{ name: year, data_type: int32 }}]
+    storage_config: {config}
+stages:
+  - name: joined
+    query: >
+      SELECT p.id, p.name, s.score, v.visits, v.year
+      FROM people p JOIN scores s ON p.id = s.id JOIN visits v ON p.id = v.id ORDER BY p.id
+destination:
+  {destination}
+  storage_config: {config}
+"
+    )
+}
+
+const EXPECTED: &str = "[(1, 'ann', 1.5, 10, 2023), (2, 'bob', 2.5, 20, 2024), (3, 'cy', 3.5, 30, 2024)]";
+
+fn reads_and_writes_files_and_partitioned_directories(store: &dyn Store) {
+    put_inputs(store);
+    let dir = workspace();
+    let root = store.root();
+    let single = format!(
+        "type: file\n  name: out\n  format: {{ type: parquet, options: {{}} }}\n  location: '{root}/out/joined.parquet'"
+    );
+    let out = run(dir.path(), &spec(store, &single), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows = run_python(
+        dir.path(),
+        &format!(
+            "{}
+import io, pyarrow.parquet as pq
+t = pq.read_table(io.BytesIO(get('out/joined.parquet')))
+print(sorted(tuple(r.values()) for r in t.to_pylist()))
+print([k for k in keys() if k.startswith('out/') or 'staging' in k])",
+            store.python_client()
+        ),
+    );
+    assert_eq!(rows.lines().collect::<Vec<_>>(), [EXPECTED, "['out/joined.parquet']"]);
+
+    let partitioned = format!(
+        "type: file\n  name: out\n  format: {{ type: csv, options: {{}} }}\n  location: '{root}/out/by_year/'\n  single_file: false\n  partition_columns: [year]"
+    );
+    let out = run(dir.path(), &spec(store, &partitioned), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows = run_python(
+        dir.path(),
+        &format!(
+            "{}
+import io, pyarrow.csv as pc
+rows = []
+for key in keys():
+    if key.startswith('out/by_year/'):
+        year = int(key.split('year=')[1].split('/')[0])
+        for r in pc.read_csv(io.BytesIO(get(key))).to_pylist():
+            rows.append((r['id'], r['name'], r['score'], r['visits'], year))
+print(sorted(rows))
+print(sorted({{k.split('/')[2] for k in keys() if k.startswith('out/by_year/')}}))
+print([k for k in keys() if 'staging' in k])",
+            store.python_client()
+        ),
+    );
+    assert_eq!(rows.lines().collect::<Vec<_>>(), [EXPECTED, "['year=2023', 'year=2024']", "[]"]);
+
+    // A run that fails after writing leaves the previous objects as they were.
+    let previous = run_python(dir.path(), &format!("{}\nprint(get('out/joined.parquet').hex())", store.python_client()));
+    let failing = spec(store, &single).replace(
+        "ORDER BY p.id",
+        "ORDER BY p.id\n  - name: broken\n    query: SELECT CAST(name AS INT) AS n FROM joined\n    show: 1",
+    );
+    let out = run(dir.path(), &failing, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let after = run_python(
+        dir.path(),
+        &format!("{}\nprint(get('out/joined.parquet').hex())\nprint([k for k in keys() if 'staging' in k])", store.python_client()),
+    );
+    assert_eq!(after.lines().collect::<Vec<_>>(), [previous.trim(), "[]"]);
+}
+
+#[test]
+fn s3_sources_and_destinations() {
+    reads_and_writes_files_and_partitioned_directories(&S3::new());
+}
+
+#[test]
+fn azure_sources_and_destinations() {
+    reads_and_writes_files_and_partitioned_directories(&Azure::new());
+}
+
+#[test]
+fn s3_missing_buckets_unset_secrets_and_unknown_keys_are_clear_errors() {
+    let s3 = S3::new();
+    put_inputs(&s3);
+    let dir = workspace();
+    let single = format!(
+        "type: file\n  name: out\n  format: {{ type: parquet, options: {{}} }}\n  location: '{}/out/x.parquet'",
+        s3.root()
+    );
+
+    let missing_bucket = spec(&s3, &single).replace(&format!("{}/in/people.csv", s3.root()), "s3://no-such-bucket/people.csv");
+    let out = run(dir.path(), &missing_bucket, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot read `s3://no-such-bucket/people.csv`"), "{stderr}");
+    assert!(stderr.contains("check that the bucket or container exists"), "{stderr}");
+
+    // A secret the spec takes from the environment, not set there, is named.
+    let unset = spec(&s3, &single).replace("AWS_SECRET_ACCESS_KEY: test", "AWS_SECRET_ACCESS_KEY: '{{ env(\"AQ_NO_SUCH_SECRET\") }}'");
+    let out = run(dir.path(), &unset, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("AQ_NO_SUCH_SECRET"), "{stderr}");
+
+    let typo = spec(&s3, &single).replacen("AWS_REGION: us-east-1", "AWS_REGOIN: us-east-1", 1);
+    let out = run(dir.path(), &typo, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unknown `storage_config` key `AWS_REGOIN` for S3"), "{stderr}");
+    assert!(stderr.contains("did you mean `aws_region`?"), "{stderr}");
+    assert!(stderr.contains("spec.yml:2:"), "{stderr}");
+
+    // Credentials never appear in `--explain`, errors or progress.
+    let secret_spec = spec(&s3, &single).replace("AWS_SECRET_ACCESS_KEY: test", "AWS_SECRET_ACCESS_KEY: hunter2-very-secret");
+    std::fs::write(dir.path().join("secret.yml"), &secret_spec).unwrap();
+    let explain = common::aqueducts(dir.path(), &["plan", "-f", "secret.yml", "--explain"]);
+    assert_eq!(explain.status.code(), Some(0), "{}", text(&explain.stderr));
+    let run_out = common::aqueducts(dir.path(), &["run", "-f", "secret.yml"]);
+    for output in [&explain, &run_out] {
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(!all.contains("hunter2"), "{all}");
+    }
+}
+
+#[test]
+fn azure_wrong_credentials_and_missing_containers_are_clear_errors() {
+    // Azurite checks shared-key signatures (moto does not check S3 credentials).
+    let azure = Azure::new();
+    put_inputs(&azure);
+    let dir = workspace();
+    let single = format!(
+        "type: file\n  name: out\n  format: {{ type: parquet, options: {{}} }}\n  location: '{}/out/x.parquet'",
+        azure.root()
+    );
+    let wrong_key = spec(&azure, &single).replace(AZURITE_KEY, "d3JvbmcgYnV0IHdlbGwtZm9ybWVkIGtleQ==");
+    let out = run(dir.path(), &wrong_key, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("cannot read `{}/in/people.csv`", azure.root())), "{stderr}");
+    assert!(stderr.contains("403") || stderr.contains("AuthorizationFailure"), "{stderr}");
+    assert!(!stderr.contains("d3JvbmcgYnV0"), "{stderr}");
+
+    let missing = spec(&azure, &single).replace(&format!("{}/in/people.csv", azure.root()), "az://no-such-container/people.csv");
+    let out = run(dir.path(), &missing, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("az://no-such-container/people.csv"), "{stderr}");
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Object store servers for the tests, on free ports on 127.0.0.1:
+#   - S3: moto's server (PyPI `moto[server]`, from scripts/python-env.sh);
+#   - Azure Blob Storage: Azurite (npm `azurite`, installed under ~/.cache when missing).
+#
+#   eval "$(bash scripts/object-stores.sh start DIR)"   prints the exports tests read:
+#        AQUEDUCTS_TEST_S3_ENDPOINT, AQUEDUCTS_TEST_AZURE_ENDPOINT
+#   bash scripts/object-stores.sh stop DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+action="${1:?start or stop}"
+dir="${2:?a directory for the server state}"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for() { # URL NAME
+  for _ in $(seq 1 300); do
+    if curl -s -o /dev/null "$1"; then return 0; fi
+    sleep 0.1
+  done
+  echo "$2 did not start; its log:" >&2
+  cat "$dir/$2.log" >&2 || true
+  exit 1
+}
+
+case "$action" in
+  start)
+    mkdir -p "$dir"
+    python="$(bash scripts/python-env.sh)"
+    port="$(free_port)"
+    "$(dirname "$python")/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+    echo $! >"$dir/moto.pid"
+    wait_for "http://127.0.0.1:$port/" moto
+    echo "export AQUEDUCTS_TEST_S3_ENDPOINT=http://127.0.0.1:$port"
+
+    node_dir="${AQUEDUCTS_NODE_TOOLS:-$HOME/.cache/aqueducts-node}"
+    if [ ! -x "$node_dir/node_modules/.bin/azurite-blob" ]; then
+      mkdir -p "$node_dir"
+      npm install --silent --no-audit --no-fund --prefix "$node_dir" azurite@3.37.0 >&2
+    fi
+    port="$(free_port)"
+    "$node_dir/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
+      --location "$dir/azurite" --skipApiVersionCheck --loose --silent >"$dir/azurite.log" 2>&1 &
+    echo $! >"$dir/azurite.pid"
+    wait_for "http://127.0.0.1:$port/" azurite
+    echo "export AQUEDUCTS_TEST_AZURE_ENDPOINT=http://127.0.0.1:$port/devstoreaccount1"
+    ;;
+  stop)
+    for name in moto azurite; do
+      if [ -f "$dir/$name.pid" ]; then
+        kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+        rm -f "$dir/$name.pid"
+      fi
+    done
+    ;;
+  *)
+    echo "usage: $0 start|stop DIR" >&2
+    exit 2
+    ;;
+esac
