@@ -208,7 +208,8 @@ print([k for k in keys() if 'staging' in k])",
     assert_eq!(rows.lines().collect::<Vec<_>>(), [EXPECTED, "['year=2023', 'year=2024']", "[]"]);
 
     // A run that fails after writing leaves the previous objects as they were.
-    let previous = run_python(dir.path(), &format!("{}\nprint(get('out/joined.parquet').hex())", store.python_client()));
+    let previous =
+        run_python(dir.path(), &format!("{}\nprint(get('out/joined.parquet').hex())", store.python_client()));
     let failing = spec(store, &single).replace(
         "ORDER BY p.id",
         "ORDER BY p.id\n  - name: broken\n    query: SELECT CAST(name AS INT) AS n FROM joined\n    show: 1",
@@ -217,7 +218,10 @@ print([k for k in keys() if 'staging' in k])",
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let after = run_python(
         dir.path(),
-        &format!("{}\nprint(get('out/joined.parquet').hex())\nprint([k for k in keys() if 'staging' in k])", store.python_client()),
+        &format!(
+            "{}\nprint(get('out/joined.parquet').hex())\nprint([k for k in keys() if 'staging' in k])",
+            store.python_client()
+        ),
     );
     assert_eq!(after.lines().collect::<Vec<_>>(), [previous.trim(), "[]"]);
 }
@@ -242,7 +246,8 @@ fn s3_missing_buckets_unset_secrets_and_unknown_keys_are_clear_errors() {
         s3.root()
     );
 
-    let missing_bucket = spec(&s3, &single).replace(&format!("{}/in/people.csv", s3.root()), "s3://no-such-bucket/people.csv");
+    let missing_bucket =
+        spec(&s3, &single).replace(&format!("{}/in/people.csv", s3.root()), "s3://no-such-bucket/people.csv");
     let out = run(dir.path(), &missing_bucket, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -250,7 +255,8 @@ fn s3_missing_buckets_unset_secrets_and_unknown_keys_are_clear_errors() {
     assert!(stderr.contains("check that the bucket or container exists"), "{stderr}");
 
     // A secret the spec takes from the environment, not set there, is named.
-    let unset = spec(&s3, &single).replace("AWS_SECRET_ACCESS_KEY: test", "AWS_SECRET_ACCESS_KEY: '{{ env(\"AQ_NO_SUCH_SECRET\") }}'");
+    let unset = spec(&s3, &single)
+        .replace("AWS_SECRET_ACCESS_KEY: test", "AWS_SECRET_ACCESS_KEY: '{{ env(\"AQ_NO_SUCH_SECRET\") }}'");
     let out = run(dir.path(), &unset, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -265,7 +271,8 @@ fn s3_missing_buckets_unset_secrets_and_unknown_keys_are_clear_errors() {
     assert!(stderr.contains("spec.yml:2:"), "{stderr}");
 
     // Credentials never appear in `--explain`, errors or progress.
-    let secret_spec = spec(&s3, &single).replace("AWS_SECRET_ACCESS_KEY: test", "AWS_SECRET_ACCESS_KEY: hunter2-very-secret");
+    let secret_spec =
+        spec(&s3, &single).replace("AWS_SECRET_ACCESS_KEY: test", "AWS_SECRET_ACCESS_KEY: hunter2-very-secret");
     std::fs::write(dir.path().join("secret.yml"), &secret_spec).unwrap();
     let explain = common::aqueducts(dir.path(), &["plan", "-f", "secret.yml", "--explain"]);
     assert_eq!(explain.status.code(), Some(0), "{}", text(&explain.stderr));
@@ -294,7 +301,8 @@ fn azure_wrong_credentials_and_missing_containers_are_clear_errors() {
     assert!(stderr.contains("403") || stderr.contains("AuthorizationFailure"), "{stderr}");
     assert!(!stderr.contains("d3JvbmcgYnV0"), "{stderr}");
 
-    let missing = spec(&azure, &single).replace(&format!("{}/in/people.csv", azure.root()), "az://no-such-container/people.csv");
+    let missing =
+        spec(&azure, &single).replace(&format!("{}/in/people.csv", azure.root()), "az://no-such-container/people.csv");
     let out = run(dir.path(), &missing, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

@@ -501,7 +501,10 @@ fn plan_that_panics_while_decoding() -> Vec<u8> {
     use prost::Message;
     let schema = Schema { columns: vec![], metadata: Default::default() };
     let empty = PhysicalPlanNode {
-        physical_plan_type: Some(PhysicalPlanType::Empty(EmptyExecNode { schema: Some(schema.clone()), partitions: 1 })),
+        physical_plan_type: Some(PhysicalPlanType::Empty(EmptyExecNode {
+            schema: Some(schema.clone()),
+            partitions: 1,
+        })),
     };
     let recursion = RecursionUnnestOption { input_column: None, output_column: None, depth: 0 };
     let unnest = UnnestExecNode {
@@ -757,4 +760,66 @@ destination:
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.path().join("out/answer.csv")).unwrap().trim(), "42");
     assert!(!executor.logs().contains(&password), "the password never reaches the logs");
+}
+
+#[test]
+fn a_remote_run_reads_and_writes_s3_with_the_executors_secret() {
+    let endpoint = std::env::var("AQUEDUCTS_TEST_S3_ENDPOINT")
+        .expect("AQUEDUCTS_TEST_S3_ENDPOINT is not set: run the tests with `bash scripts/test.sh`");
+    let bucket = format!("remote-{}", std::process::id());
+    let client_code = format!(
+        "import boto3, io
+client = boto3.client('s3', endpoint_url={endpoint:?}, aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')
+"
+    );
+    common::run_python(
+        Path::new("."),
+        &format!(
+            "{client_code}client.create_bucket(Bucket={bucket:?})
+client.put_object(Bucket={bucket:?}, Key='in/people.csv', Body=b'id,name\\n1,ann\\n2,bob\\n')"
+        ),
+    );
+    let executor_dir = tempfile::tempdir().unwrap();
+    let args = ["--host", "127.0.0.1", "--port", "0", "--api-key", KEY];
+    let executor = Executor::spawn(executor_dir.path(), &args, &[("AQ_S3_SECRET", "test")]);
+    let config = format!(
+        "{{ aws_endpoint: '{endpoint}', aws_allow_http: 'true', aws_access_key_id: test, aws_secret_access_key: '{{{{ env(\"AQ_S3_SECRET\") }}}}', aws_region: us-east-1 }}"
+    );
+    let spec = format!(
+        "sources:
+  - {{ type: file, name: people, format: {{ type: csv, options: {{}} }}, location: 's3://{bucket}/in/people.csv', storage_config: {config} }}
+stages:
+  - name: upper
+    query: SELECT id, upper(name) AS name FROM people ORDER BY id
+destination:
+  type: file
+  name: out
+  format: {{ type: parquet, options: {{}} }}
+  location: 's3://{bucket}/out/upper.parquet'
+  storage_config: {config}
+"
+    );
+    let client = client_dir(&spec);
+    // The client lists the bucket while compiling (with its own value of the secret);
+    // the executor builds its stores from its own environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+        .args(["run", "-f", "spec.yml", "--executor", &executor.address, "--api-key", KEY])
+        .current_dir(client.path())
+        .env_remove("AQUEDUCTS_API_KEY")
+        .env("AQ_S3_SECRET", "the-client-may-hold-another-value")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("wrote 2 rows to s3://{bucket}/out/upper.parquet")), "{stderr}");
+    assert!(!executor.logs().contains("the-client-may-hold"), "{}", executor.logs());
+    let rows = common::run_python(
+        Path::new("."),
+        &format!(
+            "{client_code}import pyarrow.parquet as pq
+body = client.get_object(Bucket={bucket:?}, Key='out/upper.parquet')['Body'].read()
+print(pq.read_table(io.BytesIO(body)).to_pylist())"
+        ),
+    );
+    assert_eq!(rows.trim(), "[{'id': 1, 'name': 'ANN'}, {'id': 2, 'name': 'BOB'}]");
 }

@@ -485,13 +485,23 @@ impl<'a> Checker<'a> {
                         let known = kind.known_keys();
                         let lowered = key.to_ascii_lowercase();
                         let help = match did_you_mean(&lowered, known.iter().copied()) {
-                            Some(s) => format!("did you mean `{s}`? Keys are object_store's configuration keys for {}, in any case (`{}` works too)", kind.name(), s.to_ascii_uppercase()),
-                            None => format!("keys are object_store's configuration keys for {}, in any case; see docs/object-stores.md", kind.name()),
+                            Some(s) => format!(
+                                "did you mean `{s}`? Keys are object_store's configuration keys for {}, in any case (`{}` works too)",
+                                kind.name(),
+                                s.to_ascii_uppercase()
+                            ),
+                            None => format!(
+                                "keys are object_store's configuration keys for {}, in any case; see docs/object-stores.md",
+                                kind.name()
+                            ),
                         };
                         self.diagnostics.push(
-                            Diagnostic::error(Code::UnknownKey, format!("unknown `storage_config` key `{key}` for {}", kind.name()))
-                                .label(key_span(file_text, key, &value.span), "unknown key")
-                                .help(help),
+                            Diagnostic::error(
+                                Code::UnknownKey,
+                                format!("unknown `storage_config` key `{key}` for {}", kind.name()),
+                            )
+                            .label(key_span(file_text, key, &value.span), "unknown key")
+                            .help(help),
                         );
                     }
                 }

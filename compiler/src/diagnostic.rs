@@ -277,10 +277,9 @@ pub fn render(diagnostics: &[Diagnostic], file: &SourceFile, color: bool) -> Str
     // Snippets quote the file: passwords written into it are masked (same length, so
     // every position stays right).
     let mut masked = file.clone();
-    masked.text = aqueducts_runtime::secrets::mask_credential_settings(&aqueducts_runtime::secrets::mask_passwords(
-        &file.text,
-    ))
-    .into();
+    masked.text =
+        aqueducts_runtime::secrets::mask_credential_settings(&aqueducts_runtime::secrets::mask_passwords(&file.text))
+            .into();
     let mut out = String::new();
     for diagnostic in diagnostics {
         let _ = handler.render_report(&mut out, &diagnostic.located(&masked));

@@ -142,13 +142,19 @@ impl Planner {
             label: label.into(),
             help: help.into(),
         };
-        let store_url = ObjectStoreUrl::parse(aqueducts_runtime::stores::store_url(url))
-            .map_err(|e| problem(format!("`{shown}` is not a store URL: {e}"), "not a store URL", "check the location"))?;
-        let store = self.ctx.runtime_env().object_store(&store_url).map_err(|e| {
-            problem(format!("no store for `{shown}`: {}", first_line(&e.strip_backtrace())), "no store", "check the location")
+        let store_url = ObjectStoreUrl::parse(aqueducts_runtime::stores::store_url(url)).map_err(|e| {
+            problem(format!("`{shown}` is not a store URL: {e}"), "not a store URL", "check the location")
         })?;
-        let location = object_store::path::Path::from_url_path(url.path())
-            .map_err(|e| problem(format!("`{shown}` is not a valid object path: {e}"), "invalid path", "check the location"))?;
+        let store = self.ctx.runtime_env().object_store(&store_url).map_err(|e| {
+            problem(
+                format!("no store for `{shown}`: {}", first_line(&e.strip_backtrace())),
+                "no store",
+                "check the location",
+            )
+        })?;
+        let location = object_store::path::Path::from_url_path(url.path()).map_err(|e| {
+            problem(format!("`{shown}` is not a valid object path: {e}"), "invalid path", "check the location")
+        })?;
         match kind_in_store(store.as_ref(), &location).await {
             PathKind::Unreadable(reason) => {
                 return Err(problem(
@@ -165,10 +171,18 @@ impl Planner {
                 ));
             }
             PathKind::Directory if !directory => {
-                return Err(problem(format!("`{shown}` is a prefix of several objects, not one"), "a directory", "use `type: directory` to read every file in it"));
+                return Err(problem(
+                    format!("`{shown}` is a prefix of several objects, not one"),
+                    "a directory",
+                    "use `type: directory` to read every file in it",
+                ));
             }
             PathKind::File if directory => {
-                return Err(problem(format!("`{shown}` is one object, not a directory"), "not a directory", "use `type: file` for a single file"));
+                return Err(problem(
+                    format!("`{shown}` is one object, not a directory"),
+                    "not a directory",
+                    "use `type: file` for a single file",
+                ));
             }
             _ => {}
         }
@@ -177,7 +191,10 @@ impl Planner {
             text.push('/');
         }
         let unreadable = |e: DataFusionError| SourceProblem {
-            message: format!("cannot read the schema of `{shown}`: {}", redact_location(first_line(&e.strip_backtrace()))),
+            message: format!(
+                "cannot read the schema of `{shown}`: {}",
+                redact_location(first_line(&e.strip_backtrace()))
+            ),
             label: "unreadable".into(),
             help: format!("check that it holds {} data, or declare `schema:` in the format options", format.name()),
         };

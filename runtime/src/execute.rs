@@ -172,7 +172,9 @@ pub async fn execute(
     for (stage, area) in staged {
         let rows = written.iter().flatten().find(|(name, _)| *name == stage).map_or(0, |(_, rows)| *rows);
         let path = area.target();
-        area.commit().await.map_err(|e| RunError::new(&stage, DataFusionError::Execution(format!("cannot replace `{path}`: {e}"))))?;
+        area.commit()
+            .await
+            .map_err(|e| RunError::new(&stage, DataFusionError::Execution(format!("cannot replace `{path}`: {e}"))))?;
         rows_written = Some(rows_written.unwrap_or(0) + rows);
         emit(Event::OutputWritten { stage, path, rows });
     }

@@ -157,7 +157,8 @@ pub fn mask_credential_settings(text: &str) -> String {
                 (j + 1, inner)
             }
             _ => {
-                let end = value.iter().position(|&b| matches!(b, b',' | b'}' | b'\n' | b'\r' | b'#')).unwrap_or(value.len());
+                let end =
+                    value.iter().position(|&b| matches!(b, b',' | b'}' | b'\n' | b'\r' | b'#')).unwrap_or(value.len());
                 let trimmed = value[..end].iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |p| p + 1);
                 (j, trimmed)
             }

@@ -189,12 +189,15 @@ pub fn normalize_location(location: &str) -> Result<(Url, Vec<(String, String)>)
             implied.push(("azure_storage_account_name".to_string(), account.to_string()));
             format!("az://{}{}", url.username(), url.path())
         }
-        ("https", Some(host)) if host.ends_with(".blob.core.windows.net") || host.ends_with(".dfs.core.windows.net") => {
+        ("https", Some(host))
+            if host.ends_with(".blob.core.windows.net") || host.ends_with(".dfs.core.windows.net") =>
+        {
             let account = host.split('.').next().unwrap_or_default();
             let mut segments = url.path().trim_start_matches('/').splitn(2, '/');
-            let container = segments.next().filter(|c| !c.is_empty()).ok_or_else(|| {
-                format!("`{location}` names no container: write `https://{host}/CONTAINER/path`")
-            })?;
+            let container = segments
+                .next()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| format!("`{location}` names no container: write `https://{host}/CONTAINER/path`"))?;
             implied.push(("azure_storage_account_name".to_string(), account.to_string()));
             format!("az://{container}/{}", segments.next().unwrap_or(""))
         }
@@ -227,7 +230,8 @@ impl StoreDescriptor {
         self.options
             .iter()
             .map(|(k, v)| {
-                let shown = if is_secret_key(k) && !secrets::has_references(v) { "****".into() } else { secrets::display(v) };
+                let shown =
+                    if is_secret_key(k) && !secrets::has_references(v) { "****".into() } else { secrets::display(v) };
                 (k.clone(), shown)
             })
             .collect()
@@ -344,7 +348,10 @@ mod tests {
             let (url, implied) = normalize_location(l).unwrap();
             (url.to_string(), implied.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
         };
-        assert_eq!(n("abfss://data@acct.dfs.core.windows.net/a/b.csv"), ("az://data/a/b.csv".into(), vec!["acct".into()]));
+        assert_eq!(
+            n("abfss://data@acct.dfs.core.windows.net/a/b.csv"),
+            ("az://data/a/b.csv".into(), vec!["acct".into()])
+        );
         assert_eq!(n("https://acct.blob.core.windows.net/data/a/"), ("az://data/a/".into(), vec!["acct".into()]));
         assert_eq!(n("abfs://data/x"), ("az://data/x".into(), vec![]));
         assert_eq!(n("s3a://bucket/k"), ("s3://bucket/k".into(), vec![]));

@@ -135,7 +135,8 @@ pub async fn stage_write(
         (staged_url, Staged::Local(staging))
     } else {
         let store = ctx.runtime_env().object_store(&config.object_store_url)?;
-        let table = config.table_paths.first().ok_or_else(|| DataFusionError::Plan("the write has no output path".into()))?;
+        let table =
+            config.table_paths.first().ok_or_else(|| DataFusionError::Plan("the write has no output path".into()))?;
         let target = table.prefix().clone();
         let store_url = config.object_store_url.as_str().to_string();
         let staging = ObjectStaging::new(store, &store_url, target, directory).await?;
