@@ -33,7 +33,12 @@ pub enum Target {
     Local,
     /// An executor: relative paths resolve against its working directory, and local
     /// paths are read (listings, schemas) through it.
-    Executor { working_directory: PathBuf, files: Arc<dyn ObjectStore> },
+    Executor {
+        working_directory: PathBuf,
+        files: Arc<dyn ObjectStore>,
+        /// Describes ODBC queries on the executor.
+        describer: Arc<dyn aqueducts_runtime::odbc::Describer>,
+    },
 }
 
 /// A spec checked and ready to lower, or the reason it is not (already printed).
@@ -42,9 +47,10 @@ async fn checked(
     target: &Target,
 ) -> Result<Result<(SourceFile, Spec, PathBuf), ExitCode>, UsageError> {
     let (file, mut options) = load(spec)?;
-    if let Target::Executor { working_directory, files } = target {
+    if let Target::Executor { working_directory, files, describer } = target {
         options.base_dir = working_directory.clone();
         options.file_store = Some(files.clone());
+        options.odbc_describer = describer.clone();
     }
     let report = check(&file, &options).await;
     let shown: Vec<Diagnostic> =

@@ -743,7 +743,6 @@ fn a_remote_run_takes_the_database_password_from_the_executor_environment() {
     name: db
     connection_string: 'Driver={driver};Server=127.0.0.1;Port={port};Database=aqueducts_test;Uid=aqueducts;Pwd={{{{ env(\"AQ_EXECUTOR_PG_PASSWORD\") }}}};'
     load_query: SELECT 6 * 7 AS answer
-    schema: [{{name: answer, data_type: int32}}]
 stages:
   - name: result
     query: SELECT answer FROM db
@@ -754,12 +753,22 @@ destination:
   format: {{type: csv, options: {{has_header: false}}}}
 "
     );
-    // The client has no such variable: only the executor resolves it.
+    // The client has no such variable: only the executor resolves it, both to describe
+    // the query (no `schema:` declared) while the client compiles and to run the plan.
     let client = client_dir(&spec);
     let out = remote(client.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.path().join("out/answer.csv")).unwrap().trim(), "42");
     assert!(!executor.logs().contains(&password), "the password never reaches the logs");
+
+    // A query the database rejects is a located diagnostic, as in a local compile.
+    let client = client_dir(&spec.replace("SELECT 6 * 7 AS answer", "SELECT answer FROM no_such_table"));
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the database rejected the query of source `db`"), "{stderr}");
+    assert!(stderr.contains("no_such_table"), "{stderr}");
+    assert!(stderr.contains("spec.yml:5:"), "{stderr}");
 }
 
 #[test]

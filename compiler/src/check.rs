@@ -41,11 +41,19 @@ pub struct CheckOptions {
     /// Where local paths are read from while checking: `None` is this machine's file
     /// system; compiling for an executor passes a store that reads the executor's files.
     pub file_store: Option<Arc<dyn ObjectStore>>,
+    /// Who describes ODBC queries without a declared schema: this machine, or the
+    /// executor the plan is compiled for.
+    pub odbc_describer: Arc<dyn aqueducts_runtime::odbc::Describer>,
 }
 
 impl CheckOptions {
     pub fn new(params: BTreeMap<String, String>, base_dir: PathBuf) -> Self {
-        CheckOptions { params, base_dir, file_store: None }
+        CheckOptions {
+            params,
+            base_dir,
+            file_store: None,
+            odbc_describer: Arc::new(aqueducts_runtime::odbc::LocalDescriber),
+        }
     }
 }
 
@@ -841,22 +849,20 @@ impl<'a> Checker<'a> {
                 }
                 // Prepared and described by the database, not run.
                 let (connection, query) = (s.connection_string.value.clone(), s.load_query.value.clone());
-                let described =
-                    tokio::task::spawn_blocking(move || aqueducts_runtime::odbc::describe(&connection, &query)).await;
+                let described = self.options.odbc_describer.describe(connection, query).await;
                 return match described {
-                    Ok(Ok(schema)) => Ok(Some((schema.clone(), schema))),
-                    Ok(Err(aqueducts_runtime::odbc::OdbcError::Query(message))) => {
+                    Ok(schema) => Ok(Some((schema.clone(), schema))),
+                    Err(aqueducts_runtime::odbc::OdbcError::Query(message)) => {
                         Err(Diagnostic::error(Code::SourceUnreadable, format!("the database rejected the query of source `{}`", s.name.value))
                             .label(s.load_query.span.clone(), message)
                             .help("fix the query, or declare `schema:` on the source to check without the database"))
                     }
-                    Ok(Err(error)) => Err(Diagnostic::error(
+                    Err(error) => Err(Diagnostic::error(
                         Code::SourceUnreadable,
                         format!("cannot describe the query of source `{}`: {error}", s.name.value),
                     )
                     .label(s.connection_string.span.clone(), "used to connect here")
-                    .help("check the connection string and that the database and its ODBC driver are reachable from here, or declare `schema:` on the source")),
-                    Err(_) => Ok(None),
+                    .help("check the connection string and that the database and its ODBC driver are reachable from where the plan runs, or declare `schema:` on the source")),
                 };
             }
             _ => return Ok(None),

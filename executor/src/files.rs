@@ -27,6 +27,9 @@ pub fn serve(operation: &StoreOperation, allowed: &[String]) -> Served {
         StoreOperation::Head { path }
         | StoreOperation::List { prefix: path, .. }
         | StoreOperation::Get { path, .. } => path,
+        StoreOperation::DescribeOdbc { connection_string, query } => {
+            return Served::Answer(describe_odbc(connection_string, query, allowed));
+        }
     };
     if let Err(message) = permitted(path, allowed) {
         return Served::Answer(StoreAnswer::Refused { message });
@@ -47,6 +50,10 @@ pub fn serve(operation: &StoreOperation, allowed: &[String]) -> Served {
             directories.sort();
             Served::Answer(StoreAnswer::Listing { files, directories })
         }
+        // Answered above, without a path to check.
+        StoreOperation::DescribeOdbc { connection_string, query } => {
+            Served::Answer(describe_odbc(connection_string, query, allowed))
+        }
         StoreOperation::Get { path, start, end } => {
             use std::io::{Read, Seek, SeekFrom};
             let length = end.saturating_sub(*start).min(MAX_GET_BYTES);
@@ -61,6 +68,22 @@ pub fn serve(operation: &StoreOperation, allowed: &[String]) -> Served {
                 Err(_) => not_found(),
             }
         }
+    }
+}
+
+/// Describes a query on a database the executor reaches, if plans may use databases.
+fn describe_odbc(connection_string: &str, query: &str, allowed: &[String]) -> StoreAnswer {
+    use aqueducts_runtime::odbc::{OdbcError, describe, schema_to_columns};
+    if !allowed.is_empty() && !is_allowed(aqueducts_runtime::locations::ODBC_LOCATION, allowed) {
+        return StoreAnswer::Refused {
+            message: "this executor does not allow databases (`--allow-location odbc://`)".into(),
+        };
+    }
+    match describe(connection_string, query) {
+        Ok(schema) => StoreAnswer::Described { columns: schema_to_columns(&schema) },
+        Err(OdbcError::Query(message)) => StoreAnswer::OdbcFailed { failure: "query".into(), message },
+        Err(OdbcError::Connect(message)) => StoreAnswer::OdbcFailed { failure: "connect".into(), message },
+        Err(other) => StoreAnswer::OdbcFailed { failure: "other".into(), message: other.to_string() },
     }
 }
 
@@ -154,6 +177,8 @@ mod tests {
             let refused = serve(&StoreOperation::Head { path }, &allowed);
             assert!(matches!(refused, Served::Answer(StoreAnswer::Refused { .. })));
         }
+        let describe = StoreOperation::DescribeOdbc { connection_string: "DSN=x".into(), query: "SELECT 1".into() };
+        assert!(matches!(serve(&describe, &allowed), Served::Answer(StoreAnswer::Refused { .. })));
         let missing = serve(&StoreOperation::Head { path: format!("{root}/nope") }, &allowed);
         assert!(matches!(missing, Served::Answer(StoreAnswer::NotFound { .. })));
     }

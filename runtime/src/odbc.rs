@@ -140,6 +140,58 @@ pub fn describe(connection_string: &str, query: &str) -> Result<SchemaRef, OdbcE
     Ok(Arc::new(readable(&Schema::new(fields))))
 }
 
+/// Describes ODBC queries for a compiler: on this machine ([`LocalDescriber`]) or on
+/// the executor that will run the plan (the CLI's remote describer).
+pub trait Describer: fmt::Debug + Send + Sync {
+    fn describe(
+        &self,
+        connection_string: String,
+        query: String,
+    ) -> futures::future::BoxFuture<'static, Result<SchemaRef, OdbcError>>;
+}
+
+/// Describes queries from this process, on a blocking thread.
+#[derive(Debug, Default)]
+pub struct LocalDescriber;
+
+impl Describer for LocalDescriber {
+    fn describe(
+        &self,
+        connection_string: String,
+        query: String,
+    ) -> futures::future::BoxFuture<'static, Result<SchemaRef, OdbcError>> {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || describe(&connection_string, &query))
+                .await
+                .unwrap_or_else(|e| Err(OdbcError::Query(format!("describing the query failed: {e}"))))
+        })
+    }
+}
+
+/// A described schema as protocol columns, and back.
+pub fn schema_to_columns(schema: &Schema) -> Vec<crate::protocol::DescribedColumn> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| crate::protocol::DescribedColumn {
+            name: f.name().clone(),
+            data_type: f.data_type().to_string(),
+            nullable: f.is_nullable(),
+        })
+        .collect()
+}
+
+pub fn columns_to_schema(columns: &[crate::protocol::DescribedColumn]) -> Result<SchemaRef, OdbcError> {
+    let mut fields = Vec::with_capacity(columns.len());
+    for column in columns {
+        let data_type: DataType = column.data_type.parse().map_err(|e| {
+            OdbcError::Read(format!("the executor described column `{}` with an unknown type: {e}", column.name))
+        })?;
+        fields.push(Field::new(column.name.clone(), data_type, column.nullable));
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
 /// The schema with types arrow-odbc reads: string and binary views become plain strings
 /// and binaries.
 fn readable(schema: &Schema) -> Schema {

@@ -37,6 +37,17 @@ pub enum StoreOperation {
     List { prefix: String, recursive: bool },
     /// Bytes `start..end` of a file; answered with a binary frame.
     Get { path: String, start: u64, end: u64 },
+    /// The columns of an ODBC query's result, asked of the database by the executor
+    /// (prepared and described, not run), with secrets from the executor's environment.
+    DescribeOdbc { connection_string: String, query: String },
+}
+
+/// A column of a described query result; `data_type` in Arrow's own notation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DescribedColumn {
+    pub name: String,
+    pub data_type: String,
+    pub nullable: bool,
 }
 
 /// A file as the executor sees it.
@@ -53,9 +64,26 @@ pub struct FileInfo {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StoreAnswer {
     File(FileInfo),
-    Listing { files: Vec<FileInfo>, directories: Vec<String> },
-    NotFound { path: String },
-    Refused { message: String },
+    Listing {
+        files: Vec<FileInfo>,
+        directories: Vec<String>,
+    },
+    NotFound {
+        path: String,
+    },
+    Refused {
+        message: String,
+    },
+    /// The answer to [`StoreOperation::DescribeOdbc`].
+    Described {
+        columns: Vec<DescribedColumn>,
+    },
+    /// The database (or its driver) refused: `failure` is `query` when the query was
+    /// rejected, `connect` when the database could not be reached, `other` otherwise.
+    OdbcFailed {
+        failure: String,
+        message: String,
+    },
 }
 
 /// What an executor sends in text frames.

@@ -19,6 +19,9 @@ use object_store::{
     ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 
+use aqueducts_runtime::odbc::{OdbcError, columns_to_schema};
+use datafusion::arrow::datatypes::SchemaRef;
+
 use super::connection::{Reply, Requests};
 
 /// The largest piece one request fetches.
@@ -186,5 +189,46 @@ impl ObjectStore for ExecutorFiles {
 
     async fn copy_opts(&self, _: &Path, _: &Path, _: CopyOptions) -> Result<()> {
         Err(read_only())
+    }
+}
+
+/// ODBC queries described by the executor, with its drivers, network and secrets.
+#[derive(Clone)]
+pub struct ExecutorDescriber {
+    requests: Requests,
+}
+
+impl ExecutorDescriber {
+    pub fn new(requests: Requests) -> Self {
+        ExecutorDescriber { requests }
+    }
+}
+
+impl fmt::Debug for ExecutorDescriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExecutorDescriber")
+    }
+}
+
+impl aqueducts_runtime::odbc::Describer for ExecutorDescriber {
+    fn describe(
+        &self,
+        connection_string: String,
+        query: String,
+    ) -> futures::future::BoxFuture<'static, std::result::Result<SchemaRef, OdbcError>> {
+        let requests = self.requests.clone();
+        Box::pin(async move {
+            match requests.store(StoreOperation::DescribeOdbc { connection_string, query }).await {
+                Ok(Reply::Answer(StoreAnswer::Described { columns })) => columns_to_schema(&columns),
+                Ok(Reply::Answer(StoreAnswer::OdbcFailed { failure, message })) => Err(match failure.as_str() {
+                    "query" => OdbcError::Query(message),
+                    "connect" => OdbcError::Connect(format!("{message} (on the executor)")),
+                    _ => OdbcError::Read(format!("{message} (on the executor)")),
+                }),
+                Ok(Reply::Answer(StoreAnswer::Refused { message })) => Err(OdbcError::Connect(message)),
+                Ok(_) => Err(OdbcError::Read("the executor answered the description with something else".into())),
+                Err(message) => Err(OdbcError::Connect(message)),
+            }
+        })
     }
 }

@@ -63,8 +63,12 @@ pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> Result<Ex
             let ctx = RunSettings::default().session_context().map_err(|e| UsageError(e.to_string()))?;
             let files = Arc::new(ExecutorFiles::new(connection.requests.clone(), welcome.executor_id.clone()));
             ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files.clone());
-            let target =
-                CompileTarget::Executor { working_directory: PathBuf::from(&welcome.working_directory), files };
+            let describer = Arc::new(files::ExecutorDescriber::new(connection.requests.clone()));
+            let target = CompileTarget::Executor {
+                working_directory: PathBuf::from(&welcome.working_directory),
+                files,
+                describer,
+            };
             match compile(&spec, &ctx, &target).await? {
                 Ok(bytes) => bytes,
                 Err(code) => return Ok(code),
