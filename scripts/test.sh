@@ -6,7 +6,8 @@
 #     a venv under ~/.cache;
 #   - PostgreSQL and its ODBC driver (apt packages postgresql, odbc-postgresql, installed
 #     when missing and running as root), started on a free port on 127.0.0.1 for this run
-#     and stopped afterwards: scripts/postgres.sh;
+#     and stopped afterwards: scripts/postgres.sh; likewise MariaDB and its ODBC driver
+#     (apt packages mariadb-server, odbc-mariadb): scripts/mariadb.sh;
 #   - object store servers on free ports on 127.0.0.1, stopped afterwards: moto (S3, from
 #     PyPI) and Azurite (Azure Blob Storage, from npm): scripts/object-stores.sh.
 # cargo-nextest is used when installed.
@@ -21,12 +22,15 @@ services="$(mktemp -d "${TMPDIR:-/tmp}/aqueducts-test-services.XXXXXX")"
 chmod 755 "$services"
 cleanup() {
   bash scripts/postgres.sh stop "$services/postgres" || true
+  bash scripts/mariadb.sh stop "$services/mariadb" || true
   bash scripts/object-stores.sh stop "$services/stores" || true
   rm -rf "$services"
 }
 trap cleanup EXIT
 eval "$(bash scripts/postgres.sh start "$services/postgres")"
 echo "postgresql: 127.0.0.1:$AQUEDUCTS_TEST_PG_PORT"
+eval "$(bash scripts/mariadb.sh start "$services/mariadb")"
+echo "mariadb: 127.0.0.1:$AQUEDUCTS_TEST_MARIADB_PORT"
 eval "$(bash scripts/object-stores.sh start "$services/stores")"
 echo "s3 (moto): $AQUEDUCTS_TEST_S3_ENDPOINT, azure (azurite): $AQUEDUCTS_TEST_AZURE_ENDPOINT"
 

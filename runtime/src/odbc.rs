@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use arrow_odbc::odbc_api::{ConnectionOptions, DataType as OdbcDataType, Environment, ResultSetMetadata};
 use arrow_odbc::{OdbcReaderBuilder, arrow_schema_from};
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
@@ -135,6 +135,12 @@ pub fn describe(connection_string: &str, query: &str) -> Result<SchemaRef, OdbcE
         let described = prepared.col_data_type(index as u16 + 1).map_err(|e| OdbcError::Query(driver_message(e)))?;
         if matches!(described, OdbcDataType::Float { .. }) {
             *field = field.clone().with_data_type(DataType::Float64);
+        }
+        // Timestamps without fractional seconds (MariaDB's DATETIME) are read with
+        // millisecond precision: Parquet has no second unit, and other readers would see
+        // the seconds written for them as plain integers.
+        if let DataType::Timestamp(TimeUnit::Second, zone) = field.data_type() {
+            *field = field.clone().with_data_type(DataType::Timestamp(TimeUnit::Millisecond, zone.clone()));
         }
     }
     Ok(Arc::new(readable(&Schema::new(fields))))
@@ -408,19 +414,23 @@ pub struct WriteTarget {
 
 /// `schema.table` with each part in double quotes (quotes inside doubled); parts already
 /// quoted are kept.
-pub fn quote_table_name(table: &str) -> String {
+pub fn quote_table_name(table: &str, quote: char) -> String {
     table
         .split('.')
         .map(|part| {
             let part = part.trim();
-            if part.len() >= 2 && part.starts_with('"') && part.ends_with('"') {
-                part.to_string()
-            } else {
-                format!("\"{}\"", part.replace('"', "\"\""))
-            }
+            let already = part.len() >= 2 && part.starts_with(quote) && part.ends_with(quote);
+            if already { part.to_string() } else { quote_identifier(part, quote) }
         })
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// One identifier in the database's quotes (`"` by the standard, `` ` `` for MySQL and
+/// MariaDB), quotes inside doubled.
+pub fn quote_identifier(name: &str, quote: char) -> String {
+    let doubled: String = [quote, quote].iter().collect();
+    format!("{quote}{}{quote}", name.replace(quote, &doubled))
 }
 
 /// Writes its input into a database table inside one transaction: everything is
@@ -503,7 +513,9 @@ type Feed = tokio::sync::mpsc::Receiver<Result<Option<RecordBatch>>>;
 /// Inserts every batch from `batches` in one transaction; returns the rows written.
 fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed, stopped: impl Fn() -> bool) -> Result<u64> {
     let connection = connect(target.connection_string.as_written())?;
-    let table = quote_table_name(&target.table);
+    // The driver says how its database quotes names; `"` when it does not.
+    let quote = connection.identifier_quote_char().ok().flatten().filter(|c| !c.is_whitespace()).unwrap_or('"');
+    let table = quote_table_name(&target.table, quote);
     // The table must exist and hold every column before anything is written.
     let mut probe = connection
         .prepare(&format!("SELECT * FROM {table} WHERE 1 = 0"))
@@ -532,7 +544,12 @@ fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed, stopped: 
     let written = (|| -> Result<u64> {
         let writer_schema = readable(schema);
         let statement = match &target.mode {
-            WriteMode::Append => arrow_odbc::insert_statement_from_schema(&writer_schema, &table),
+            WriteMode::Append => {
+                let columns: Vec<String> =
+                    writer_schema.fields().iter().map(|f| quote_identifier(f.name(), quote)).collect();
+                let markers = vec!["?"; columns.len()].join(", ");
+                format!("INSERT INTO {table} ({}) VALUES ({markers})", columns.join(", "))
+            }
             WriteMode::Custom { pre_insert, insert } => {
                 if let Some(pre) = pre_insert.as_deref().filter(|p| !p.trim().is_empty()) {
                     connection
@@ -706,5 +723,19 @@ pub fn prepare_driver_config() {
     if written.is_ok() {
         // SAFETY: called at the start of `main`, before any other thread exists.
         unsafe { std::env::set_var("ODBCSYSINI", &dir) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_quoted_the_way_the_database_quotes() {
+        assert_eq!(quote_table_name("public.daily", '"'), "\"public\".\"daily\"");
+        assert_eq!(quote_table_name("\"Mixed Case\".t", '"'), "\"Mixed Case\".\"t\"");
+        assert_eq!(quote_table_name("db.order", '`'), "`db`.`order`");
+        assert_eq!(quote_identifier("a`b", '`'), "`a``b`");
+        assert_eq!(quote_identifier("say \"hi\"", '"'), "\"say \"\"hi\"\"\"");
     }
 }
