@@ -308,3 +308,74 @@ fn azure_wrong_credentials_and_missing_containers_are_clear_errors() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("az://no-such-container/people.csv"), "{stderr}");
 }
+
+/// `python -m http.server` serving `dir` on a free port, stopped when dropped.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn start(dir: &Path) -> HttpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(common::python())
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed().as_secs() < 20, "http.server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        HttpServer { child, port }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn plain_http_files_are_read_only_sources() {
+    let served = tempfile::tempdir().unwrap();
+    std::fs::write(served.path().join("people.csv"), "id,name\n1,ann\n2,bob\n").unwrap();
+    // Python's server answers no range requests, which Parquet footers need: JSON here.
+    std::fs::write(served.path().join("scores.json"), "{\"id\": 1, \"score\": 0.5}\n{\"id\": 2, \"score\": 1.5}\n")
+        .unwrap();
+    let server = HttpServer::start(served.path());
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let dir = workspace();
+    let spec = format!(
+        "sources:
+  - {{ type: file, name: people, format: {{ type: csv, options: {{}} }}, location: '{base}/people.csv', storage_config: {{ ALLOW_HTTP: 'true' }} }}
+  - {{ type: file, name: scores, format: {{ type: json, options: {{}} }}, location: '{base}/scores.json', storage_config: {{ ALLOW_HTTP: 'true' }} }}
+stages:
+  - name: joined
+    query: SELECT p.id, p.name, s.score FROM people p JOIN scores s USING (id) ORDER BY p.id
+destination:
+  type: file
+  name: out
+  format: {{ type: csv, options: {{}} }}
+  location: ./out/joined.csv
+"
+    );
+    let out = run(dir.path(), &spec, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/joined.csv")).unwrap(),
+        "id,name,score\n1,ann,0.5\n2,bob,1.5\n"
+    );
+    // A misspelt HTTP setting is located, with the key it was probably meant to be.
+    let typo = spec.replacen("ALLOW_HTTP", "ALOW_HTTP", 1);
+    let out = run(dir.path(), &typo, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unknown `storage_config` key `ALOW_HTTP` for HTTP"), "{stderr}");
+    assert!(stderr.contains("did you mean `allow_http`?"), "{stderr}");
+}
