@@ -207,6 +207,45 @@ print([k for k in keys() if 'staging' in k])",
     );
     assert_eq!(rows.lines().collect::<Vec<_>>(), [EXPECTED, "['year=2023', 'year=2024']", "[]"]);
 
+    // Writing the directory again replaces it: parts of the previous output are gone.
+    let before = run_python(
+        dir.path(),
+        &format!("{}\nprint(sorted(k for k in keys() if k.startswith('out/by_year/')))", store.python_client()),
+    );
+    let only_2024 = spec(store, &partitioned).replace("ORDER BY p.id", "WHERE v.year = 2024 ORDER BY p.id");
+    let out = run(dir.path(), &only_2024, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let after = run_python(
+        dir.path(),
+        &format!("{}\nprint(sorted(k for k in keys() if k.startswith('out/by_year/')))", store.python_client()),
+    );
+    assert!(
+        before.contains("year=2023") && !after.contains("year=2023") && after.contains("year=2024"),
+        "{before} -> {after}"
+    );
+
+    // A single-file destination written with a trailing `/` is still one object.
+    let slashed = format!(
+        "type: file\n  name: out\n  format: {{ type: csv, options: {{}} }}\n  location: '{root}/out/single.csv/'"
+    );
+    let out = run(dir.path(), &spec(store, &slashed), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let single = run_python(
+        dir.path(),
+        &format!("{}\nprint(get('out/single.csv').decode().splitlines()[0])", store.python_client()),
+    );
+    assert_eq!(single.trim(), "id,name,score,visits,year");
+
+    // The root of a bucket is never replaced.
+    let root_destination = format!(
+        "type: file\n  name: out\n  format: {{ type: csv, options: {{}} }}\n  location: '{root}/'\n  single_file: false"
+    );
+    let out = run(dir.path(), &spec(store, &root_destination), &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the root of a bucket or container"), "{stderr}");
+    assert!(run_python(dir.path(), &format!("{}\nprint(len(keys()))", store.python_client())).trim() != "0");
+
     // A run that fails after writing leaves the previous objects as they were.
     let previous =
         run_python(dir.path(), &format!("{}\nprint(get('out/joined.parquet').hex())", store.python_client()));
@@ -371,6 +410,15 @@ destination:
         std::fs::read_to_string(dir.path().join("out/joined.csv")).unwrap(),
         "id,name,score\n1,ann,0.5\n2,bob,1.5\n"
     );
+    // HTTP is read-only.
+    let written = spec.replace(
+        "location: ./out/joined.csv",
+        &format!("location: '{base}/out.csv'\n  storage_config: {{ allow_http: 'true' }}"),
+    );
+    let out = run(dir.path(), &written, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("HTTP locations are read-only"), "{stderr}");
     // A misspelt HTTP setting is located, with the key it was probably meant to be.
     let typo = spec.replacen("ALLOW_HTTP", "ALOW_HTTP", 1);
     let out = run(dir.path(), &typo, &[]);

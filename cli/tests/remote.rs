@@ -831,4 +831,29 @@ print(pq.read_table(io.BytesIO(body)).to_pylist())"
         ),
     );
     assert_eq!(rows.trim(), "[{'id': 1, 'name': 'ANN'}, {'id': 2, 'name': 'BOB'}]");
+
+    // With an allow-list, the endpoint a plan's store talks to must be allowed too: the
+    // executor would otherwise send its credentials wherever a plan says.
+    let run_on = |allowed: &[&str]| {
+        let mut args = vec!["--host", "127.0.0.1", "--port", "0", "--api-key", KEY];
+        for prefix in allowed {
+            args.extend(["--allow-location", prefix]);
+        }
+        let executor = Executor::spawn(executor_dir.path(), &args, &[("AQ_S3_SECRET", "test")]);
+        let out = Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+            .args(["run", "-f", "spec.yml", "-q", "--executor", &executor.address, "--api-key", KEY])
+            .current_dir(client.path())
+            .env_remove("AQUEDUCTS_API_KEY")
+            .env("AQ_S3_SECRET", "test")
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stderr))
+    };
+    let bucket_only = format!("s3://{bucket}");
+    let (code, stderr) = run_on(&[&bucket_only]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("sets `aws_endpoint`"), "{stderr}");
+    assert!(stderr.contains("does not allow"), "{stderr}");
+    let (code, stderr) = run_on(&[&bucket_only, &endpoint]);
+    assert_eq!(code, Some(0), "{stderr}");
 }

@@ -443,19 +443,19 @@ impl<'a> Checker<'a> {
     /// Checks the `storage_config` of every location on an object store and sets the
     /// stores up in `planner`, so that schemas and listings can be read while checking.
     fn check_stores(&mut self, pipeline: &Pipeline, file_text: &str, planner: &Planner) -> Vec<StoreDescriptor> {
-        let mut located: Vec<(&Spanned<String>, &crate::spec::StorageConfig)> = Vec::new();
+        let mut located: Vec<(&Spanned<String>, &crate::spec::StorageConfig, bool)> = Vec::new();
         for source in &pipeline.sources {
             match source {
-                Source::File(s) => located.push((&s.location, &s.storage_config)),
-                Source::Directory(s) => located.push((&s.location, &s.storage_config)),
+                Source::File(s) => located.push((&s.location, &s.storage_config, false)),
+                Source::Directory(s) => located.push((&s.location, &s.storage_config, false)),
                 _ => {}
             }
         }
         if let Some(Destination::File(d)) = &pipeline.destination {
-            located.push((&d.location, &d.storage_config));
+            located.push((&d.location, &d.storage_config, true));
         }
         let mut stores: Vec<StoreDescriptor> = Vec::new();
-        for (location, config) in located {
+        for (location, config, written) in located {
             if self.poisoned(location) {
                 continue;
             }
@@ -473,6 +473,30 @@ impl<'a> Checker<'a> {
                 }
             };
             let (url, implied) = url;
+            let refuse = |label: &str, help: &str| {
+                Diagnostic::error(Code::InvalidValue, format!("cannot use `{shown}` here"))
+                    .label(location.span.clone(), label.to_string())
+                    .help(help.to_string())
+            };
+            if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+                self.diagnostics.push(refuse(
+                    "credentials or a query in the URL",
+                    "put credentials in `storage_config` (with `{{ env(\"NAME\") }}` for secrets), not in the location",
+                ));
+                continue;
+            }
+            if written && matches!(StoreKind::of(&url), Some(StoreKind::Http)) {
+                self.diagnostics
+                    .push(refuse("HTTP locations are read-only", "write to a local path or an object store"));
+                continue;
+            }
+            if written && url.path().trim_matches('/').is_empty() {
+                self.diagnostics.push(refuse(
+                    "the root of a bucket or container",
+                    "write to a path inside the bucket (`s3://bucket/output/`): replacing the root would delete everything in it",
+                ));
+                continue;
+            }
             let Some(kind) = StoreKind::of(&url) else {
                 self.diagnostics.push(
                     Diagnostic::error(Code::InvalidValue, format!("`{shown}` is not on a supported store"))

@@ -332,7 +332,11 @@ fn write_plan(destination: &Destination, plan: LogicalPlan, base_dir: &Path) -> 
     let partition_by: Vec<String> = d.partition_columns.iter().map(|c| c.value.clone()).collect();
     let single_file = d.single_file && partition_by.is_empty();
     let mut url = location_url(&d.location, base_dir).map_err(|d| vec![d])?;
-    if !single_file && !url.ends_with('/') {
+    // A trailing `/` means a directory to the writer: one file has none (as a local
+    // `./out/` names the file `out`), a directory of parts always has one.
+    if single_file {
+        url.truncate(url.trim_end_matches('/').len());
+    } else if !url.ends_with('/') {
         url.push('/');
     }
     let file_type = match &d.format {

@@ -55,7 +55,11 @@ impl Executor {
             .map(|prefix| {
                 let prefix = prefix.trim();
                 if prefix.contains("://") || prefix.starts_with('/') {
-                    prefix.to_string()
+                    // Allow-list entries in any form users write (`abfss://c@account...`,
+                    // `s3a://`) match the normalized form plans use.
+                    aqueducts_runtime::stores::normalize_location(prefix)
+                        .map(|(url, _)| url.to_string())
+                        .unwrap_or_else(|_| prefix.to_string())
                 } else {
                     working_directory.join(prefix).display().to_string()
                 }

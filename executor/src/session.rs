@@ -124,8 +124,12 @@ fn decode_and_check(
     bytes: &[u8],
 ) -> Result<(aqueducts_runtime::ExecutablePipeline, datafusion::prelude::SessionContext), String> {
     let ctx = executor.settings.session_context().map_err(|e| format!("cannot set up a run: {e}"))?;
-    let pipeline =
-        artifact::decode(bytes, &ctx.task_ctx()).map_err(|error| format!("refused the plan artifact: {error}"))?;
+    let allowed = &executor.allowed;
+    let check_stores = |stores: &[aqueducts_runtime::stores::StoreDescriptor]| {
+        if allowed.is_empty() { Ok(()) } else { aqueducts_runtime::stores::check_allowed(stores, allowed) }
+    };
+    let pipeline = artifact::decode_checked(bytes, &ctx.task_ctx(), check_stores)
+        .map_err(|error| format!("refused the plan artifact: {error}"))?;
     if !executor.allowed.is_empty() {
         let outside = match aqueducts_runtime::locations::touched_locations(&pipeline) {
             Ok(locations) => locations

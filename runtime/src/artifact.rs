@@ -67,6 +67,8 @@ pub enum ArtifactError {
     Decode { stage: String, message: String },
     #[error("{0}")]
     Store(#[from] crate::stores::StoreError),
+    #[error("{0}")]
+    StoreRefused(String),
 }
 
 /// Encodes a lowered pipeline.
@@ -135,6 +137,16 @@ pub fn encode(pipeline: &ExecutablePipeline) -> Result<Vec<u8>, ArtifactError> {
 /// Decodes an artifact into plans bound to `ctx`, after building the object stores the
 /// plans read or write from this process's environment and registering them in `ctx`.
 pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, ArtifactError> {
+    decode_checked(bytes, ctx, |_| Ok(()))
+}
+
+/// [`decode`], with the artifact's object stores passed to `check_stores` before any is
+/// built (an executor refuses stores its allow-list does not permit).
+pub fn decode_checked(
+    bytes: &[u8],
+    ctx: &TaskContext,
+    check_stores: impl Fn(&[crate::stores::StoreDescriptor]) -> Result<(), String>,
+) -> Result<ExecutablePipeline, ArtifactError> {
     let mut r = Reader { bytes, at: 0 };
     if r.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
         return Err(ArtifactError::NotAnArtifact);
@@ -157,6 +169,7 @@ pub fn decode(bytes: &[u8], ctx: &TaskContext) -> Result<ExecutablePipeline, Art
         [] => Vec::new(),
         json => serde_json::from_slice(json).map_err(|_| malformed("store descriptors"))?,
     };
+    check_stores(&stores).map_err(ArtifactError::StoreRefused)?;
     crate::stores::register(ctx.runtime_env().as_ref(), &stores)?;
     let count = r.u32()?;
     let mut stages = Vec::with_capacity(count.min(10_000) as usize);

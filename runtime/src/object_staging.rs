@@ -28,6 +28,8 @@ pub struct ObjectStaging {
     target: Path,
     staging: Path,
     directory: bool,
+    /// Committed or aborted: nothing left to clean up when dropped.
+    settled: bool,
 }
 
 impl ObjectStaging {
@@ -38,12 +40,20 @@ impl ObjectStaging {
         target: Path,
         directory: bool,
     ) -> object_store::Result<Self> {
-        let name = target.filename().unwrap_or_default().to_string();
+        // The root of a bucket is never a destination: replacing it would delete every
+        // object in the bucket (the compiler refuses it; plans may come from elsewhere).
+        let Some(name) = target.filename().map(str::to_string) else {
+            return Err(object_store::Error::Generic {
+                store: "aqueducts",
+                source: format!("`{store_url}` is the root of a bucket or container; write to a path inside it").into(),
+            });
+        };
         let parent = parent_of(&target);
         sweep(store.as_ref(), &parent, &name).await;
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let staging = parent.clone().join(format!(".{name}{STAGING_MARK}{}-{nanos}", std::process::id()));
-        Ok(ObjectStaging { store, store_url: store_url.trim_end_matches('/').to_string(), target, staging, directory })
+        let store_url = store_url.trim_end_matches('/').to_string();
+        Ok(ObjectStaging { store, store_url, target, staging, directory, settled: false })
     }
 
     /// The URL the writer writes to (ending in `/` for a directory).
@@ -59,19 +69,22 @@ impl ObjectStaging {
     }
 
     /// Copies the staged output into place, then removes what it replaced and the staging.
-    pub async fn commit(self) -> object_store::Result<()> {
+    pub async fn commit(mut self) -> object_store::Result<()> {
+        let copied = self.copy_into_place().await;
+        if copied.is_err() {
+            self.remove_staged().await;
+        }
+        self.settled = true;
+        copied
+    }
+
+    async fn copy_into_place(&self) -> object_store::Result<()> {
         if !self.directory {
-            match self.store.head(&self.staging).await {
-                Ok(_) => {
-                    self.store.copy(&self.staging, &self.target).await?;
-                    delete_quietly(self.store.as_ref(), &self.staging).await;
-                }
-                // Nothing was written: the output is empty.
-                Err(object_store::Error::NotFound { .. }) => {
-                    self.store.put(&self.target, Vec::<u8>::new().into()).await?;
-                }
-                Err(e) => return Err(e),
-            }
+            // DataFusion writes a single file even for no rows; a missing one means
+            // something else removed it, and nothing must replace the destination.
+            self.store.head(&self.staging).await?;
+            self.store.copy(&self.staging, &self.target).await?;
+            delete_quietly(self.store.as_ref(), &self.staging).await;
             return Ok(());
         }
         let staged: Vec<Path> = self.store.list(Some(&self.staging)).map_ok(|m| m.location).try_collect().await?;
@@ -87,8 +100,13 @@ impl ObjectStaging {
             self.store.copy(file, &destination).await?;
             written.insert(destination);
         }
+        // Inside the destination: a previous object that stays would be read as part of
+        // the new output, so failing to delete it fails the run.
         for old in previous.iter().filter(|p| !written.contains(*p)) {
-            delete_quietly(self.store.as_ref(), old).await;
+            match self.store.delete(old).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         for file in &staged {
             delete_quietly(self.store.as_ref(), file).await;
@@ -97,7 +115,12 @@ impl ObjectStaging {
     }
 
     /// Removes everything staged (the run failed or was stopped).
-    pub async fn abort(self) {
+    pub async fn abort(mut self) {
+        self.remove_staged().await;
+        self.settled = true;
+    }
+
+    async fn remove_staged(&self) {
         if !self.directory {
             delete_quietly(self.store.as_ref(), &self.staging).await;
             return;
@@ -110,12 +133,32 @@ impl ObjectStaging {
     }
 }
 
+/// A staging area dropped unsettled (the run was cancelled or its task dropped) is
+/// removed in the background, if a runtime is still there to do it.
+impl Drop for ObjectStaging {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let leftover = ObjectStaging {
+            store: self.store.clone(),
+            store_url: self.store_url.clone(),
+            target: self.target.clone(),
+            staging: self.staging.clone(),
+            directory: self.directory,
+            settled: true,
+        };
+        runtime.spawn(async move { leftover.remove_staged().await });
+    }
+}
+
 fn parent_of(path: &Path) -> Path {
     let parts: Vec<_> = path.parts().collect();
     Path::from_iter(parts[..parts.len().saturating_sub(1)].iter().cloned())
 }
 
-/// Cleanup that may fail without failing the run: what is left is staging debris,
+/// Cleanup of staging that may fail without failing the run: what is left is debris
 /// outside the destination, swept by a later write.
 async fn delete_quietly(store: &dyn ObjectStore, path: &Path) {
     let _ = store.delete(path).await;

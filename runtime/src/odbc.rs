@@ -90,8 +90,9 @@ fn connect(connection_string: &str) -> Result<arrow_odbc::odbc_api::Connection<'
 
 /// A connection for reading query results. psqlodbc reports `text` and unbounded
 /// `varchar` columns with its `MaxLongVarcharSize` (8190 bytes) and fails on longer
-/// values; with `UnknownSizes=1` it reports them as of unknown size, so they are read
-/// with room for [`MAX_TEXT_BYTES`]. Users who set either option keep their choice.
+/// values; with `UnknownSizes=2` it reports the longest value of the result instead, so
+/// they are read whole (up to [`MAX_TEXT_BYTES`]). A connection string that sets either
+/// option keeps its choice.
 fn connect_for_reading(connection_string: &str) -> Result<arrow_odbc::odbc_api::Connection<'static>, OdbcError> {
     let connection = connect(connection_string)?;
     let lowered = connection_string.to_ascii_lowercase();
@@ -114,8 +115,8 @@ fn read_error(error: ArrowError, schema: &Schema) -> OdbcError {
         let column = schema.fields().get(*buffer_index).map_or("?", |f| f.name().as_str());
         let size = indicator.map_or("a value".to_string(), |bytes| format!("a value of {bytes} bytes"));
         return OdbcError::Read(format!(
-            "column `{column}` holds {size}, more than the {} MiB a text or binary column can hold; \
-             shorten it in the query (for example `left({column}, 100000)`)",
+            "column `{column}` holds {size}, more than its read buffer (the size the driver reports \
+             for the column, at most {} MiB); shorten it in the query (for example `left({column}, 100000)`)",
             MAX_TEXT_BYTES / (1024 * 1024)
         ));
     }
@@ -169,7 +170,7 @@ impl Describer for LocalDescriber {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || describe(&connection_string, &query))
                 .await
-                .unwrap_or_else(|e| Err(OdbcError::Query(format!("describing the query failed: {e}"))))
+                .unwrap_or_else(|e| Err(OdbcError::Read(format!("describing the query failed: {e}"))))
         })
     }
 }

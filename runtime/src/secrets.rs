@@ -148,7 +148,8 @@ pub fn mask_credential_settings(text: &str) -> String {
             j += 1;
         }
         let value = &bytes_in[j..];
-        if value.starts_with(b"{{") || value.starts_with(b"${") || value.starts_with(OPEN.as_bytes()) {
+        let unquoted = if matches!(value.first(), Some(b'"' | b'\'')) { &value[1..] } else { value };
+        if unquoted.starts_with(b"{{") || unquoted.starts_with(b"${") || unquoted.starts_with(OPEN.as_bytes()) {
             continue;
         }
         let (from, length) = match value.first() {
@@ -191,13 +192,13 @@ mod tests {
     #[test]
     fn credential_settings_are_masked_in_every_format() {
         let text = "a: { AWS_SECRET_ACCESS_KEY: 'abc', aws_access_key_id: AKIA, token: xyz }\n\
-                    \"azure_storage_account_key\": \"k=1\",\nsas_token = \"q\"\nkey: '{{ env(\"X\") }}'\n";
+                    \"azure_storage_account_key\": \"k=1\",\nsas_token = \"q\"\naws_secret_access_key: '{{ env(\"X\") }}'\n";
         let masked = mask_credential_settings(text);
         assert_eq!(masked.len(), text.len());
         assert_eq!(
             masked,
             "a: { AWS_SECRET_ACCESS_KEY: '***', aws_access_key_id: AKIA, token: *** }\n\
-             \"azure_storage_account_key\": \"***\",\nsas_token = \"*\"\nkey: '{{ env(\"X\") }}'\n"
+             \"azure_storage_account_key\": \"***\",\nsas_token = \"*\"\naws_secret_access_key: '{{ env(\"X\") }}'\n"
         );
     }
 

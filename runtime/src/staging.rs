@@ -80,6 +80,23 @@ impl Staging {
     }
 }
 
+impl Staging {
+    /// Removes the staged output now and once more shortly after: a write cut off by a
+    /// failure elsewhere may still finish a file on a blocking thread (those cannot be
+    /// cancelled) after the first removal.
+    pub async fn abort(self) {
+        let again = Staging {
+            target: self.target.clone(),
+            staging: self.staging.clone(),
+            directory: self.directory,
+            committed: false,
+        };
+        drop(self);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(again);
+    }
+}
+
 impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed {

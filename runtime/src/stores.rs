@@ -209,7 +209,7 @@ pub fn normalize_location(location: &str) -> Result<(Url, Vec<(String, String)>)
 }
 
 /// What the process running a plan needs to build one object store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreDescriptor {
     /// Scheme and authority (`s3://bucket`), as DataFusion looks stores up.
     pub url: String,
@@ -238,6 +238,17 @@ impl StoreDescriptor {
     }
 }
 
+/// Credentials masked: descriptors may end up in debug output.
+impl fmt::Debug for StoreDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreDescriptor")
+            .field("url", &self.url)
+            .field("kind", &self.kind)
+            .field("options", &self.shown_options())
+            .finish()
+    }
+}
+
 impl fmt::Display for StoreDescriptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.url, self.kind.name())
@@ -251,6 +262,59 @@ pub fn store_url(url: &Url) -> String {
         out.push_str(&format!(":{port}"));
     }
     out
+}
+
+/// Keys that send a store's requests (and the credentials with them) somewhere else, or
+/// make the store read files of the machine it is built on.
+const REDIRECTING_KEYS: &[&str] = &[
+    "aws_endpoint",
+    "aws_endpoint_url_s3",
+    "aws_endpoint_url_sts",
+    "aws_metadata_endpoint",
+    "aws_container_credentials_relative_uri",
+    "aws_container_credentials_full_uri",
+    "aws_container_authorization_token_file",
+    "aws_web_identity_token_file",
+    "google_base_url",
+    "google_service_account",
+    "google_application_credentials",
+    "azure_storage_endpoint",
+    "azure_storage_use_emulator",
+    "azure_storage_authority_host",
+    "azure_msi_endpoint",
+    "azure_federated_token_file",
+    "azure_use_azure_cli",
+    "proxy_url",
+    "proxy_ca_certificate",
+];
+
+/// What an executor with an allow-list accepts of a plan's stores, checked before any
+/// store is built: settings that redirect requests or read local files only with values
+/// the allow-list names (an endpoint such as `http://minio:9000`, a path), and secrets
+/// of the executor's environment only as credentials, never as settings that travel
+/// elsewhere (a user agent, a region).
+pub fn check_allowed(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(), String> {
+    for descriptor in descriptors {
+        for (key, value) in &descriptor.options {
+            if secrets::has_references(value) && !is_secret_key(key) {
+                return Err(format!(
+                    "the store `{}` takes `{key}` from the executor's environment; only credentials may be",
+                    descriptor.url
+                ));
+            }
+            if REDIRECTING_KEYS.contains(&key.as_str()) {
+                let location = if value.contains("://") { value.clone() } else { format!("file://{value}") };
+                if secrets::has_references(value) || !crate::locations::is_allowed(&location, allowed) {
+                    return Err(format!(
+                        "the store `{}` sets `{key}` to `{}`, which this executor does not allow (allow it with --allow-location)",
+                        descriptor.url,
+                        secrets::display(value)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Why a store could not be built. Messages never contain option values.
@@ -357,6 +421,23 @@ mod tests {
         assert_eq!(n("s3a://bucket/k"), ("s3://bucket/k".into(), vec![]));
         assert_eq!(n("gs://bucket/k"), ("gs://bucket/k".into(), vec![]));
         assert!(normalize_location("https://acct.blob.core.windows.net/").is_err());
+    }
+
+    #[test]
+    fn executors_with_an_allow_list_refuse_redirecting_stores() {
+        let store = |key: &str, value: &str| StoreDescriptor {
+            url: "s3://b".into(),
+            kind: StoreKind::S3,
+            options: BTreeMap::from([(key.to_string(), value.to_string())]),
+        };
+        let allowed = vec!["s3://b/in".to_string(), "http://127.0.0.1:9000".to_string()];
+        assert!(check_allowed(&[store("aws_endpoint", "http://127.0.0.1:9000")], &allowed).is_ok());
+        assert!(check_allowed(&[store("aws_endpoint", "http://evil.example")], &allowed).is_err());
+        assert!(check_allowed(&[store("google_service_account", "/etc/passwd")], &allowed).is_err());
+        let secret = crate::secrets::reference("S3_SECRET");
+        assert!(check_allowed(&[store("aws_secret_access_key", &secret)], &allowed).is_ok());
+        assert!(check_allowed(&[store("user_agent", &secret)], &allowed).is_err());
+        assert!(format!("{:?}", store("aws_secret_access_key", "hunter2")).contains("****"));
     }
 
     #[test]

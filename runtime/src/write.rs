@@ -110,7 +110,7 @@ impl Staged {
     /// Removes the staged output; the destination stays as it was.
     pub async fn abort(self) {
         match self {
-            Staged::Local(s) => drop(s),
+            Staged::Local(s) => s.abort().await,
             Staged::Object(s) => s.abort().await,
         }
     }
