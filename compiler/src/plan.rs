@@ -190,6 +190,18 @@ impl Planner {
         if directory && !text.ends_with('/') {
             text.push('/');
         }
+        self.infer_listing_schema(format, &shown, &text, directory).await
+    }
+
+    /// Infers the schema of the files at `url` (a path or a URL; a directory ends in
+    /// `/`); `shown` names it in messages.
+    async fn infer_listing_schema(
+        &self,
+        format: &SourceFileFormat,
+        shown: &str,
+        url: &str,
+        directory: bool,
+    ) -> Result<SchemaRef, SourceProblem> {
         let unreadable = |e: DataFusionError| SourceProblem {
             message: format!(
                 "cannot read the schema of `{shown}`: {}",
@@ -198,7 +210,7 @@ impl Planner {
             label: "unreadable".into(),
             help: format!("check that it holds {} data, or declare `schema:` in the format options", format.name()),
         };
-        let table_url = ListingTableUrl::parse(&text).map_err(unreadable)?;
+        let table_url = ListingTableUrl::parse(url).map_err(unreadable)?;
         let extension = if directory { format!(".{}", format.name()) } else { String::new() };
         let options = ListingOptions::new(Self::file_format(format)).with_file_extension(extension);
         options.infer_schema(&self.ctx.state(), &table_url).await.map_err(unreadable)
@@ -280,15 +292,7 @@ impl Planner {
         if directory && !url_text.ends_with('/') {
             url_text.push('/');
         }
-        let unreadable = |e: DataFusionError| SourceProblem {
-            message: format!("cannot read the schema of `{shown}`: {}", first_line(&e.strip_backtrace())),
-            label: "unreadable".into(),
-            help: format!("check that it holds {} data, or declare `schema:` in the format options", format.name()),
-        };
-        let url = ListingTableUrl::parse(&url_text).map_err(unreadable)?;
-        let extension = if directory { format!(".{}", format.name()) } else { String::new() };
-        let options = ListingOptions::new(Self::file_format(format)).with_file_extension(extension);
-        options.infer_schema(&self.ctx.state(), &url).await.map_err(unreadable)
+        self.infer_listing_schema(format, &shown, &url_text, directory).await
     }
 
     pub fn register(&self, name: &str, provider: Arc<dyn TableProvider>) {

@@ -336,35 +336,21 @@ pub fn build(descriptor: &StoreDescriptor) -> Result<Arc<dyn ObjectStore>, Store
     }
     let unknown = |key: &str| StoreError::UnknownKey { store: descriptor.kind.name(), key: key.to_string() };
     let failed = |e: object_store::Error| StoreError::Build { url: descriptor.url.clone(), message: e.to_string() };
+    // Every builder takes the same steps with its own key type.
+    macro_rules! configured {
+        ($builder:expr) => {{
+            let mut builder = $builder;
+            for (key, value) in resolved {
+                builder = builder.with_config(key.parse().map_err(|_| unknown(key))?, value);
+            }
+            Arc::new(builder.build().map_err(failed)?)
+        }};
+    }
     let store: Arc<dyn ObjectStore> = match descriptor.kind {
-        StoreKind::S3 => {
-            let mut builder = AmazonS3Builder::from_env().with_url(&descriptor.url);
-            for (key, value) in resolved {
-                builder = builder.with_config(key.parse().map_err(|_| unknown(key))?, value);
-            }
-            Arc::new(builder.build().map_err(failed)?)
-        }
-        StoreKind::Gcs => {
-            let mut builder = GoogleCloudStorageBuilder::from_env().with_url(&descriptor.url);
-            for (key, value) in resolved {
-                builder = builder.with_config(key.parse().map_err(|_| unknown(key))?, value);
-            }
-            Arc::new(builder.build().map_err(failed)?)
-        }
-        StoreKind::Azure => {
-            let mut builder = MicrosoftAzureBuilder::from_env().with_url(&descriptor.url);
-            for (key, value) in resolved {
-                builder = builder.with_config(key.parse().map_err(|_| unknown(key))?, value);
-            }
-            Arc::new(builder.build().map_err(failed)?)
-        }
-        StoreKind::Http => {
-            let mut builder = HttpBuilder::new().with_url(&descriptor.url);
-            for (key, value) in resolved {
-                builder = builder.with_config(key.parse().map_err(|_| unknown(key))?, value);
-            }
-            Arc::new(builder.build().map_err(failed)?)
-        }
+        StoreKind::S3 => configured!(AmazonS3Builder::from_env().with_url(&descriptor.url)),
+        StoreKind::Gcs => configured!(GoogleCloudStorageBuilder::from_env().with_url(&descriptor.url)),
+        StoreKind::Azure => configured!(MicrosoftAzureBuilder::from_env().with_url(&descriptor.url)),
+        StoreKind::Http => configured!(HttpBuilder::new().with_url(&descriptor.url)),
     };
     Ok(store)
 }
