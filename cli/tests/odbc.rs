@@ -311,6 +311,21 @@ fn append_and_custom_writes_commit_everything_or_nothing() {
     assert!(!stderr.contains(&pg.password), "{stderr}");
     assert_eq!(pg.psql("SELECT count(*) FROM daily_append"), before, "rolled back");
 
+    // Another stage failing after the insert finished: the transaction, held open until
+    // the whole run succeeds, is rolled back.
+    let late_failure = write_spec(&connection, "daily_append", "    operation: append", DAILY).replace(
+        "destination:",
+        "  - name: late_failure
+    query: SELECT CAST(CASE WHEN value = 2999999 THEN 'x' ELSE '1' END AS INT) AS n FROM (SELECT value FROM range(3000000) ORDER BY value DESC)
+    show: 1
+destination:",
+    );
+    let out = run(dir.path(), &late_failure, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stage `late_failure` failed"), "{stderr}");
+    assert_eq!(pg.psql("SELECT count(*) FROM daily_append"), before, "rolled back after another stage failed");
+
     // A missing table and a missing column are reported before anything is written.
     let missing = write_spec(&connection, "no_such_table", "    operation: append", DAILY);
     let out = run(dir.path(), &missing, &[]);

@@ -244,7 +244,7 @@ async fn run_stage(
 
     let mut staging = None;
     let run = match (&stage.write, &stage.plan) {
-        // A database write is atomic by itself: one transaction, committed at its end.
+        // A database write is atomic by itself: one transaction, held open (see below).
         (Some(write), _) if write.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>().is_some() => {
             Some(write.clone())
         }
@@ -261,12 +261,14 @@ async fn run_stage(
     if let Some(plan) = &run {
         let counted = run_to_completion(plan.clone(), ctx, stage.write.is_some()).await;
         rows = Some(counted.map_err(|e| RunError::new(&name, e))?);
-        // A database write committed already: report it as written now.
+        // A database write holds its transaction open until the whole run succeeded.
         if let (Some(write), None) = (&stage.write, &staging)
-            && let Some(odbc) = write.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>()
+            && write.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>().is_some()
+            && let Some(registry) = ctx.state().config().get_extension::<crate::odbc::HeldTransactions>()
         {
-            let rows = rows.unwrap_or(0);
-            emit(Event::OutputWritten { stage: name.clone(), path: format!("table {}", odbc.table()), rows });
+            let mut stagings = stagings.lock().unwrap_or_else(|p| p.into_inner());
+            stagings.extend(registry.take().into_iter().map(|t| (name.clone(), Staged::Database(t))));
+            staging = Some(());
         }
         if stage.explain_analyze && computed.is_none() {
             let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());

@@ -76,7 +76,9 @@ impl RunSettings {
         }
         config.options_mut().sql_parser.collect_spans = true;
         configure_types(&mut config);
-        let config = config.with_extension(Arc::new(shared::SharedResults::default()));
+        let config = config
+            .with_extension(Arc::new(shared::SharedResults::default()))
+            .with_extension(Arc::new(odbc::HeldTransactions::default()));
         Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
     }
 }

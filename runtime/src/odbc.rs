@@ -393,6 +393,14 @@ impl ExecutionPlan for OdbcScanExec {
     }
 }
 
+/// Sends the count of rows written as the write's one output batch.
+fn report_rows(rows: u64, schema: SchemaRef, tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
+    let count = datafusion::arrow::array::UInt64Array::from(vec![rows]);
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(count)])?;
+    let _ = tx.blocking_send(Ok(batch));
+    Ok(())
+}
+
 /// How an ODBC destination inserts its rows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
@@ -512,7 +520,14 @@ fn writable(batch: RecordBatch) -> Result<RecordBatch> {
 type Feed = tokio::sync::mpsc::Receiver<Result<Option<RecordBatch>>>;
 
 /// Inserts every batch from `batches` in one transaction; returns the rows written.
-fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed, stopped: impl Fn() -> bool) -> Result<u64> {
+/// Inserts every batch from `batches` in one transaction, and returns the rows written
+/// with the connection whose transaction is still open (the caller commits it).
+fn write_all(
+    target: &WriteTarget,
+    schema: &Schema,
+    mut batches: Feed,
+    stopped: impl Fn() -> bool,
+) -> Result<(u64, arrow_odbc::odbc_api::Connection<'static>)> {
     let connection = connect(target.connection_string.as_written())?;
     // The driver says how its database quotes names; `"` when it does not.
     let quote = connection.identifier_quote_char().ok().flatten().filter(|c| !c.is_whitespace()).unwrap_or('"');
@@ -588,14 +603,59 @@ fn write_all(target: &WriteTarget, schema: &Schema, mut batches: Feed, stopped: 
             let _ = connection.rollback();
             Err(DataFusionError::Execution("the run was stopped; nothing was written".into()))
         }
-        Ok(rows) => {
-            connection.commit().map_err(|e| OdbcError::Query(format!("commit failed: {}", driver_message(e))))?;
-            Ok(rows)
-        }
+        Ok(rows) => Ok((rows, connection)),
         Err(error) => {
             let _ = connection.rollback();
             Err(error)
         }
+    }
+}
+
+fn commit(connection: &arrow_odbc::odbc_api::Connection<'static>) -> std::result::Result<(), String> {
+    connection.commit().map_err(|e| format!("commit failed: {}", driver_message(e)))
+}
+
+/// What a held transaction is told: commit (`true`) or roll back, and where to answer.
+type Decision = (bool, tokio::sync::oneshot::Sender<std::result::Result<(), String>>);
+
+/// Database writes whose rows are all inserted, waiting for the whole run to succeed
+/// before they commit. A session holds one registry (a config extension); without it
+/// a write commits as soon as its rows are in.
+#[derive(Debug, Default)]
+pub struct HeldTransactions {
+    held: std::sync::Mutex<Vec<HeldTransaction>>,
+}
+
+impl HeldTransactions {
+    fn hold(&self, transaction: HeldTransaction) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).push(transaction);
+    }
+
+    /// Every transaction held so far.
+    pub fn take(&self) -> Vec<HeldTransaction> {
+        std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// One database write, inserted and not committed. Dropping it rolls it back.
+#[derive(Debug)]
+pub struct HeldTransaction {
+    pub table: String,
+    decide: std::sync::mpsc::Sender<Decision>,
+}
+
+impl HeldTransaction {
+    pub async fn commit(self) -> std::result::Result<(), String> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.decide
+            .send((true, answer))
+            .map_err(|_| "the database connection was lost before the commit".to_string())?;
+        answered.await.map_err(|_| "the database connection was lost during the commit".to_string())?
+    }
+
+    pub fn roll_back(self) {
+        let (answer, _) = tokio::sync::oneshot::channel();
+        let _ = self.decide.send((false, answer));
     }
 }
 
@@ -633,6 +693,7 @@ impl ExecutionPlan for OdbcWriteExec {
     }
 
     fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let registry = context.session_config().get_extension::<HeldTransactions>();
         let input = datafusion::physical_plan::execute_stream(self.input.clone(), context)?;
         let (target, schema) = (self.target.clone(), self.input.schema());
         let out_schema = self.schema();
@@ -654,11 +715,26 @@ impl ExecutionPlan for OdbcWriteExec {
             Ok(())
         });
         builder.spawn_blocking(move || {
-            let rows = write_all(&target, &schema, batches_rx, || tx.is_closed())?;
-            let count = datafusion::arrow::array::UInt64Array::from(vec![rows]);
-            let batch = RecordBatch::try_new(out_schema, vec![Arc::new(count)])?;
-            let _ = tx.blocking_send(Ok(batch));
-            Ok(())
+            let (rows, connection) = write_all(&target, &schema, batches_rx, || tx.is_closed())?;
+            let Some(registry) = registry else {
+                commit(&connection).map_err(OdbcError::Query)?;
+                return report_rows(rows, out_schema, &tx);
+            };
+            // Held open until the run decides: commit when every stage succeeded, roll
+            // back otherwise (or when the run is dropped and the decision never comes).
+            // The wait is a thread of its own: the stream ends only when all of its
+            // tasks have, and the decision comes after the stream ended.
+            let (decide, decision) = std::sync::mpsc::channel::<Decision>();
+            registry.hold(HeldTransaction { table: target.table.clone(), decide });
+            std::thread::spawn(move || match decision.recv() {
+                Ok((true, answer)) => {
+                    let _ = answer.send(commit(&connection));
+                }
+                Ok((false, _)) | Err(_) => {
+                    let _ = connection.rollback();
+                }
+            });
+            report_rows(rows, out_schema, &tx)
         });
         Ok(builder.build())
     }

@@ -88,6 +88,8 @@ pub enum Staged {
     Local(Staging),
     /// Next to a destination on an object store; copied into place.
     Object(ObjectStaging),
+    /// Rows inserted into a database table in a transaction not yet committed.
+    Database(crate::odbc::HeldTransaction),
 }
 
 impl Staged {
@@ -96,6 +98,7 @@ impl Staged {
         match self {
             Staged::Local(s) => s.target().display().to_string(),
             Staged::Object(s) => s.target_url(),
+            Staged::Database(t) => format!("table {}", t.table),
         }
     }
 
@@ -104,6 +107,7 @@ impl Staged {
         match self {
             Staged::Local(s) => s.commit().map_err(|e| e.to_string()),
             Staged::Object(s) => s.commit().await.map_err(|e| e.to_string()),
+            Staged::Database(t) => t.commit().await,
         }
     }
 
@@ -112,6 +116,7 @@ impl Staged {
         match self {
             Staged::Local(s) => s.abort().await,
             Staged::Object(s) => s.abort().await,
+            Staged::Database(t) => t.roll_back(),
         }
     }
 }
