@@ -10,9 +10,7 @@ use common::{run_python, run_spec as run, text, workspace};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn endpoint(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests with `bash scripts/test.sh`, which starts the object store servers")
-    })
+    common::service_var(name, "the object store servers")
 }
 
 /// A bucket or container name of its own for each test.

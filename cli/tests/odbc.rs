@@ -15,11 +15,7 @@ struct Postgres {
 }
 
 fn postgres() -> Postgres {
-    let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: run the tests with `bash scripts/test.sh`, which starts PostgreSQL")
-        })
-    };
+    let var = |name: &str| common::service_var(name, "PostgreSQL");
     Postgres {
         port: var("AQUEDUCTS_TEST_PG_PORT"),
         password: var("AQUEDUCTS_TEST_PG_PASSWORD"),

@@ -15,11 +15,7 @@ struct MariaDb {
 }
 
 fn mariadb() -> MariaDb {
-    let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: run the tests with `bash scripts/test.sh`, which starts MariaDB")
-        })
-    };
+    let var = |name: &str| common::service_var(name, "MariaDB");
     MariaDb {
         port: var("AQUEDUCTS_TEST_MARIADB_PORT"),
         password: var("AQUEDUCTS_TEST_MARIADB_PASSWORD"),

@@ -731,7 +731,7 @@ fn messages_of_an_execution_arrive_in_order_and_finished_is_last() {
 /// Needs the PostgreSQL that `scripts/test.sh` starts.
 #[test]
 fn a_remote_run_takes_the_database_password_from_the_executor_environment() {
-    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name}: run `bash scripts/test.sh`"));
+    let var = |name: &str| common::service_var(name, "PostgreSQL");
     let (port, password, driver) =
         (var("AQUEDUCTS_TEST_PG_PORT"), var("AQUEDUCTS_TEST_PG_PASSWORD"), var("AQUEDUCTS_TEST_PG_DRIVER"));
     let dir = workspace();
@@ -773,8 +773,7 @@ destination:
 
 #[test]
 fn a_remote_run_reads_and_writes_s3_with_the_executors_secret() {
-    let endpoint = std::env::var("AQUEDUCTS_TEST_S3_ENDPOINT")
-        .expect("AQUEDUCTS_TEST_S3_ENDPOINT is not set: run the tests with `bash scripts/test.sh`");
+    let endpoint = common::service_var("AQUEDUCTS_TEST_S3_ENDPOINT", "the object store servers");
     let bucket = format!("remote-{}", std::process::id());
     let client_code = format!(
         "import boto3, io

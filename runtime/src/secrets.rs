@@ -112,12 +112,20 @@ pub fn mask_passwords(text: &str) -> String {
     String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
 }
 
+/// Whether a setting of this name holds a credential (`aws_secret_access_key`,
+/// `AZURE_STORAGE_ACCOUNT_KEY`, `sas_token`, ...), in any case. Identifiers
+/// (`aws_access_key_id`) are not credentials.
+pub fn is_credential_name(name: &str) -> bool {
+    const MARKERS: &[&str] =
+        &["secret", "account_key", "access_key", "master_key", "customer_key", "sas_", "token", "password"];
+    let name = name.to_ascii_lowercase();
+    MARKERS.iter().any(|m| name.contains(m)) && !name.ends_with("_id")
+}
+
 /// The text with the values of credential settings (`aws_secret_access_key: ...`,
 /// `AZURE_STORAGE_ACCOUNT_KEY = "..."`, any `*token*`, `*sas*`, `*password*`) replaced by
 /// `*`, byte for byte, in YAML, JSON and TOML alike. Templates and references are left.
 pub fn mask_credential_settings(text: &str) -> String {
-    const MARKERS: &[&str] =
-        &["secret", "account_key", "access_key", "master_key", "customer_key", "sas_", "token", "password"];
     let bytes_in = text.as_bytes();
     let mut bytes = bytes_in.to_vec();
     let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
@@ -131,8 +139,7 @@ pub fn mask_credential_settings(text: &str) -> String {
         while i < bytes_in.len() && is_word(bytes_in[i]) {
             i += 1;
         }
-        let word = text[start..i].to_ascii_lowercase();
-        if !MARKERS.iter().any(|m| word.contains(m)) || word.ends_with("_id") {
+        if !is_credential_name(&text[start..i]) {
             continue;
         }
         // `key: value`, `"key": "value"`, `key = "value"`.

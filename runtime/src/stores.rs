@@ -161,13 +161,6 @@ pub fn canonical_key(kind: StoreKind, key: &str) -> Option<String> {
     }
 }
 
-/// Whether a key's value is a credential (masked wherever the configuration is shown).
-pub fn is_secret_key(canonical: &str) -> bool {
-    ["secret", "key", "token", "password", "credentials", "sas"]
-        .iter()
-        .any(|word| canonical.contains(word) && !canonical.ends_with("_id") && canonical != "aws_sse_kms_key_id")
-}
-
 /// How a location is written in a compiled plan, and the settings its form implies.
 ///
 /// Azure locations become `az://container/path` (with the account as a setting):
@@ -230,8 +223,11 @@ impl StoreDescriptor {
         self.options
             .iter()
             .map(|(k, v)| {
-                let shown =
-                    if is_secret_key(k) && !secrets::has_references(v) { "****".into() } else { secrets::display(v) };
+                let shown = if secrets::is_credential_name(k) && !secrets::has_references(v) {
+                    "****".into()
+                } else {
+                    secrets::display(v)
+                };
                 (k.clone(), shown)
             })
             .collect()
@@ -296,7 +292,7 @@ const REDIRECTING_KEYS: &[&str] = &[
 pub fn check_allowed(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(), String> {
     for descriptor in descriptors {
         for (key, value) in &descriptor.options {
-            if secrets::has_references(value) && !is_secret_key(key) {
+            if secrets::has_references(value) && !secrets::is_credential_name(key) {
                 return Err(format!(
                     "the store `{}` takes `{key}` from the executor's environment; only credentials may be",
                     descriptor.url

@@ -53,6 +53,14 @@ pub fn run_spec(dir: &Path, spec: &str, env: &[(&str, &str)]) -> Output {
         .expect("run aqueducts")
 }
 
+/// A variable `scripts/test.sh` exports after starting `service` (a database, a store
+/// server); a clear failure when the tests were started some other way.
+pub fn service_var(name: &str, service: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `bash scripts/test.sh`, which starts {service}")
+    })
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
