@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Object store servers for the tests, on free ports on 127.0.0.1:
-#   - S3: moto's server (PyPI `moto[server]`, from scripts/python-env.sh);
-#   - Azure Blob Storage: Azurite (npm `azurite`, installed under ~/.cache when missing).
+#   - S3: moto's server (PyPI `moto[server]`, from scripts/python-env.sh), checking
+#     signatures and permissions: requests need a key this script creates;
+#   - Azure Blob Storage: Azurite (npm `azurite`, installed under ~/.cache when missing);
+#   - Google Cloud Storage: gcp-storage-emulator (PyPI) with the XML API that object_store
+#     speaks added by scripts/gcs-emulator.py.
 #
 #   eval "$(bash scripts/object-stores.sh start DIR)"   prints the exports tests read:
-#        AQUEDUCTS_TEST_S3_ENDPOINT, AQUEDUCTS_TEST_AZURE_ENDPOINT
+#        AQUEDUCTS_TEST_S3_ENDPOINT, AQUEDUCTS_TEST_S3_ACCESS_KEY_ID,
+#        AQUEDUCTS_TEST_S3_SECRET_ACCESS_KEY (and _S3_READER_ for a read-only user),
+#        AQUEDUCTS_TEST_AZURE_ENDPOINT,
+#        AQUEDUCTS_TEST_GCS_ENDPOINT
 #   bash scripts/object-stores.sh stop DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +39,25 @@ case "$action" in
     "$(dirname "$python")/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
     echo $! >"$dir/moto.pid"
     wait_for "http://127.0.0.1:$port/" moto
+    "$python" - "http://127.0.0.1:$port" <<'PY'
+# A user who may do anything and one who may only read.
+import json, sys
+import boto3
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="setup", aws_secret_access_key="setup")
+for user, actions, variable in [
+    ("aqueducts-tests", ["*"], "AQUEDUCTS_TEST_S3"),
+    ("aqueducts-reader", ["s3:GetObject", "s3:ListBucket"], "AQUEDUCTS_TEST_S3_READER"),
+]:
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    iam.put_user_policy(UserName=user, PolicyName="policy", PolicyDocument=json.dumps(policy))
+    print("export {}_ACCESS_KEY_ID={}".format(variable, key["AccessKeyId"]))
+    print("export {}_SECRET_ACCESS_KEY={}".format(variable, key["SecretAccessKey"]))
+PY
+    # From here on moto checks every request's signature and the user's permissions.
+    curl -sf -X POST -H "Content-Type: text/plain" --data 0 "http://127.0.0.1:$port/moto-api/reset-auth" >/dev/null
     echo "export AQUEDUCTS_TEST_S3_ENDPOINT=http://127.0.0.1:$port"
 
     node_dir="${AQUEDUCTS_NODE_TOOLS:-$HOME/.cache/aqueducts-node}"
@@ -46,9 +71,15 @@ case "$action" in
     echo $! >"$dir/azurite.pid"
     wait_for "http://127.0.0.1:$port/" azurite
     echo "export AQUEDUCTS_TEST_AZURE_ENDPOINT=http://127.0.0.1:$port/devstoreaccount1"
+
+    port="$(free_port)"
+    "$python" scripts/gcs-emulator.py "$port" "$dir/gcs" >"$dir/gcs.log" 2>&1 &
+    echo $! >"$dir/gcs.pid"
+    wait_for "http://127.0.0.1:$port/" gcs
+    echo "export AQUEDUCTS_TEST_GCS_ENDPOINT=http://127.0.0.1:$port"
     ;;
   stop)
-    for name in moto azurite; do
+    for name in moto azurite gcs; do
       if [ -f "$dir/$name.pid" ]; then
         kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
         rm -f "$dir/$name.pid"

@@ -9,7 +9,8 @@
 #     and stopped afterwards: scripts/postgres.sh; likewise MariaDB and its ODBC driver
 #     (apt packages mariadb-server, odbc-mariadb): scripts/mariadb.sh;
 #   - object store servers on free ports on 127.0.0.1, stopped afterwards: moto (S3, from
-#     PyPI) and Azurite (Azure Blob Storage, from npm): scripts/object-stores.sh.
+#     PyPI), Azurite (Azure Blob Storage, from npm) and gcp-storage-emulator (Google Cloud
+#     Storage, from PyPI, with the XML API of scripts/gcs-emulator.py): scripts/object-stores.sh.
 # cargo-nextest is used when installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ echo "postgresql: 127.0.0.1:$AQUEDUCTS_TEST_PG_PORT"
 eval "$(bash scripts/mariadb.sh start "$services/mariadb")"
 echo "mariadb: 127.0.0.1:$AQUEDUCTS_TEST_MARIADB_PORT"
 eval "$(bash scripts/object-stores.sh start "$services/stores")"
-echo "s3 (moto): $AQUEDUCTS_TEST_S3_ENDPOINT, azure (azurite): $AQUEDUCTS_TEST_AZURE_ENDPOINT"
+echo "s3 (moto): $AQUEDUCTS_TEST_S3_ENDPOINT, azure (azurite): $AQUEDUCTS_TEST_AZURE_ENDPOINT, gcs: $AQUEDUCTS_TEST_GCS_ENDPOINT"
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-targets --no-fail-fast

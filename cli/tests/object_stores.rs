@@ -1,7 +1,9 @@
-//! Sources and destinations on object stores, against real protocol servers that
-//! `scripts/test.sh` starts (scripts/object-stores.sh): moto for S3, Azurite for Azure
-//! Blob Storage. Objects are put and read back with each cloud's own Python client, and
-//! Parquet and CSV contents compared with pyarrow.
+//! Sources and destinations on object stores, against protocol servers that
+//! `scripts/test.sh` starts (scripts/object-stores.sh): moto for S3 (checking signatures
+//! and permissions), Azurite for Azure Blob Storage, gcp-storage-emulator for Google Cloud
+//! Storage (with the XML API added by scripts/gcs-emulator.py). Objects are put and read
+//! back with each cloud's own Python client, and Parquet and CSV contents compared with
+//! pyarrow.
 
 mod common;
 
@@ -30,12 +32,19 @@ trait Store {
 
 struct S3 {
     endpoint: String,
+    key_id: String,
+    secret: String,
     bucket: String,
 }
 
 impl S3 {
     fn new() -> S3 {
-        let s3 = S3 { endpoint: endpoint("AQUEDUCTS_TEST_S3_ENDPOINT"), bucket: fresh_name("aq") };
+        let s3 = S3 {
+            endpoint: endpoint("AQUEDUCTS_TEST_S3_ENDPOINT"),
+            key_id: endpoint("AQUEDUCTS_TEST_S3_ACCESS_KEY_ID"),
+            secret: endpoint("AQUEDUCTS_TEST_S3_SECRET_ACCESS_KEY"),
+            bucket: fresh_name("aq"),
+        };
         run_python(Path::new("."), &format!("{}\nclient.create_bucket(Bucket={:?})", s3.python_client(), s3.bucket));
         s3
     }
@@ -49,20 +58,22 @@ impl Store for S3 {
     fn storage_config(&self) -> String {
         // The upper-case spellings users copy from AWS's docs, mixed with object_store's.
         format!(
-            "{{ AWS_ENDPOINT: '{}', AWS_ALLOW_HTTP: 'true', aws_access_key_id: test, AWS_SECRET_ACCESS_KEY: test, AWS_REGION: us-east-1 }}",
-            self.endpoint
+            "{{ AWS_ENDPOINT: '{}', AWS_ALLOW_HTTP: 'true', aws_access_key_id: {}, AWS_SECRET_ACCESS_KEY: '{}', AWS_REGION: us-east-1 }}",
+            self.endpoint, self.key_id, self.secret
         )
     }
 
     fn python_client(&self) -> String {
         format!(
             "import boto3
-client = boto3.client('s3', endpoint_url={endpoint:?}, aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')
+client = boto3.client('s3', endpoint_url={endpoint:?}, aws_access_key_id={key_id:?}, aws_secret_access_key={secret:?}, region_name='us-east-1')
 def put(key, data): client.put_object(Bucket={bucket:?}, Key=key, Body=data)
 def get(key): return client.get_object(Bucket={bucket:?}, Key=key)['Body'].read()
 def keys(): return sorted(o['Key'] for o in client.list_objects_v2(Bucket={bucket:?}).get('Contents', []))
 ",
             endpoint = self.endpoint,
+            key_id = self.key_id,
+            secret = self.secret,
             bucket = self.bucket
         )
     }
@@ -108,6 +119,52 @@ def keys(): return sorted(b.name for b in container.list_blobs())
             endpoint = self.endpoint,
             key = AZURITE_KEY,
             container = self.container
+        )
+    }
+}
+
+/// A service account key that asks for no OAuth token, as emulators take (object_store's
+/// `google_skip_signature` leaves writes signed, so it does not do for them).
+const GCS_EMULATOR_KEY: &str =
+    r#"{"disable_oauth": true, "client_email": "", "private_key": "", "private_key_id": ""}"#;
+
+struct Gcs {
+    endpoint: String,
+    bucket: String,
+}
+
+impl Gcs {
+    fn new() -> Gcs {
+        let gcs = Gcs { endpoint: endpoint("AQUEDUCTS_TEST_GCS_ENDPOINT"), bucket: fresh_name("aq") };
+        run_python(Path::new("."), &format!("{}\nclient.create_bucket({:?})", gcs.python_client(), gcs.bucket));
+        gcs
+    }
+}
+
+impl Store for Gcs {
+    fn root(&self) -> String {
+        format!("gs://{}", self.bucket)
+    }
+
+    fn storage_config(&self) -> String {
+        format!(
+            "{{ GOOGLE_BASE_URL: '{}', google_service_account_key: '{GCS_EMULATOR_KEY}', allow_http: 'true' }}",
+            self.endpoint
+        )
+    }
+
+    fn python_client(&self) -> String {
+        format!(
+            "from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+client = storage.Client(project='aqueducts', credentials=AnonymousCredentials(), client_options={{'api_endpoint': {endpoint:?}}})
+bucket = client.bucket({bucket:?})
+def put(key, data): bucket.blob(key).upload_from_string(data)
+def get(key): return bucket.blob(key).download_as_bytes()
+def keys(): return sorted(b.name for b in client.list_blobs({bucket:?}))
+",
+            endpoint = self.endpoint,
+            bucket = self.bucket
         )
     }
 }
@@ -274,7 +331,12 @@ fn azure_sources_and_destinations() {
 }
 
 #[test]
-fn s3_missing_buckets_unset_secrets_and_unknown_keys_are_clear_errors() {
+fn gcs_sources_and_destinations() {
+    reads_and_writes_files_and_partitioned_directories(&Gcs::new());
+}
+
+#[test]
+fn s3_wrong_credentials_missing_buckets_unset_secrets_and_unknown_keys_are_clear_errors() {
     let s3 = S3::new();
     put_inputs(&s3);
     let dir = workspace();
@@ -292,8 +354,9 @@ fn s3_missing_buckets_unset_secrets_and_unknown_keys_are_clear_errors() {
     assert!(stderr.contains("check that the bucket or container exists"), "{stderr}");
 
     // A secret the spec takes from the environment, not set there, is named.
-    let unset = spec(&s3, &single)
-        .replace("AWS_SECRET_ACCESS_KEY: test", "AWS_SECRET_ACCESS_KEY: '{{ env(\"AQ_NO_SUCH_SECRET\") }}'");
+    let secret_setting = format!("AWS_SECRET_ACCESS_KEY: '{}'", s3.secret);
+    let unset =
+        spec(&s3, &single).replace(&secret_setting, "AWS_SECRET_ACCESS_KEY: '{{ env(\"AQ_NO_SUCH_SECRET\") }}'");
     let out = run(dir.path(), &unset, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -307,22 +370,77 @@ fn s3_missing_buckets_unset_secrets_and_unknown_keys_are_clear_errors() {
     assert!(stderr.contains("did you mean `aws_region`?"), "{stderr}");
     assert!(stderr.contains("spec.yml:2:"), "{stderr}");
 
-    // Credentials never appear in `--explain`, errors or progress.
-    let secret_spec =
-        spec(&s3, &single).replace("AWS_SECRET_ACCESS_KEY: test", "AWS_SECRET_ACCESS_KEY: hunter2-very-secret");
-    std::fs::write(dir.path().join("secret.yml"), &secret_spec).unwrap();
+    // moto checks signatures: a wrong secret is refused, and reported without the secret.
+    let wrong_secret = spec(&s3, &single).replace(&secret_setting, "AWS_SECRET_ACCESS_KEY: hunter2-very-secret");
+    let out = run(dir.path(), &wrong_secret, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the store refused the credentials for `{}/in/people.csv`", s3.root())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("403 Forbidden"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    // An access key the server does not know.
+    let unknown_key = spec(&s3, &single).replace(&s3.key_id, "AKIAUNKNOWNKEY000000");
+    let out = run(dir.path(), &unknown_key, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the store refused the credentials"), "{stderr}");
+
+    // Credentials never appear in `--explain` or progress.
+    std::fs::write(dir.path().join("secret.yml"), spec(&s3, &single)).unwrap();
     let explain = common::aqueducts(dir.path(), &["plan", "-f", "secret.yml", "--explain"]);
     assert_eq!(explain.status.code(), Some(0), "{}", text(&explain.stderr));
     let run_out = common::aqueducts(dir.path(), &["run", "-f", "secret.yml"]);
+    assert_eq!(run_out.status.code(), Some(0), "{}", text(&run_out.stderr));
     for output in [&explain, &run_out] {
         let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
-        assert!(!all.contains("hunter2"), "{all}");
+        assert!(!all.contains(&s3.secret), "{all}");
     }
 }
 
 #[test]
+fn gcs_bad_credentials_and_missing_buckets_are_clear_errors() {
+    let gcs = Gcs::new();
+    put_inputs(&gcs);
+    let dir = workspace();
+    let single = format!(
+        "type: file\n  name: out\n  format: {{ type: parquet, options: {{}} }}\n  location: '{}/out/x.parquet'",
+        gcs.root()
+    );
+    let missing =
+        spec(&gcs, &single).replace(&format!("{}/in/people.csv", gcs.root()), "gs://no-such-bucket/people.csv");
+    let out = run(dir.path(), &missing, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot read `gs://no-such-bucket/people.csv`"), "{stderr}");
+    assert!(stderr.contains("check that the bucket or container exists"), "{stderr}");
+
+    // The emulator checks no credentials, so a wrong one is one that cannot be used: a
+    // service account key whose private key is not a key. Neither it nor the key file's
+    // contents are shown.
+    let key = r#"{"type": "service_account", "client_email": "aq@example.iam.gserviceaccount.com", "private_key_id": "k1", "private_key": "hunter2-not-a-pem-key"}"#;
+    let bad_key = spec(&gcs, &single).replace(GCS_EMULATOR_KEY, key);
+    let out = run(dir.path(), &bad_key, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&gcs.root()), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let missing_file = spec(&gcs, &single).replace(
+        &format!("google_service_account_key: '{GCS_EMULATOR_KEY}'"),
+        "GOOGLE_SERVICE_ACCOUNT_PATH: /nonexistent/key.json",
+    );
+    let out = run(dir.path(), &missing_file, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("/nonexistent/key.json"), "{stderr}");
+}
+
+#[test]
 fn azure_wrong_credentials_and_missing_containers_are_clear_errors() {
-    // Azurite checks shared-key signatures (moto does not check S3 credentials).
+    // Azurite checks shared-key signatures.
     let azure = Azure::new();
     put_inputs(&azure);
     let dir = workspace();
@@ -334,7 +452,10 @@ fn azure_wrong_credentials_and_missing_containers_are_clear_errors() {
     let out = run(dir.path(), &wrong_key, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("cannot read `{}/in/people.csv`", azure.root())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the store refused the credentials for `{}/in/people.csv`", azure.root())),
+        "{stderr}"
+    );
     assert!(stderr.contains("403") || stderr.contains("AuthorizationFailure"), "{stderr}");
     assert!(!stderr.contains("d3JvbmcgYnV0"), "{stderr}");
 

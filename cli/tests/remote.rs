@@ -773,12 +773,20 @@ destination:
 
 #[test]
 fn a_remote_run_reads_and_writes_s3_with_the_executors_secret() {
-    let endpoint = common::service_var("AQUEDUCTS_TEST_S3_ENDPOINT", "the object store servers");
+    let var = |name| common::service_var(name, "the object store servers");
+    let endpoint = var("AQUEDUCTS_TEST_S3_ENDPOINT");
+    // The executor holds a key that may write; the client only one that may read, which
+    // is all that compiling needs. The write succeeding shows where the key came from.
+    let writer = [var("AQUEDUCTS_TEST_S3_ACCESS_KEY_ID"), var("AQUEDUCTS_TEST_S3_SECRET_ACCESS_KEY")];
+    let reader = [var("AQUEDUCTS_TEST_S3_READER_ACCESS_KEY_ID"), var("AQUEDUCTS_TEST_S3_READER_SECRET_ACCESS_KEY")];
+    let executor_env = [("AQ_S3_KEY_ID", writer[0].as_str()), ("AQ_S3_SECRET", writer[1].as_str())];
+    let client_env = [("AQ_S3_KEY_ID", reader[0].as_str()), ("AQ_S3_SECRET", reader[1].as_str())];
     let bucket = format!("remote-{}", std::process::id());
     let client_code = format!(
         "import boto3, io
-client = boto3.client('s3', endpoint_url={endpoint:?}, aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')
-"
+client = boto3.client('s3', endpoint_url={endpoint:?}, aws_access_key_id={:?}, aws_secret_access_key={:?}, region_name='us-east-1')
+",
+        writer[0], writer[1]
     );
     common::run_python(
         Path::new("."),
@@ -789,9 +797,9 @@ client.put_object(Bucket={bucket:?}, Key='in/people.csv', Body=b'id,name\\n1,ann
     );
     let executor_dir = tempfile::tempdir().unwrap();
     let args = ["--host", "127.0.0.1", "--port", "0", "--api-key", KEY];
-    let executor = Executor::spawn(executor_dir.path(), &args, &[("AQ_S3_SECRET", "test")]);
+    let executor = Executor::spawn(executor_dir.path(), &args, &executor_env);
     let config = format!(
-        "{{ aws_endpoint: '{endpoint}', aws_allow_http: 'true', aws_access_key_id: test, aws_secret_access_key: '{{{{ env(\"AQ_S3_SECRET\") }}}}', aws_region: us-east-1 }}"
+        "{{ aws_endpoint: '{endpoint}', aws_allow_http: 'true', aws_access_key_id: '{{{{ env(\"AQ_S3_KEY_ID\") }}}}', aws_secret_access_key: '{{{{ env(\"AQ_S3_SECRET\") }}}}', aws_region: us-east-1 }}"
     );
     let spec = format!(
         "sources:
@@ -808,19 +816,27 @@ destination:
 "
     );
     let client = client_dir(&spec);
-    // The client lists the bucket while compiling (with its own value of the secret);
-    // the executor builds its stores from its own environment.
-    let out = Command::new(env!("CARGO_BIN_EXE_aqueducts"))
-        .args(["run", "-f", "spec.yml", "--executor", &executor.address, "--api-key", KEY])
-        .current_dir(client.path())
-        .env_remove("AQUEDUCTS_API_KEY")
-        .env("AQ_S3_SECRET", "the-client-may-hold-another-value")
-        .output()
-        .unwrap();
+    // The client lists the bucket while compiling (with its own key); the executor builds
+    // its stores from its own environment.
+    let client_run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+            .args(args)
+            .current_dir(client.path())
+            .env_remove("AQUEDUCTS_API_KEY")
+            .envs(client_env)
+            .output()
+            .unwrap()
+    };
+    let out = client_run(&["run", "-f", "spec.yml", "--executor", &executor.address, "--api-key", KEY]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains(&format!("wrote 2 rows to s3://{bucket}/out/upper.parquet")), "{stderr}");
-    assert!(!executor.logs().contains("the-client-may-hold"), "{}", executor.logs());
+    assert!(!executor.logs().contains(&reader[1]), "{}", executor.logs());
+    // Run locally with the client's key, the same spec cannot write.
+    let out = client_run(&["run", "-f", "spec.yml", "-q"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lacked the necessary privileges") && stderr.contains("403 Forbidden"), "{stderr}");
     let rows = common::run_python(
         Path::new("."),
         &format!(
@@ -838,14 +854,8 @@ print(pq.read_table(io.BytesIO(body)).to_pylist())"
         for prefix in allowed {
             args.extend(["--allow-location", prefix]);
         }
-        let executor = Executor::spawn(executor_dir.path(), &args, &[("AQ_S3_SECRET", "test")]);
-        let out = Command::new(env!("CARGO_BIN_EXE_aqueducts"))
-            .args(["run", "-f", "spec.yml", "-q", "--executor", &executor.address, "--api-key", KEY])
-            .current_dir(client.path())
-            .env_remove("AQUEDUCTS_API_KEY")
-            .env("AQ_S3_SECRET", "test")
-            .output()
-            .unwrap();
+        let executor = Executor::spawn(executor_dir.path(), &args, &executor_env);
+        let out = client_run(&["run", "-f", "spec.yml", "-q", "--executor", &executor.address, "--api-key", KEY]);
         (out.status.code(), text(&out.stderr))
     };
     let bucket_only = format!("s3://{bucket}");

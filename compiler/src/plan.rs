@@ -75,6 +75,8 @@ enum PathKind {
     Missing,
     /// The machine that will run the plan refused to say (for example, not allowed).
     Unreadable(String),
+    /// The store refused these credentials (wrong, unknown, or without the permission).
+    Refused(String),
 }
 
 impl Default for Planner {
@@ -163,6 +165,13 @@ impl Planner {
                     "check that the bucket or container exists, and the credentials in `storage_config` (or the cloud's environment variables)",
                 ));
             }
+            PathKind::Refused(reason) => {
+                return Err(problem(
+                    format!("the store refused the credentials for `{shown}`: {}", redact_location(&reason)),
+                    "access refused",
+                    "check the credentials in `storage_config` (or the cloud's environment variables), and that they may read this location",
+                ));
+            }
             PathKind::Missing => {
                 return Err(problem(
                     format!("`{shown}` does not exist"),
@@ -219,16 +228,22 @@ impl Planner {
 
 /// Whether `location` is an object, a prefix of objects, or neither, in `store`.
 async fn kind_in_store(store: &dyn ObjectStore, location: &object_store::path::Path) -> PathKind {
+    let failed = |error: object_store::Error| match error {
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+            PathKind::Refused(error.to_string())
+        }
+        other => PathKind::Unreadable(other.to_string()),
+    };
     match store.head(location).await {
         Ok(_) => return PathKind::File,
         Err(object_store::Error::NotFound { .. }) => {}
-        Err(other) => return PathKind::Unreadable(other.to_string()),
+        Err(other) => return failed(other),
     }
     match store.list_with_delimiter(Some(location)).await {
         Ok(listing) if listing.objects.is_empty() && listing.common_prefixes.is_empty() => PathKind::Missing,
         Ok(_) => PathKind::Directory,
         Err(object_store::Error::NotFound { .. }) => PathKind::Missing,
-        Err(other) => PathKind::Unreadable(other.to_string()),
+        Err(other) => failed(other),
     }
 }
 
@@ -259,7 +274,7 @@ impl Planner {
     ) -> Result<SchemaRef, SourceProblem> {
         let shown = path.display().to_string();
         let kind = self.kind_of(path).await;
-        if let PathKind::Unreadable(reason) = &kind {
+        if let PathKind::Unreadable(reason) | PathKind::Refused(reason) = &kind {
             return Err(SourceProblem {
                 message: format!("cannot read `{shown}`: {reason}"),
                 label: "unreadable".into(),

@@ -287,12 +287,15 @@ const REDIRECTING_KEYS: &[&str] = &[
 /// What an executor with an allow-list accepts of a plan's stores, checked before any
 /// store is built: settings that redirect requests or read local files only with values
 /// the allow-list names (an endpoint such as `http://minio:9000`, a path), and secrets
-/// of the executor's environment only as credentials, never as settings that travel
-/// elsewhere (a user agent, a region).
+/// of the executor's environment only as credentials (and the key ids that go with
+/// them, sent to the same place), never as settings that travel elsewhere (a user agent,
+/// a region, an account name that becomes a host name).
 pub fn check_allowed(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(), String> {
+    let from_environment =
+        |key: &str| secrets::is_credential_name(key) || key.ends_with("access_key_id") || key.ends_with("client_id");
     for descriptor in descriptors {
         for (key, value) in &descriptor.options {
-            if secrets::has_references(value) && !secrets::is_credential_name(key) {
+            if secrets::has_references(value) && !from_environment(key) {
                 return Err(format!(
                     "the store `{}` takes `{key}` from the executor's environment; only credentials may be",
                     descriptor.url
@@ -419,6 +422,8 @@ mod tests {
         let secret = crate::secrets::reference("S3_SECRET");
         assert!(check_allowed(&[store("aws_secret_access_key", &secret)], &allowed).is_ok());
         assert!(check_allowed(&[store("user_agent", &secret)], &allowed).is_err());
+        assert!(check_allowed(&[store("aws_access_key_id", &secret)], &allowed).is_ok());
+        assert!(check_allowed(&[store("azure_storage_account_name", &secret)], &allowed).is_err());
         assert!(format!("{:?}", store("aws_secret_access_key", "hunter2")).contains("****"));
     }
 
