@@ -9,13 +9,17 @@ uploads) over the emulator's own storage, so that objects written through one AP
 through the other: the tests write with `object_store` (XML) and read back with Google's
 Python client (JSON).
 
-    python scripts/gcs-emulator.py PORT DATA_DIR
+    python scripts/gcs-emulator.py PORT
+
+Objects live in memory (the emulator's disk store cannot hold both `a` and `a/b`). It
+builds on private parts of gcp-storage-emulator (`objects._make_object_resource`,
+`_checksums`, `_delete`, `server.RequestHandler`): check them when upgrading its pin.
 """
 
 import hashlib
+import logging
 import re
 import sys
-import threading
 import uuid
 from email.utils import formatdate
 from functools import partial
@@ -47,6 +51,10 @@ def _http_date(obj):
     return formatdate(updated.timestamp(), usegmt=True)
 
 
+class Missing(Exception):
+    """A bucket (`NoSuchBucket`) or object (`NoSuchKey`) that does not exist."""
+
+
 def _error(code, status, message):
     body = "<?xml version='1.0' encoding='UTF-8'?><Error><Code>{}</Code><Message>{}</Message></Error>".format(
         code, escape(message)
@@ -59,17 +67,16 @@ class XmlApi:
 
     def __init__(self, storage):
         self.storage = storage
-        self.lock = threading.Lock()
         self.uploads = {}  # upload id -> (bucket, object, {part number: bytes})
 
     def _object(self, bucket, name):
         if self.storage.get_bucket(bucket) is None:
-            raise LookupError("NoSuchBucket")
+            raise Missing("NoSuchBucket", bucket)
         try:
             obj = self.storage.get_file_obj(bucket, name)
             content = self.storage.get_file(bucket, name)
         except NotFound:
-            raise LookupError("NoSuchKey")
+            raise Missing("NoSuchKey", name)
         return obj, content
 
     def _write(self, bucket, name, content, content_type, base_url):
@@ -88,26 +95,28 @@ class XmlApi:
         }
 
     def handle(self, method, bucket, name, query, headers, body, base_url):
-        with self.lock:
-            try:
-                if name is None:
-                    return self._bucket(method, bucket, query)
-                return self._object_method(method, bucket, name, query, headers, body, base_url)
-            except LookupError as missing:
-                code = missing.args[0]
-                what = "bucket `{}`".format(bucket) if code == "NoSuchBucket" else "object `{}`".format(name)
-                return _error(code, HTTPStatus.NOT_FOUND, "no such {}".format(what))
+        try:
+            if name is None:
+                return self._bucket(method, bucket, query)
+            return self._object_method(method, bucket, name, query, headers, body, base_url)
+        except Missing as missing:
+            code, what = missing.args
+            kind = "bucket" if code == "NoSuchBucket" else "object"
+            return _error(code, HTTPStatus.NOT_FOUND, "no such {} `{}`".format(kind, what))
+        except Exception as error:  # an emulator bug: say so rather than drop the connection
+            logging.exception("%s %s/%s failed", method, bucket, name)
+            return _error("InternalError", HTTPStatus.INTERNAL_SERVER_ERROR, repr(error))
 
     def _bucket(self, method, bucket, query):
         if method != "GET" or query.get("list-type") != ["2"]:
             return _error("NotImplemented", HTTPStatus.NOT_IMPLEMENTED, "{} on a bucket".format(method))
         if self.storage.get_bucket(bucket) is None:
-            raise LookupError("NoSuchBucket")
+            raise Missing("NoSuchBucket", bucket)
         prefix = query.get("prefix", [""])[0]
         delimiter = query.get("delimiter", [None])[0]
         start_after = query.get("start-after", [""])[0]
         token = query.get("continuation-token", [""])[0]
-        max_keys = int(query.get("max-keys", ["1000"])[0])
+        max_keys = max(1, int(query.get("max-keys", ["1000"])[0]))
         items, prefixes = self.storage.get_file_list(bucket, prefix or None, delimiter)
         entries = [("key", o["name"], o) for o in items] + [("prefix", p, None) for p in prefixes]
         entries = sorted((e for e in entries if e[1] > max(start_after, token)), key=lambda e: e[1])
@@ -130,6 +139,9 @@ class XmlApi:
 
     def _object_method(self, method, bucket, name, query, headers, body, base_url):
         if method in ("GET", "HEAD"):
+            conditions = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
+            if "generation" in query or any(headers.get(c) for c in conditions):
+                return _error("NotImplemented", HTTPStatus.NOT_IMPLEMENTED, "versions and conditions")
             obj, content = self._object(bucket, name)
             answer = self._object_headers(obj)
             status = HTTPStatus.OK
@@ -158,7 +170,7 @@ class XmlApi:
 
         if method == "POST" and "uploads" in query:
             if self.storage.get_bucket(bucket) is None:
-                raise LookupError("NoSuchBucket")
+                raise Missing("NoSuchBucket", bucket)
             upload_id = uuid.uuid4().hex
             self.uploads[upload_id] = (bucket, name, {}, headers.get("Content-Type") or "application/octet-stream")
             body = "<?xml version='1.0' encoding='UTF-8'?><InitiateMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId></InitiateMultipartUploadResult>".format(
@@ -166,11 +178,14 @@ class XmlApi:
             return HTTPStatus.OK, {"Content-Type": XML}, body.encode()
 
         if method == "POST" and "uploadId" in query:
-            upload = self.uploads.pop(query["uploadId"][0], None)
-            if upload is None:
+            upload = self.uploads.get(query["uploadId"][0])
+            if upload is None or upload[:2] != (bucket, name):
                 return _error("NoSuchUpload", HTTPStatus.NOT_FOUND, "no such upload")
             _, _, parts, content_type = upload
             numbers = [int(n) for n in re.findall(r"<PartNumber>(\d+)</PartNumber>", body.decode())]
+            if not numbers or any(n not in parts for n in numbers):
+                return _error("InvalidPart", HTTPStatus.BAD_REQUEST, "a listed part was not uploaded")
+            del self.uploads[query["uploadId"][0]]
             content = b"".join(parts[n] for n in numbers)
             obj = self._write(bucket, name, content, content_type, base_url)
             answer = "<?xml version='1.0' encoding='UTF-8'?><CompleteMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>".format(
@@ -179,15 +194,18 @@ class XmlApi:
 
         if method == "PUT" and "uploadId" in query:
             upload = self.uploads.get(query["uploadId"][0])
-            if upload is None:
+            if upload is None or upload[:2] != (bucket, name) or "partNumber" not in query:
                 return _error("NoSuchUpload", HTTPStatus.NOT_FOUND, "no such upload")
             upload[2][int(query["partNumber"][0])] = body
             return HTTPStatus.OK, {"ETag": '"{}"'.format(hashlib.md5(body).hexdigest())}, b""
 
         if method == "PUT":
             if self.storage.get_bucket(bucket) is None:
-                raise LookupError("NoSuchBucket")
-            if headers.get("x-goog-if-generation-match") == "0":
+                raise Missing("NoSuchBucket", bucket)
+            condition = headers.get("x-goog-if-generation-match")
+            if condition not in (None, "0"):
+                return _error("NotImplemented", HTTPStatus.NOT_IMPLEMENTED, "generation conditions other than 0")
+            if condition == "0":
                 try:
                     self.storage.get_file_obj(bucket, name)
                     return _error("PreconditionFailed", HTTPStatus.PRECONDITION_FAILED, "the object exists")
@@ -253,11 +271,16 @@ class Handler(emulator.RequestHandler):
         self._serve("DELETE", super().do_DELETE)
 
 
+class Server(HTTPServer):
+    # One request at a time (the emulator's storage is not thread-safe), but a long
+    # queue: object_store opens many connections at once for ranged reads.
+    request_queue_size = 128
+
+
 def main():
-    port, data_dir = int(sys.argv[1]), sys.argv[2]
-    storage = Storage(use_memory_fs=False, data_dir=data_dir)
-    httpd = HTTPServer(("127.0.0.1", port), partial(Handler, XmlApi(storage)))
-    httpd.serve_forever()
+    port = int(sys.argv[1])
+    storage = Storage(use_memory_fs=True)
+    Server(("127.0.0.1", port), partial(Handler, XmlApi(storage))).serve_forever()
 
 
 if __name__ == "__main__":

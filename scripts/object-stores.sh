@@ -21,9 +21,10 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-wait_for() { # URL NAME
+wait_for() { # URL NAME (its pid in $dir/NAME.pid)
   for _ in $(seq 1 300); do
     if curl -s -o /dev/null "$1"; then return 0; fi
+    kill -0 "$(cat "$dir/$2.pid")" 2>/dev/null || break
     sleep 0.1
   done
   echo "$2 did not start; its log:" >&2
@@ -73,7 +74,7 @@ PY
     echo "export AQUEDUCTS_TEST_AZURE_ENDPOINT=http://127.0.0.1:$port/devstoreaccount1"
 
     port="$(free_port)"
-    "$python" scripts/gcs-emulator.py "$port" "$dir/gcs" >"$dir/gcs.log" 2>&1 &
+    "$python" scripts/gcs-emulator.py "$port" >"$dir/gcs.log" 2>&1 &
     echo $! >"$dir/gcs.pid"
     wait_for "http://127.0.0.1:$port/" gcs
     echo "export AQUEDUCTS_TEST_GCS_ENDPOINT=http://127.0.0.1:$port"

@@ -28,11 +28,16 @@ cleanup() {
   rm -rf "$services"
 }
 trap cleanup EXIT
-eval "$(bash scripts/postgres.sh start "$services/postgres")"
+# Each start prints the variables the tests read; assigned first, so that a failed start
+# stops this script (`eval "$(...)"` would carry on).
+exports="$(bash scripts/postgres.sh start "$services/postgres")"
+eval "$exports"
 echo "postgresql: 127.0.0.1:$AQUEDUCTS_TEST_PG_PORT"
-eval "$(bash scripts/mariadb.sh start "$services/mariadb")"
+exports="$(bash scripts/mariadb.sh start "$services/mariadb")"
+eval "$exports"
 echo "mariadb: 127.0.0.1:$AQUEDUCTS_TEST_MARIADB_PORT"
-eval "$(bash scripts/object-stores.sh start "$services/stores")"
+exports="$(bash scripts/object-stores.sh start "$services/stores")"
+eval "$exports"
 echo "s3 (moto): $AQUEDUCTS_TEST_S3_ENDPOINT, azure (azurite): $AQUEDUCTS_TEST_AZURE_ENDPOINT, gcs: $AQUEDUCTS_TEST_GCS_ENDPOINT"
 
 if cargo nextest --version >/dev/null 2>&1; then

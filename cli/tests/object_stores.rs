@@ -388,6 +388,27 @@ fn s3_wrong_credentials_missing_buckets_unset_secrets_and_unknown_keys_are_clear
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the store refused the credentials"), "{stderr}");
 
+    // A key that may read but not write: the run fails at the write, the previous output
+    // stays, and no staging is left.
+    let out = run(dir.path(), &spec(&s3, &single), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let previous = run_python(dir.path(), &format!("{}\nprint(get('out/x.parquet').hex())", s3.python_client()));
+    let reader = spec(&s3, &single)
+        .replace(&s3.key_id, &endpoint("AQUEDUCTS_TEST_S3_READER_ACCESS_KEY_ID"))
+        .replace(&s3.secret, &endpoint("AQUEDUCTS_TEST_S3_READER_SECRET_ACCESS_KEY"));
+    let out = run(dir.path(), &reader, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lacked the necessary privileges") && stderr.contains("403 Forbidden"), "{stderr}");
+    let after = run_python(
+        dir.path(),
+        &format!(
+            "{}\nprint(get('out/x.parquet').hex())\nprint([k for k in keys() if 'staging' in k])",
+            s3.python_client()
+        ),
+    );
+    assert_eq!(after.lines().collect::<Vec<_>>(), [previous.trim(), "[]"]);
+
     // Credentials never appear in `--explain` or progress.
     std::fs::write(dir.path().join("secret.yml"), spec(&s3, &single)).unwrap();
     let explain = common::aqueducts(dir.path(), &["plan", "-f", "secret.yml", "--explain"]);
@@ -401,7 +422,7 @@ fn s3_wrong_credentials_missing_buckets_unset_secrets_and_unknown_keys_are_clear
 }
 
 #[test]
-fn gcs_bad_credentials_and_missing_buckets_are_clear_errors() {
+fn gcs_unusable_credentials_and_missing_buckets_are_clear_errors() {
     let gcs = Gcs::new();
     put_inputs(&gcs);
     let dir = workspace();
@@ -417,15 +438,16 @@ fn gcs_bad_credentials_and_missing_buckets_are_clear_errors() {
     assert!(stderr.contains("cannot read `gs://no-such-bucket/people.csv`"), "{stderr}");
     assert!(stderr.contains("check that the bucket or container exists"), "{stderr}");
 
-    // The emulator checks no credentials, so a wrong one is one that cannot be used: a
-    // service account key whose private key is not a key. Neither it nor the key file's
-    // contents are shown.
+    // The emulator checks no credentials (S3 and Azure test refused ones), so a wrong one
+    // here is one that cannot be used: a service account key whose private key is not a
+    // key. It is not shown.
     let key = r#"{"type": "service_account", "client_email": "aq@example.iam.gserviceaccount.com", "private_key_id": "k1", "private_key": "hunter2-not-a-pem-key"}"#;
     let bad_key = spec(&gcs, &single).replace(GCS_EMULATOR_KEY, key);
     let out = run(dir.path(), &bad_key, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&gcs.root()), "{stderr}");
+    assert!(stderr.contains(&format!("cannot set up the store for `{}`", gcs.root())), "{stderr}");
+    assert!(stderr.contains("pem"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 
     let missing_file = spec(&gcs, &single).replace(

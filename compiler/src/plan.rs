@@ -228,11 +228,19 @@ impl Planner {
 
 /// Whether `location` is an object, a prefix of objects, or neither, in `store`.
 async fn kind_in_store(store: &dyn ObjectStore, location: &object_store::path::Path) -> PathKind {
+    // Listing errors come back as `Generic` with the status in their text.
     let failed = |error: object_store::Error| match error {
         object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
             PathKind::Refused(error.to_string())
         }
-        other => PathKind::Unreadable(other.to_string()),
+        other => {
+            let text = other.to_string();
+            if text.contains("403 Forbidden") || text.contains("401 Unauthorized") {
+                PathKind::Refused(text)
+            } else {
+                PathKind::Unreadable(text)
+            }
+        }
     };
     match store.head(location).await {
         Ok(_) => return PathKind::File,

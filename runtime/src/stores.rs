@@ -287,15 +287,16 @@ const REDIRECTING_KEYS: &[&str] = &[
 /// What an executor with an allow-list accepts of a plan's stores, checked before any
 /// store is built: settings that redirect requests or read local files only with values
 /// the allow-list names (an endpoint such as `http://minio:9000`, a path), and secrets
-/// of the executor's environment only as credentials (and the key ids that go with
-/// them, sent to the same place), never as settings that travel elsewhere (a user agent,
-/// a region, an account name that becomes a host name).
+/// of the executor's environment only as credentials, never as settings that travel
+/// elsewhere in clear text (a key id, a user agent, a region, an account name that
+/// becomes a host name), where a server's error message could echo them back.
 pub fn check_allowed(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(), String> {
-    let from_environment =
-        |key: &str| secrets::is_credential_name(key) || key.ends_with("access_key_id") || key.ends_with("client_id");
     for descriptor in descriptors {
         for (key, value) in &descriptor.options {
-            if secrets::has_references(value) && !from_environment(key) {
+            if key == "google_service_account_key" {
+                check_key_endpoint(&descriptor.url, value, allowed)?;
+            }
+            if secrets::has_references(value) && !secrets::is_credential_name(key) {
                 return Err(format!(
                     "the store `{}` takes `{key}` from the executor's environment; only credentials may be",
                     descriptor.url
@@ -314,6 +315,24 @@ pub fn check_allowed(descriptors: &[StoreDescriptor], allowed: &[String]) -> Res
         }
     }
     Ok(())
+}
+
+/// A service account key may name its own endpoint (`gcs_base_url`), which object_store
+/// uses when `google_base_url` is not set: it must be allowed like the setting.
+fn check_key_endpoint(store: &str, key: &str, allowed: &[String]) -> Result<(), String> {
+    if !key.contains("gcs_base_url") {
+        return Ok(());
+    }
+    let refused = || {
+        format!(
+            "the store `{store}` has a service account key that names its own endpoint (`gcs_base_url`), which this executor does not allow (allow it with --allow-location)"
+        )
+    };
+    let parsed: serde_json::Value = serde_json::from_str(key).map_err(|_| refused())?;
+    match parsed.get("gcs_base_url").and_then(|v| v.as_str()) {
+        Some(url) if crate::locations::is_allowed(url, allowed) => Ok(()),
+        _ => Err(refused()),
+    }
 }
 
 /// Why a store could not be built. Messages never contain option values.
@@ -422,8 +441,15 @@ mod tests {
         let secret = crate::secrets::reference("S3_SECRET");
         assert!(check_allowed(&[store("aws_secret_access_key", &secret)], &allowed).is_ok());
         assert!(check_allowed(&[store("user_agent", &secret)], &allowed).is_err());
-        assert!(check_allowed(&[store("aws_access_key_id", &secret)], &allowed).is_ok());
+        // A key id travels in clear text, and servers echo unknown ones in their errors.
+        assert!(check_allowed(&[store("aws_access_key_id", &secret)], &allowed).is_err());
         assert!(check_allowed(&[store("azure_storage_account_name", &secret)], &allowed).is_err());
+        // A service account key naming its own endpoint is checked like `google_base_url`.
+        let key = |url: &str| format!(r#"{{"disable_oauth": true, "gcs_base_url": "{url}"}}"#);
+        assert!(check_allowed(&[store("google_service_account_key", &key("http://evil.example"))], &allowed).is_err());
+        assert!(check_allowed(&[store("google_service_account_key", &key("http://127.0.0.1:9000"))], &allowed).is_ok());
+        let templated = format!(r#"{{"gcs_base_url": "http://evil.example", "private_key": "{secret}"}}"#);
+        assert!(check_allowed(&[store("google_service_account_key", &templated)], &allowed).is_err());
         assert!(format!("{:?}", store("aws_secret_access_key", "hunter2")).contains("****"));
     }
 
