@@ -98,3 +98,51 @@ fn a_stage_that_cannot_be_stored_is_reported_at_its_query() {
     assert!(stderr.contains("[recursive.yml:4:17]"), "{stderr}");
     assert!(!dir.path().join("r.aqp").exists());
 }
+
+#[test]
+fn readers_of_a_shared_stage_hash_the_smaller_side() {
+    // A shared stage is planned into its readers before it runs: its estimated size is
+    // what lets a join hash the small table it meets rather than the stage.
+    let dir = workspace();
+    common::run_python(
+        dir.path(),
+        "import pyarrow as pa, pyarrow.parquet as pq
+pq.write_table(pa.table({'k': [i % 10 for i in range(200000)], 'v': list(range(200000))}), 'big.parquet')
+pq.write_table(pa.table({'k': list(range(10)), 'name': [f'n{i}' for i in range(10)]}), 'small.parquet')",
+    );
+    let spec = "sources:
+  - { type: file, name: big, format: { type: parquet, options: {} }, location: ./big.parquet }
+  - { type: file, name: small, format: { type: parquet, options: {} }, location: ./small.parquet }
+stages:
+  - name: lines
+    query: SELECT k, v * 2 AS w FROM big WHERE v >= 10
+  - name: by_name
+    query: SELECT name, sum(w) AS total FROM lines JOIN small ON lines.k = small.k GROUP BY name
+  - name: by_key
+    query: SELECT lines.k, count(*) AS n FROM lines JOIN small ON lines.k = small.k GROUP BY lines.k
+  - name: both
+    query: SELECT by_name.name, total, n FROM by_name JOIN small ON by_name.name = small.name JOIN by_key ON small.k = by_key.k
+";
+    std::fs::write(dir.path().join("spec.yml"), spec).unwrap();
+    let out = aqueducts(dir.path(), &["plan", "-f", "spec.yml", "--explain"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // No join hashes the shared stage: the first (build) input of a join never leads,
+    // through repartitioning only, to the scan of `lines`.
+    let lines: Vec<&str> = stdout.lines().map(str::trim_start).collect();
+    let mut joins = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if !line.starts_with("HashJoinExec") {
+            continue;
+        }
+        let mut build = i + 1;
+        while lines[build].starts_with("RepartitionExec") || lines[build].starts_with("CoalescePartitionsExec") {
+            build += 1;
+        }
+        assert!(!lines[build].starts_with("SharedStageExec"), "a join hashes the shared stage:\n{stdout}");
+        joins += 1;
+    }
+    assert!(joins >= 4 && stdout.matches("SharedStageExec").count() >= 4, "{stdout}");
+    let run = aqueducts(dir.path(), &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+}

@@ -172,7 +172,11 @@ async fn prepare(
         // than once is computed once and its readers scan the result.
         let table: Arc<dyn datafusion::catalog::TableProvider> = if is_shared(spec, i) {
             let schema = Arc::new(plan.schema().as_arrow().clone());
-            Arc::new(SharedTable::new(i as u32, stage.name.value.clone(), schema))
+            let table = SharedTable::new(i as u32, stage.name.value.clone(), schema);
+            Arc::new(match estimated_output(&state, &plan).await {
+                Some(statistics) => table.with_statistics(statistics),
+                None => table,
+            })
         } else {
             Arc::new(datafusion::catalog::view::ViewTable::new(plan.clone(), None))
         };
@@ -184,6 +188,18 @@ async fn prepare(
     }
 
     Ok(plans)
+}
+
+/// What a stage's physical plan estimates of its output (rows, bytes), if it plans.
+async fn estimated_output(
+    state: &datafusion::execution::SessionState,
+    plan: &LogicalPlan,
+) -> Option<datafusion::common::Statistics> {
+    use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+    let planned = std::panic::AssertUnwindSafe(state.create_physical_plan(plan));
+    let physical = futures::FutureExt::catch_unwind(planned).await.ok()?.ok()?;
+    let statistics = StatisticsContext::new().compute(physical.as_ref(), &StatisticsArgs::new()).ok()?;
+    Some(statistics.as_ref().clone())
 }
 
 /// A logical scan of a shared stage's computed result.

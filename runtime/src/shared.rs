@@ -20,7 +20,7 @@ use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{DataFusionError, Result, project_schema};
+use datafusion::common::{DataFusionError, Result, Statistics, project_schema};
 use datafusion::datasource::TableType;
 use datafusion::execution::SpillFile;
 use datafusion::execution::TaskContext;
@@ -28,6 +28,7 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryRese
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -144,11 +145,21 @@ pub struct SharedTable {
     id: u32,
     stage: String,
     schema: SchemaRef,
+    statistics: Statistics,
 }
 
 impl SharedTable {
     pub fn new(id: u32, stage: impl Into<String>, schema: SchemaRef) -> Self {
-        SharedTable { id, stage: stage.into(), schema }
+        let statistics = Statistics::new_unknown(&schema);
+        SharedTable { id, stage: stage.into(), schema, statistics }
+    }
+
+    /// What the stage's own plan estimates of its output. Readers are planned before the
+    /// stage runs, and joins choose their build side by these estimates: without them a
+    /// join would hash a large shared stage rather than the small table it meets.
+    pub fn with_statistics(mut self, statistics: Statistics) -> Self {
+        self.statistics = statistics.to_inexact();
+        self
     }
 }
 
@@ -162,6 +173,10 @@ impl TableProvider for SharedTable {
         TableType::Temporary
     }
 
+    fn statistics(&self) -> Option<Statistics> {
+        Some(self.statistics.clone())
+    }
+
     async fn scan(
         &self,
         _state: &dyn Session,
@@ -169,7 +184,8 @@ impl TableProvider for SharedTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(SharedStageExec::new(self.id, self.stage.clone(), self.schema.clone(), projection.cloned())?))
+        let scan = SharedStageExec::new(self.id, self.stage.clone(), self.schema.clone(), projection.cloned())?;
+        Ok(Arc::new(scan.with_statistics(self.statistics.clone().project(projection))))
     }
 }
 
@@ -181,6 +197,8 @@ pub struct SharedStageExec {
     schema: SchemaRef,
     projection: Option<Vec<usize>>,
     properties: Arc<PlanProperties>,
+    /// Estimates for planning its readers; not stored in artifacts, which are planned.
+    statistics: Arc<Statistics>,
 }
 
 impl SharedStageExec {
@@ -192,7 +210,14 @@ impl SharedStageExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        Ok(SharedStageExec { id, stage, schema, projection, properties: Arc::new(properties) })
+        let statistics = Arc::new(Statistics::new_unknown(properties.eq_properties.schema()));
+        Ok(SharedStageExec { id, stage, schema, projection, properties: Arc::new(properties), statistics })
+    }
+
+    /// Estimates of the projected output (see [`SharedTable::with_statistics`]).
+    pub fn with_statistics(mut self, statistics: Statistics) -> Self {
+        self.statistics = Arc::new(statistics);
+        self
     }
 
     /// `AQS1`, id, stage name, projection, then the full schema ([`crate::node_codec`]).
@@ -225,6 +250,10 @@ impl ExecutionPlan for SharedStageExec {
     }
 
     leaf_node_methods!();
+
+    fn statistics_from_inputs(&self, _: &[Arc<Statistics>], _: &StatisticsArgs) -> Result<Arc<Statistics>> {
+        Ok(self.statistics.clone())
+    }
 
     fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let missing =
