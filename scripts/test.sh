@@ -28,16 +28,18 @@ cleanup() {
   rm -rf "$services"
 }
 trap cleanup EXIT
-# Each start prints the variables the tests read; assigned first, so that a failed start
-# stops this script (`eval "$(...)"` would carry on).
-exports="$(bash scripts/postgres.sh start "$services/postgres")"
-eval "$exports"
+# Starts scripts/SCRIPT.sh and takes in the variables it prints. They are assigned before
+# being evaluated so that a failed start stops this script (`eval "$(...)"` carries on).
+start_service() { # SCRIPT DIR
+  local exports
+  exports="$(bash "scripts/$1.sh" start "$services/$2")"
+  eval "$exports"
+}
+start_service postgres postgres
 echo "postgresql: 127.0.0.1:$AQUEDUCTS_TEST_PG_PORT"
-exports="$(bash scripts/mariadb.sh start "$services/mariadb")"
-eval "$exports"
+start_service mariadb mariadb
 echo "mariadb: 127.0.0.1:$AQUEDUCTS_TEST_MARIADB_PORT"
-exports="$(bash scripts/object-stores.sh start "$services/stores")"
-eval "$exports"
+start_service object-stores stores
 echo "s3 (moto): $AQUEDUCTS_TEST_S3_ENDPOINT, azure (azurite): $AQUEDUCTS_TEST_AZURE_ENDPOINT, gcs: $AQUEDUCTS_TEST_GCS_ENDPOINT"
 
 if cargo nextest --version >/dev/null 2>&1; then

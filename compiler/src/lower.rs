@@ -39,7 +39,7 @@ const SHOW_ALL_LIMIT: usize = 500;
 
 /// Lowers a checked spec for a local run in `ctx` (whose runtime holds the memory pool).
 pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result<ExecutablePipeline, Vec<Diagnostic>> {
-    let plans = prepare(spec, ctx, base_dir).await?;
+    let Prepared { plans, shared_plans } = prepare(spec, ctx, base_dir).await?;
     let pipeline = &spec.pipeline;
     let state = ctx.state();
     let mut stages = Vec::new();
@@ -53,8 +53,11 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
         if !stage.prints() && !is_final && !shared {
             continue;
         }
-        let materialize =
-            if shared { Some((i as u32, physical_plan(&state, plan.clone(), &stage.name).await?)) } else { None };
+        let materialize = match (shared, &shared_plans[i]) {
+            (false, _) => None,
+            (true, Some(planned)) => Some((i as u32, planned.clone())),
+            (true, None) => Some((i as u32, physical_plan(&state, plan.clone(), &stage.name).await?)),
+        };
         let write = match (&pipeline.destination, is_final) {
             (Some(Destination::Odbc(d)), true) => {
                 let input = if shared { shared_scan(i, &stage.name, &plan)? } else { plan.clone() };
@@ -98,7 +101,7 @@ pub async fn explain(
     ctx: &SessionContext,
     base_dir: &Path,
 ) -> Result<Vec<(String, Arc<dyn ExecutionPlan>)>, Vec<Diagnostic>> {
-    let plans = prepare(spec, ctx, base_dir).await?;
+    let Prepared { plans, .. } = prepare(spec, ctx, base_dir).await?;
     let state = ctx.state();
     let mut out = Vec::new();
     for &i in &spec.order {
@@ -130,13 +133,14 @@ async fn physical_plan(
     }
 }
 
-/// Registers the sources as tables and the stages as views, and returns each stage's
-/// logical plan.
-async fn prepare(
-    spec: &Spec,
-    ctx: &SessionContext,
-    base_dir: &Path,
-) -> Result<Vec<Option<LogicalPlan>>, Vec<Diagnostic>> {
+/// Each stage's logical plan, and the physical plan of each shared stage.
+struct Prepared {
+    plans: Vec<Option<LogicalPlan>>,
+    shared_plans: Vec<Option<Arc<dyn ExecutionPlan>>>,
+}
+
+/// Registers the sources as tables and the stages as views or shared tables.
+async fn prepare(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result<Prepared, Vec<Diagnostic>> {
     let pipeline = &spec.pipeline;
     let mut problems = Vec::new();
     if let Err(e) = aqueducts_runtime::stores::register(ctx.runtime_env().as_ref(), &spec.stores) {
@@ -161,6 +165,7 @@ async fn prepare(
 
     let state = ctx.state();
     let mut plans: Vec<Option<LogicalPlan>> = vec![None; pipeline.stages.len()];
+    let mut shared_plans: Vec<Option<Arc<dyn ExecutionPlan>>> = vec![None; pipeline.stages.len()];
     for &i in &spec.order {
         let stage = &pipeline.stages[i];
         let Some(query) = spec.queries.get(i).and_then(Option::as_ref) else { continue };
@@ -171,12 +176,16 @@ async fn prepare(
         // A stage read once is planned inside its reader (a view); a stage read more
         // than once is computed once and its readers scan the result.
         let table: Arc<dyn datafusion::catalog::TableProvider> = if is_shared(spec, i) {
+            // Planned now, before its readers: they are planned with its estimates.
+            let planned = physical_plan(&state, plan.clone(), &stage.name).await?;
             let schema = Arc::new(plan.schema().as_arrow().clone());
             let table = SharedTable::new(i as u32, stage.name.value.clone(), schema);
-            Arc::new(match estimated_output(&state, &plan).await {
+            let table = match estimated_output(planned.as_ref()) {
                 Some(statistics) => table.with_statistics(statistics),
                 None => table,
-            })
+            };
+            shared_plans[i] = Some(planned);
+            Arc::new(table)
         } else {
             Arc::new(datafusion::catalog::view::ViewTable::new(plan.clone(), None))
         };
@@ -187,18 +196,13 @@ async fn prepare(
         plans[i] = Some(plan);
     }
 
-    Ok(plans)
+    Ok(Prepared { plans, shared_plans })
 }
 
-/// What a stage's physical plan estimates of its output (rows, bytes), if it plans.
-async fn estimated_output(
-    state: &datafusion::execution::SessionState,
-    plan: &LogicalPlan,
-) -> Option<datafusion::common::Statistics> {
+/// What a physical plan estimates of its output (rows, bytes), if anything.
+fn estimated_output(plan: &dyn ExecutionPlan) -> Option<datafusion::common::Statistics> {
     use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
-    let planned = std::panic::AssertUnwindSafe(state.create_physical_plan(plan));
-    let physical = futures::FutureExt::catch_unwind(planned).await.ok()?.ok()?;
-    let statistics = StatisticsContext::new().compute(physical.as_ref(), &StatisticsArgs::new()).ok()?;
+    let statistics = StatisticsContext::new().compute(plan, &StatisticsArgs::new()).ok()?;
     Some(statistics.as_ref().clone())
 }
 
