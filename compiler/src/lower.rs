@@ -101,7 +101,7 @@ pub async fn explain(
     ctx: &SessionContext,
     base_dir: &Path,
 ) -> Result<Vec<(String, Arc<dyn ExecutionPlan>)>, Vec<Diagnostic>> {
-    let Prepared { plans, .. } = prepare(spec, ctx, base_dir).await?;
+    let Prepared { plans, shared_plans } = prepare(spec, ctx, base_dir).await?;
     let state = ctx.state();
     let mut out = Vec::new();
     for &i in &spec.order {
@@ -114,6 +114,9 @@ pub async fn explain(
         }
         if let (Some(destination), true) = (&spec.pipeline.destination, is_final) {
             plan = write_plan(destination, plan, base_dir)?;
+        } else if let Some(planned) = &shared_plans[i] {
+            out.push((stage.name.value.clone(), planned.clone()));
+            continue;
         }
         out.push((stage.name.value.clone(), physical_plan(&state, plan, &stage.name).await?));
     }

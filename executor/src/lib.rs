@@ -52,16 +52,28 @@ impl Executor {
             .allow_locations
             .iter()
             .filter(|p| !p.trim().is_empty())
-            .map(|prefix| {
+            .flat_map(|prefix| {
                 let prefix = prefix.trim();
-                if prefix.contains("://") || prefix.starts_with('/') {
-                    // Allow-list entries in any form users write (`abfss://c@account...`,
-                    // `s3a://`) match the normalized form plans use.
-                    aqueducts_runtime::stores::normalize_location(prefix)
-                        .map(|(url, _)| url.to_string())
-                        .unwrap_or_else(|_| prefix.to_string())
-                } else {
-                    working_directory.join(prefix).display().to_string()
+                if !prefix.contains("://") && !prefix.starts_with('/') {
+                    return vec![working_directory.join(prefix).display().to_string()];
+                }
+                // Allow-list entries in any form users write (`abfss://c@account...`,
+                // `s3a://`) match the normalized form plans use. An Azure entry that
+                // names its account also allows that account, in the `https://` form
+                // `stores::check_allowed` looks for.
+                match aqueducts_runtime::stores::normalize_location(prefix) {
+                    Ok((url, implied)) => {
+                        let mut entries = vec![url.to_string()];
+                        if let Some((_, account)) = implied.iter().find(|(k, _)| k == "azure_storage_account_name") {
+                            let path = url.path();
+                            entries.push(format!(
+                                "https://{account}.blob.core.windows.net/{}{path}",
+                                url.host_str().unwrap_or_default()
+                            ));
+                        }
+                        entries
+                    }
+                    Err(_) => vec![prefix.to_string()],
                 }
             })
             .collect();

@@ -292,6 +292,9 @@ const REDIRECTING_KEYS: &[&str] = &[
 /// becomes a host name), where a server's error message could echo them back.
 pub fn check_allowed(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(), String> {
     for descriptor in descriptors {
+        if descriptor.kind == StoreKind::Azure {
+            check_azure_account(descriptor, allowed)?;
+        }
         for (key, value) in &descriptor.options {
             if key == "google_service_account_key" {
                 check_key_endpoint(&descriptor.url, value, allowed)?;
@@ -299,6 +302,16 @@ pub fn check_allowed(descriptors: &[StoreDescriptor], allowed: &[String]) -> Res
             if secrets::has_references(value) && !secrets::is_credential_name(key) {
                 return Err(format!(
                     "the store `{}` takes `{key}` from the executor's environment; only credentials may be",
+                    descriptor.url
+                ));
+            }
+            // Switches that point a store at a fixed local endpoint: off is harmless.
+            if matches!(key.as_str(), "azure_storage_use_emulator" | "azure_use_azure_cli") {
+                if value.eq_ignore_ascii_case("false") {
+                    continue;
+                }
+                return Err(format!(
+                    "the store `{}` sets `{key}`, which an executor with --allow-location does not allow",
                     descriptor.url
                 ));
             }
@@ -318,21 +331,42 @@ pub fn check_allowed(descriptors: &[StoreDescriptor], allowed: &[String]) -> Res
 }
 
 /// A service account key may name its own endpoint (`gcs_base_url`), which object_store
-/// uses when `google_base_url` is not set: it must be allowed like the setting.
+/// uses when `google_base_url` is not set: it must be allowed like the setting. The key
+/// is read as JSON, as object_store reads it (escapes and all), with the executor's
+/// secrets left out; a key entirely from the executor's environment is the executor's.
 fn check_key_endpoint(store: &str, key: &str, allowed: &[String]) -> Result<(), String> {
-    if !key.contains("gcs_base_url") {
+    let refused = |why: &str| format!("the store `{store}` has a service account key that {why}");
+    let written = secrets::resolve_with(key, |_| Some(String::new())).map_err(|e| refused(&e.to_string()))?;
+    if written.trim().is_empty() {
         return Ok(());
     }
-    let refused = || {
-        format!(
-            "the store `{store}` has a service account key that names its own endpoint (`gcs_base_url`), which this executor does not allow (allow it with --allow-location)"
-        )
-    };
-    let parsed: serde_json::Value = serde_json::from_str(key).map_err(|_| refused())?;
-    match parsed.get("gcs_base_url").and_then(|v| v.as_str()) {
-        Some(url) if crate::locations::is_allowed(url, allowed) => Ok(()),
-        _ => Err(refused()),
+    let parsed: serde_json::Value = serde_json::from_str(&written).map_err(|_| refused("is not a JSON object"))?;
+    match parsed.get("gcs_base_url") {
+        None => Ok(()),
+        Some(serde_json::Value::String(url)) if crate::locations::is_allowed(url, allowed) => Ok(()),
+        Some(_) => Err(refused(
+            "names its own endpoint (`gcs_base_url`), which this executor does not allow (allow it with --allow-location)",
+        )),
     }
+}
+
+/// An Azure store whose account the plan names (the account is not part of `az://`
+/// locations) needs an allow-list entry in a form that names that account, for that
+/// container: `abfss://container@account.dfs.core.windows.net/...` or
+/// `https://account.blob.core.windows.net/container/...`.
+fn check_azure_account(descriptor: &StoreDescriptor, allowed: &[String]) -> Result<(), String> {
+    let Some(account) = descriptor.options.get("azure_storage_account_name") else { return Ok(()) };
+    let container = descriptor.url.trim_start_matches("az://").trim_end_matches('/');
+    let entry = format!("https://{account}.blob.core.windows.net/{container}");
+    let named = allowed.iter().any(|a| a == &entry || a.starts_with(&format!("{entry}/")));
+    if named {
+        return Ok(());
+    }
+    Err(format!(
+        "the store `{}` names the storage account `{}`, which this executor does not allow (allow it with --allow-location abfss://{container}@ACCOUNT.dfs.core.windows.net/)",
+        descriptor.url,
+        secrets::display(account)
+    ))
 }
 
 /// Why a store could not be built. Messages never contain option values.
@@ -450,6 +484,22 @@ mod tests {
         assert!(check_allowed(&[store("google_service_account_key", &key("http://127.0.0.1:9000"))], &allowed).is_ok());
         let templated = format!(r#"{{"gcs_base_url": "http://evil.example", "private_key": "{secret}"}}"#);
         assert!(check_allowed(&[store("google_service_account_key", &templated)], &allowed).is_err());
+        // JSON escapes do not hide the endpoint; a key wholly from the environment is the executor's.
+        let escaped = format!(r#"{{"gcs\u005fbase_url": "http://evil.example", "private_key": "{secret}"}}"#);
+        assert!(check_allowed(&[store("google_service_account_key", &escaped)], &allowed).is_err());
+        assert!(check_allowed(&[store("google_service_account_key", &secret)], &allowed).is_ok());
+        // On/off switches: off is fine, on points at a fixed endpoint.
+        assert!(check_allowed(&[store("azure_storage_use_emulator", "false")], &allowed).is_ok());
+        assert!(check_allowed(&[store("azure_use_azure_cli", "true")], &allowed).is_err());
+        // An Azure account named by the plan must be named by the allow-list.
+        let azure = |account: &str| StoreDescriptor {
+            url: "az://data".into(),
+            kind: StoreKind::Azure,
+            options: BTreeMap::from([("azure_storage_account_name".to_string(), account.to_string())]),
+        };
+        let allowed = vec!["az://data/in".to_string(), "https://trusted.blob.core.windows.net/data/in".to_string()];
+        assert!(check_allowed(&[azure("trusted")], &allowed).is_ok());
+        assert!(check_allowed(&[azure("attacker")], &allowed).is_err());
         assert!(format!("{:?}", store("aws_secret_access_key", "hunter2")).contains("****"));
     }
 
