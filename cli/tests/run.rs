@@ -212,6 +212,60 @@ stages:
     assert!(!explained.contains("SharedStageExec: stage=left_side"), "read once, so inlined: {explained}");
 }
 
+/// A shared stage read on both sides of a join in one query (the build side reads it to
+/// the end before the probe side starts) is streamed to both: the later side is read
+/// ahead. Values are exact with and without a memory limit far below the stage's size.
+#[test]
+fn a_stage_read_on_both_sides_of_a_join_streams_to_both() {
+    let dir = workspace();
+    let spec = "sources: []
+stages:
+  - name: numbers
+    query: SELECT value AS n, value % 7 AS k FROM generate_series(1, 2000000)
+  - name: by_k
+    query: SELECT k, count(*) AS c, sum(n) AS s FROM numbers GROUP BY k
+  - name: odd_by_k
+    query: SELECT k, count(*) AS c FROM numbers WHERE n % 2 = 1 GROUP BY k
+  - name: result
+    query: SELECT by_k.k, by_k.c, by_k.s, odd_by_k.c AS odd FROM by_k JOIN odd_by_k ON by_k.k = odd_by_k.k ORDER BY k
+    show: 0
+    explain: true
+  - name: pairs
+    query: SELECT count(*) AS pairs FROM numbers a JOIN numbers b ON a.n = b.n AND a.k = b.k
+    show: 1
+";
+    std::fs::write(dir.path().join("both_sides.yml"), spec).unwrap();
+    let line = "+---+--------+--------------+--------+\n";
+    let mut expected = format!("{line}| k | c      | s            | odd    |\n{line}");
+    for k in 0..7u64 {
+        let members = (1..=2_000_000u64).filter(|n| n % 7 == k);
+        let (count, sum, odd) = members.fold((0u64, 0u64, 0u64), |(c, s, o), n| (c + 1, s + n, o + n % 2));
+        expected.push_str(&format!("| {k} | {count:<6} | {sum:<12} | {odd:<6} |\n"));
+    }
+    expected.push_str(line);
+    for limit in [None, Some("0.05")] {
+        let mut args = vec!["run", "-f", "both_sides.yml", "-q"];
+        args.extend(limit.iter().flat_map(|gb| ["--max-memory", gb]));
+        let out = aqueducts(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{limit:?}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains(&expected), "{limit:?}: {stdout}\nexpected:\n{expected}");
+        assert!(stdout.contains("| pairs   |\n+---------+\n| 2000000 |"), "{limit:?}: {stdout}");
+        let plan = stdout.split("physical plan of stage `result`:").nth(1).unwrap_or_default();
+        assert_eq!(plan.matches("SharedStageExec: stage=numbers").count(), 2, "{plan}");
+        assert_eq!(plan.matches("ReadAheadExec").count(), 1, "the later side is read ahead: {plan}");
+    }
+
+    // The shared stage fails part way: the run names it, not the readers that failed with it.
+    let failing =
+        spec.replace("value % 7 AS k", "CAST(CASE WHEN value = 1500000 THEN 'x' ELSE '0' END AS INT) + value % 7 AS k");
+    std::fs::write(dir.path().join("failing.yml"), failing).unwrap();
+    let out = aqueducts(dir.path(), &["run", "-f", "failing.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error: stage `numbers` failed: ") && stderr.contains("'x'"), "{stderr}");
+}
+
 /// Parquet and JSON outputs of the examples are read back as sources by another
 /// pipeline, and written with CSV compression and Parquet writer options.
 #[test]

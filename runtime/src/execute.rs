@@ -15,10 +15,10 @@ use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::limit::GlobalLimitExec;
 
-use crate::shared::{materialize, shared_inputs};
+use crate::batch_log::BatchLog;
+use crate::read_ahead::with_read_ahead;
+use crate::shared::count_reads;
 use crate::write::{Staged, stage_write};
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
 use std::collections::HashMap;
 
 /// What the runtime does for one stage. Stages whose result only feeds other stages
@@ -100,12 +100,12 @@ impl RunError {
     }
 }
 
-/// Runs every stage. A stage read by several stages is computed once, as soon as the
-/// shared stages it reads itself are ready; every other stage's plan contains the stages
-/// it reads, so it starts as soon as the shared stages in its plan are ready. Everything
-/// runs concurrently under one memory pool; a stage's printed output is delivered whole,
-/// so outputs never interleave. On failure the other stages are stopped and every
-/// destination keeps its previous content: staged output is dropped, never committed.
+/// Runs every stage, all at once. A stage read by several stages is computed once and
+/// streamed to its readers as it goes ([`crate::shared`]); every other stage's plan
+/// contains the stages it reads. Everything runs under one memory pool; a stage's
+/// printed output is delivered whole, so outputs never interleave. On failure the other
+/// stages are stopped and every destination keeps its previous content: staged output is
+/// dropped, never committed.
 pub async fn execute(
     pipeline: ExecutablePipeline,
     ctx: &SessionContext,
@@ -120,22 +120,25 @@ pub async fn execute(
         }
     };
     let emit: &(dyn Fn(Event) + Sync) = &emit;
-    // One future per shared stage, awaited by every stage that reads it; the pipeline's
-    // order puts a shared stage after the shared stages it reads.
-    let mut shared: HashMap<u32, Shared<BoxFuture<'_, Result<u64, RunError>>>> = HashMap::new();
+    let mut pipeline = pipeline;
+    for stage in &mut pipeline.stages {
+        read_ahead_in(stage).map_err(|e| RunError::new(&stage.name, e))?;
+    }
+    // Every shared stage's log exists before anything runs, so that a reader finds it
+    // whenever it starts, and knows how many reads to keep each batch for.
+    let mut reads = HashMap::new();
+    for stage in &pipeline.stages {
+        for plan in executed_plans(stage) {
+            count_reads(plan, &mut reads);
+        }
+    }
+    let mut logs = HashMap::new();
     for stage in &pipeline.stages {
         if let Some((id, plan)) = &stage.materialize {
-            let inputs = ready(&shared, std::slice::from_ref(plan));
-            let (name, plan, id) = (stage.name.clone(), plan.clone(), *id);
-            let computed = async move {
-                inputs.await?;
-                let began = Instant::now();
-                emit(Event::StageStarted { stage: name.clone() });
-                let rows = materialize(id, &name, plan, ctx).await.map_err(|e| RunError::new(&name, e))?;
-                emit(Event::StageFinished { stage: name, rows: Some(rows), elapsed: began.elapsed() });
-                Ok(rows)
-            };
-            shared.insert(id, computed.boxed().shared());
+            let expected = reads.get(id).copied().unwrap_or(0);
+            let log = crate::shared::open(ctx, *id, &stage.name, plan.schema(), expected)
+                .map_err(|e| RunError::new(&stage.name, e))?;
+            logs.insert(*id, (stage.name.clone(), log));
         }
     }
     // Every staging area, from the moment it exists: a failure anywhere removes them all
@@ -143,17 +146,8 @@ pub async fn execute(
     let stagings: std::sync::Mutex<Vec<(String, Staged)>> = std::sync::Mutex::new(Vec::new());
     let stagings_ref = &stagings;
     let runs = pipeline.stages.into_iter().map(|stage| {
-        let computing = stage.materialize.as_ref().map(|(_, plan)| plan);
-        let plans: Vec<_> = stage.plan.iter().chain(&stage.write).chain(computing).cloned().collect();
-        let inputs = ready(&shared, &plans);
-        let own = stage.materialize.as_ref().and_then(|(id, _)| shared.get(id).cloned());
-        async move {
-            inputs.await?;
-            if let Some(own) = own {
-                own.await?;
-            }
-            run_stage(stage, ctx, emit, stagings_ref).await
-        }
+        let log = stage.materialize.as_ref().and_then(|(id, _)| logs.get(id)).map(|(_, log)| log.clone());
+        run_stage(stage, log, ctx, emit, stagings_ref)
     });
     // Destinations are replaced only once every stage has succeeded: a failure anywhere
     // (or an interrupt) drops all staged output and leaves every destination as it was.
@@ -165,7 +159,14 @@ pub async fn execute(
             for (_, area) in staged {
                 area.abort().await;
             }
-            return Err(error);
+            // Readers of a failed shared stage fail too; the cause is the stage's own failure.
+            let cause = logs.values().find_map(|(stage, log)| log.failure().map(|failure| (stage.clone(), failure)));
+            return Err(match cause {
+                Some((stage, failure)) => {
+                    RunError { stage, message: failure.message, memory_limit: failure.memory_limit }
+                }
+                None => error,
+            });
         }
     };
     let mut rows_written = None;
@@ -181,41 +182,76 @@ pub async fn execute(
     Ok(RunSummary { stages, rows_written, elapsed: started.elapsed() })
 }
 
-/// Resolves when every shared stage that the plans read has been computed.
-fn ready<'a>(
-    shared: &HashMap<u32, Shared<BoxFuture<'a, Result<u64, RunError>>>>,
-    plans: &[Arc<dyn ExecutionPlan>],
-) -> impl Future<Output = Result<(), RunError>> + use<'a> {
-    let mut ids: Vec<u32> = plans.iter().flat_map(shared_inputs).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let inputs: Vec<_> = ids.iter().filter_map(|id| shared.get(id).cloned()).collect();
-    async move {
-        futures::future::try_join_all(inputs).await?;
-        Ok(())
+/// Starts later inputs that read a shared stage an earlier input reads ([`crate::read_ahead`]).
+fn read_ahead_in(stage: &mut StagePlans) -> datafusion::error::Result<()> {
+    for plan in stage.plan.iter_mut().chain(&mut stage.write).chain(stage.materialize.as_mut().map(|(_, plan)| plan)) {
+        *plan = with_read_ahead(plan.clone())?;
     }
+    Ok(())
 }
 
-/// Runs one stage; returns the rows it wrote to the destination, if it writes one.
+/// The plans a stage executes: its shared computation, its write, the rows it shows, and
+/// its plan for `explain_analyze` when nothing else runs it. ([`run_stage`] runs these.)
+fn executed_plans(stage: &StagePlans) -> Vec<&Arc<dyn ExecutionPlan>> {
+    let computed = stage.materialize.as_ref().map(|(_, plan)| plan);
+    let shown = stage.plan.as_ref().filter(|_| stage.show.is_some());
+    let analyzed = stage.plan.as_ref().filter(|_| stage.explain_analyze && computed.is_none() && stage.write.is_none());
+    computed.into_iter().chain(&stage.write).chain(shown).chain(analyzed).collect()
+}
+
 /// Runs one stage; a file write's staging area goes into `stagings` as soon as it
-/// exists. Returns the stage's name and the rows it wrote to a file destination.
+/// exists. A shared stage fills its `log` meanwhile, for its readers. Returns the
+/// stage's name and the rows it wrote to a file destination.
 async fn run_stage(
     stage: StagePlans,
+    log: Option<Arc<BatchLog>>,
     ctx: &SessionContext,
     emit: &(dyn Fn(Event) + Sync),
     stagings: &std::sync::Mutex<Vec<(String, Staged)>>,
 ) -> Result<Option<(String, u64)>, RunError> {
     let prints = stage.print_schema || stage.explain || stage.explain_analyze || stage.show.is_some();
-    if stage.write.is_none() && !prints {
-        return Ok(None); // a shared stage that only feeds others: computed already
+    let computing = match (&stage.materialize, log) {
+        (Some((_, plan)), Some(log)) => Some((plan.clone(), log)),
+        _ => None,
+    };
+    if stage.write.is_none() && !prints && computing.is_none() {
+        return Ok(None);
     }
     let name = stage.name.clone();
     let stage_started = Instant::now();
-    if stage.materialize.is_none() {
-        emit(Event::StageStarted { stage: name.clone() }); // a shared stage already started
+    emit(Event::StageStarted { stage: name.clone() });
+    let fill = async {
+        match &computing {
+            Some((plan, log)) => {
+                let output = execute_stream(plan.clone(), ctx.task_ctx());
+                log.fill(output).await.map(Some).map_err(|e| RunError::new(&name, e))
+            }
+            None => Ok(None),
+        }
+    };
+    let (computed_rows, (mut text, rows, staged)) = futures::try_join!(fill, print_and_write(&stage, ctx, stagings))?;
+    // A shared stage's metrics are on the plan that computed it, complete once it has.
+    if let (true, Some((plan, _))) = (stage.explain_analyze, &computing) {
+        let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
+        text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
     }
-    let mut text = String::new();
+    if !text.is_empty() {
+        emit(Event::StageOutput { stage: name.clone(), text });
+    }
+    let rows = rows.or(computed_rows);
+    emit(Event::StageFinished { stage: name.clone(), rows, elapsed: stage_started.elapsed() });
+    Ok(staged.then(|| (name, rows.unwrap_or(0))))
+}
 
+/// What a stage prints (but the analyzed plan of a shared stage) and its write. Returns
+/// the text, the rows the stage wrote or ran, and whether its output was staged.
+async fn print_and_write(
+    stage: &StagePlans,
+    ctx: &SessionContext,
+    stagings: &std::sync::Mutex<Vec<(String, Staged)>>,
+) -> Result<(String, Option<u64>, bool), RunError> {
+    let name = &stage.name;
+    let mut text = String::new();
     if let (true, Some(plan)) = (stage.print_schema, &stage.plan) {
         text.push_str(&format!("schema of stage `{name}`:\n"));
         for field in plan.schema().fields() {
@@ -223,7 +259,7 @@ async fn run_stage(
             text.push_str(&format!("  {}: {}{nullable}\n", field.name(), field.data_type()));
         }
     }
-    // A shared stage's real plan is the one that computed it, not the scan of its result.
+    // A shared stage's real plan is the one that computes it, not the scan of its result.
     let computed = stage.materialize.as_ref().map(|(_, plan)| plan);
     if let (true, Some(plan)) = (stage.explain, computed.or(stage.plan.as_ref())) {
         text.push_str(&format!("physical plan of stage `{name}`:\n{}", displayable(plan.as_ref()).indent(true)));
@@ -236,23 +272,23 @@ async fn run_stage(
             plan.clone()
         };
         let limited = Arc::new(GlobalLimitExec::new(single, 0, Some(limit)));
-        let batches = collect(limited, ctx.task_ctx()).await.map_err(|e| RunError::new(&name, e))?;
+        let batches = collect(limited, ctx.task_ctx()).await.map_err(|e| RunError::new(name, e))?;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        let table = pretty_format_batches(&batches).map_err(|e| RunError::new(&name, e.into()))?;
+        let table = pretty_format_batches(&batches).map_err(|e| RunError::new(name, e.into()))?;
         text.push_str(&format!("stage `{name}` ({rows} rows shown):\n{table}\n"));
     }
 
-    let mut staging = None;
+    let mut staged = false;
     let run = match (&stage.write, &stage.plan) {
         // A database write is atomic by itself: one transaction, held open (see below).
         (Some(write), _) if write.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>().is_some() => {
             Some(write.clone())
         }
         (Some(write), _) => {
-            let (staged, area) = stage_write(write, ctx).await.map_err(|e| RunError::new(&name, e))?;
+            let (plan, area) = stage_write(write, ctx).await.map_err(|e| RunError::new(name, e))?;
             stagings.lock().unwrap_or_else(|p| p.into_inner()).push((name.clone(), area));
-            staging = Some(());
-            Some(staged)
+            staged = true;
+            Some(plan)
         }
         (None, Some(plan)) if stage.explain_analyze && computed.is_none() => Some(plan.clone()),
         _ => None,
@@ -260,31 +296,22 @@ async fn run_stage(
     let mut rows = None;
     if let Some(plan) = &run {
         let counted = run_to_completion(plan.clone(), ctx, stage.write.is_some()).await;
-        rows = Some(counted.map_err(|e| RunError::new(&name, e))?);
+        rows = Some(counted.map_err(|e| RunError::new(name, e))?);
         // A database write holds its transaction open until the whole run succeeded.
-        if let (Some(write), None) = (&stage.write, &staging)
+        if let (Some(write), false) = (&stage.write, staged)
             && write.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>().is_some()
             && let Some(registry) = ctx.state().config().get_extension::<crate::odbc::HeldTransactions>()
         {
             let mut stagings = stagings.lock().unwrap_or_else(|p| p.into_inner());
             stagings.extend(registry.take().into_iter().map(|t| (name.clone(), Staged::Database(t))));
-            staging = Some(());
+            staged = true;
         }
         if stage.explain_analyze && computed.is_none() {
             let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
             text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
         }
     }
-    // A shared stage ran already: its metrics are on the plan that computed it.
-    if let (true, Some(plan)) = (stage.explain_analyze, computed) {
-        let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());
-        text.push_str(&format!("analyzed plan of stage `{name}`:\n{}", analyzed.indent(true)));
-    }
-    if !text.is_empty() {
-        emit(Event::StageOutput { stage: name.clone(), text });
-    }
-    emit(Event::StageFinished { stage: name.clone(), rows, elapsed: stage_started.elapsed() });
-    Ok(staging.map(|()| (name, rows.unwrap_or(0))))
+    Ok((text, rows, staged))
 }
 
 /// Streams a plan to its end and counts rows; a write reports the rows it wrote in a

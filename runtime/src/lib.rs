@@ -7,12 +7,14 @@
 //! parses specs or SQL: that is the compiler's job.
 
 pub mod artifact;
+mod batch_log;
 mod execute;
 pub mod locations;
 mod node_codec;
 pub mod object_staging;
 pub mod odbc;
 pub mod protocol;
+mod read_ahead;
 pub mod secrets;
 pub mod shared;
 pub mod staging;

@@ -1,142 +1,74 @@
-//! Stages read more than once: computed once, kept in memory or a spill file, read by each reader.
+//! Stages read more than once: computed once and streamed to each of their readers.
 //!
 //! A stage that one reader reads once is planned inside that reader. A stage read by
-//! several readers (or twice by one query) is instead run once, before its readers, and
-//! its output kept in memory accounted in the pool, or, once that is refused, streamed
-//! to an Arrow IPC file from the disk manager (so it never has to fit in memory). Its
-//! readers scan it through [`SharedStageExec`], our own plan node, which
-//! [`AqueductsCodec`] stores in plan artifacts.
+//! several readers (or twice by one query) is instead run once, alongside its readers:
+//! its output goes into a [`BatchLog`] that keeps each batch until every reader has read
+//! it, in memory while they keep up, in a spill file otherwise. Readers scan the log
+//! through [`SharedStageExec`], our own plan node, which [`AqueductsCodec`] stores in
+//! plan artifacts. [`crate::read_ahead`] makes sure that one query reading a stage twice
+//! reads both at once.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
-use std::io::{BufReader, BufWriter};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::ipc::reader::FileReader;
-use datafusion::arrow::ipc::writer::FileWriter;
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, Statistics, project_schema};
 use datafusion::datasource::TableType;
-use datafusion::execution::SpillFile;
 use datafusion::execution::TaskContext;
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::statistics::StatisticsArgs;
-use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    ReplaceChildrenOptions, SendableRecordBatchStream, execute_stream,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 use datafusion::prelude::SessionContext;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use futures::StreamExt;
 
+use crate::batch_log::BatchLog;
 use crate::node_codec::{NodeReader, leaf_node_methods, put_projection, put_schema, put_text, put_u32};
 
-/// The computed shared stages of a run, by id. Lives in the session config, so plan
-/// nodes find it through their task context.
+/// The logs of a run's shared stages, by id. Lives in the session config, so plan
+/// nodes find them through their task context.
 #[derive(Default)]
 pub struct SharedResults {
-    outputs: Mutex<HashMap<u32, Arc<SharedOutput>>>,
+    logs: Mutex<HashMap<u32, Arc<BatchLog>>>,
 }
 
 impl SharedResults {
-    fn get(&self, id: u32) -> Option<Arc<SharedOutput>> {
-        self.outputs.lock().ok()?.get(&id).cloned()
+    fn get(&self, id: u32) -> Option<Arc<BatchLog>> {
+        self.logs.lock().ok()?.get(&id).cloned()
     }
 }
 
-/// Where a shared stage's output is kept until the run ends.
-enum SharedOutput {
-    /// Small enough to keep: the memory stays reserved in the pool.
-    Memory { batches: Arc<Vec<RecordBatch>>, _reservation: MemoryReservation },
-    /// Too big for its share of the pool: an Arrow IPC file from the disk manager.
-    Disk(Arc<dyn SpillFile>),
-}
-
-type SpillWriter = FileWriter<BufWriter<File>>;
-
-/// The most a shared stage keeps in memory without a memory limit.
-const UNLIMITED_IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
-
-/// Runs a shared stage once and keeps its output for its readers; returns its rows.
-///
-/// Without a memory limit, the output stays in memory (accounted in the pool) up to
-/// [`UNLIMITED_IN_MEMORY_BYTES`]; past that, everything buffered so far and the rest of
-/// the stream go to a spill file. Under a limit it goes to the spill file from the
-/// start: memory held while the stage is computed is taken from the sorts and joins
-/// computing it, which then fail or spill more.
-pub async fn materialize(id: u32, stage: &str, plan: Arc<dyn ExecutionPlan>, ctx: &SessionContext) -> Result<u64> {
+/// Opens the log of shared stage `id`, read `reads` times by the plans of this run, so
+/// that its readers find it whenever they start. Call before running anything.
+pub fn open(ctx: &SessionContext, id: u32, stage: &str, schema: SchemaRef, reads: usize) -> Result<Arc<BatchLog>> {
     let results = ctx
         .state()
         .config()
         .get_extension::<SharedResults>()
         .ok_or_else(|| DataFusionError::Internal("the session has no shared stage results".into()))?;
-    let pool = ctx.runtime_env().memory_pool.clone();
-    let budget = match pool.memory_limit() {
-        MemoryLimit::Finite(_) => 0,
-        MemoryLimit::Infinite | MemoryLimit::Unknown => UNLIMITED_IN_MEMORY_BYTES,
-    };
-    // Registered as spillable only when it may hold memory: a spillable consumer takes
-    // a share from the sorts and joins computing the stage.
-    let reservation = MemoryConsumer::new(format!("shared stage `{stage}`")).with_can_spill(budget > 0).register(&pool);
-    let mut batches = Vec::new();
-    let mut disk: Option<(Arc<dyn SpillFile>, SpillWriter)> = None;
-    let mut stream = execute_stream(plan.clone(), ctx.task_ctx())?;
-    let mut rows = 0u64;
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        rows += batch.num_rows() as u64;
-        if let Some((_, writer)) = &mut disk {
-            writer.write(&batch)?;
-            continue;
-        }
-        let size = batch.get_array_memory_size();
-        if reservation.size() + size <= budget && reservation.try_grow(size).is_ok() {
-            batches.push(batch);
-            continue;
-        }
-        let file = ctx.runtime_env().disk_manager.create_tmp_file("shared stage")?;
-        let path = file.path().ok_or_else(missing_path)?;
-        let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), &plan.schema())?;
-        for buffered in batches.drain(..).chain(std::iter::once(batch)) {
-            writer.write(&buffered)?;
-        }
-        reservation.free();
-        disk = Some((file, writer));
-    }
-    let output = match disk {
-        Some((file, mut writer)) => {
-            writer.finish()?;
-            SharedOutput::Disk(file)
-        }
-        None => SharedOutput::Memory { batches: Arc::new(batches), _reservation: reservation },
-    };
-    if let Ok(mut outputs) = results.outputs.lock() {
-        outputs.insert(id, Arc::new(output));
-    }
-    Ok(rows)
+    let log = BatchLog::new(Some(format!("stage `{stage}`")), schema, reads, &ctx.runtime_env());
+    let mut logs = results.logs.lock().map_err(|_| DataFusionError::Internal("shared stage logs poisoned".into()))?;
+    logs.insert(id, log.clone());
+    Ok(log)
 }
 
-/// The shared stages a plan reads, by id.
-pub fn shared_inputs(plan: &Arc<dyn ExecutionPlan>) -> Vec<u32> {
-    let mut ids = Vec::new();
+/// How many times the plans read each shared stage (a plan that reads one twice, say in
+/// a self-join, counts twice).
+pub fn count_reads(plan: &Arc<dyn ExecutionPlan>, reads: &mut HashMap<u32, usize>) {
     let _ = plan.apply(|node| {
         if let Some(shared) = node.as_ref().downcast_ref::<SharedStageExec>() {
-            ids.push(shared.id);
+            *reads.entry(shared.id).or_default() += 1;
         }
         Ok(TreeNodeRecursion::Continue)
     });
-    ids.sort_unstable();
-    ids.dedup();
-    ids
 }
 
 /// A table that reads a shared stage's output.
@@ -256,45 +188,11 @@ impl ExecutionPlan for SharedStageExec {
     }
 
     fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        let missing =
-            || DataFusionError::Execution(format!("stage `{}` was not computed before its readers", self.stage));
+        let missing = || DataFusionError::Execution(format!("stage `{}` is not computed in this run", self.stage));
         let results = context.session_config().get_extension::<SharedResults>().ok_or_else(missing)?;
-        let output = results.get(self.id).ok_or_else(missing)?;
-        let projection = self.projection.clone();
-        let mut builder = RecordBatchReceiverStream::builder(self.schema(), 2);
-        let tx = builder.tx();
-        builder.spawn_blocking(move || {
-            let send = |batch: Result<RecordBatch>| tx.blocking_send(batch).is_ok();
-            match output.as_ref() {
-                SharedOutput::Memory { batches, .. } => {
-                    for batch in batches.iter() {
-                        let batch = match &projection {
-                            Some(columns) => batch.project(columns).map_err(Into::into),
-                            None => Ok(batch.clone()),
-                        };
-                        if !send(batch) {
-                            break; // the reader stopped early (a LIMIT, or the run was cancelled)
-                        }
-                    }
-                }
-                SharedOutput::Disk(file) => {
-                    let path = file.path().ok_or_else(missing_path)?;
-                    let reader = FileReader::try_new(BufReader::new(File::open(path)?), projection)?;
-                    for batch in reader {
-                        if !send(batch.map_err(Into::into)) {
-                            break;
-                        }
-                    }
-                }
-            }
-            Ok(())
-        });
-        Ok(builder.build())
+        let log = results.get(self.id).ok_or_else(missing)?;
+        log.reader(self.schema(), self.projection.clone())
     }
-}
-
-fn missing_path() -> DataFusionError {
-    DataFusionError::Execution("the shared stage's spill file has no local path".into())
 }
 
 /// Stores our own plan nodes in plan artifacts.
