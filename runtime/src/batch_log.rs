@@ -1,12 +1,13 @@
 //! A stream of batches written once and read by several readers at their own pace.
 //!
 //! Shared stages ([`crate::shared`]) and read-ahead inputs ([`crate::read_ahead`]) put
-//! their output in a [`BatchLog`]. Each batch stays until every reader has read it: in
-//! memory, accounted in the pool, while readers keep up (the producer waits for a reader
-//! that reads on, however slowly); in an Arrow IPC spill file from the disk manager when
-//! a reader reads nothing for a while (it may be waiting for this very producer through
-//! another input, so waiting longer could deadlock). So the output never has to fit in
-//! memory, and no reader waits for another.
+//! their output in a [`BatchLog`]. Each batch stays until every reader has read it. While
+//! the readers keep up, batches are kept in memory, accounted in the pool, up to a budget,
+//! and the producer goes at the pace of the slowest reader that still reads. Once a
+//! reader has read nothing for a while (it may be waiting for this very producer through
+//! another input, so waiting longer could deadlock), or the budget cannot be had, further
+//! batches go to an Arrow IPC spill file from the disk manager instead. So the output
+//! never has to fit in memory, and a reader that stalls holds up nobody.
 
 use std::fmt;
 use std::fs::File;
@@ -28,15 +29,17 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryRese
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
+use std::panic::AssertUnwindSafe;
 use tokio::sync::Notify;
 
-/// How much output may wait in memory for the slowest reader without a memory limit.
-/// Under a limit it is a sixteenth of the limit, at most this.
+/// How much of a shared stage's output may wait in memory for its slowest reader without
+/// a memory limit. Under a limit it is a sixteenth of the limit, at most this, and only
+/// what the pool grants (the log is a spillable consumer: it spills new batches).
 const IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
-/// How long the producer waits for a reader that reads nothing before it puts what that
-/// reader has yet to read in the spill file instead.
+/// How long the producer waits for a reader that reads nothing before it puts further
+/// batches in the spill file instead.
 const STALLED_READER: Duration = Duration::from_millis(50);
 
 /// Batches on their way from one producer to a known number of readers.
@@ -88,7 +91,7 @@ enum Kept {
 
 enum End {
     Complete,
-    Failed(Failure),
+    Failed(Arc<DataFusionError>),
     /// The run stopped before the producer did (another stage failed, or an interrupt).
     Abandoned,
 }
@@ -111,14 +114,31 @@ impl Failure {
 }
 
 impl BatchLog {
-    /// A log for `readers` readers (more may subscribe while nothing was let go).
-    pub fn new(label: Option<String>, schema: SchemaRef, readers: usize, runtime: &RuntimeEnv) -> Arc<Self> {
-        let pool = &runtime.memory_pool;
-        let budget = match pool.memory_limit() {
+    /// The log of shared stage `stage`, for `readers` readers (more may subscribe while
+    /// nothing was let go).
+    pub fn for_stage(stage: &str, schema: SchemaRef, readers: usize, runtime: &RuntimeEnv) -> Arc<Self> {
+        let budget = match runtime.memory_pool.memory_limit() {
             MemoryLimit::Finite(limit) => (limit / 16).min(IN_MEMORY_BYTES),
             MemoryLimit::Infinite | MemoryLimit::Unknown => IN_MEMORY_BYTES,
         };
-        let consumer = format!("{} kept for its readers", label.as_deref().unwrap_or("output"));
+        Self::new(Some(format!("stage `{stage}`")), schema, readers, budget, runtime)
+    }
+
+    /// The log of one partition of a read-ahead input, one of `partitions`: together they
+    /// keep at most what one shared stage keeps, and nothing in memory under a memory
+    /// limit (their reader is known not to read yet, and the sorts and joins around it
+    /// need the pool more).
+    pub fn for_read_ahead(schema: SchemaRef, partitions: usize, runtime: &RuntimeEnv) -> Arc<Self> {
+        let budget = match runtime.memory_pool.memory_limit() {
+            MemoryLimit::Finite(_) => 0,
+            MemoryLimit::Infinite | MemoryLimit::Unknown => IN_MEMORY_BYTES / partitions.max(1),
+        };
+        Self::new(None, schema, 1, budget, runtime)
+    }
+
+    fn new(label: Option<String>, schema: SchemaRef, readers: usize, budget: usize, runtime: &RuntimeEnv) -> Arc<Self> {
+        let consumer = MemoryConsumer::new(format!("{} kept for its readers", label.as_deref().unwrap_or("output")))
+            .with_can_spill(budget > 0);
         Arc::new(BatchLog {
             label,
             schema,
@@ -130,7 +150,7 @@ impl BatchLog {
                 expected: readers,
                 releases: 0,
                 end: None,
-                reservation: MemoryConsumer::new(consumer).register(pool),
+                reservation: consumer.register(&runtime.memory_pool),
                 spilled: 0,
             }),
             appended: Notify::new(),
@@ -140,13 +160,9 @@ impl BatchLog {
         })
     }
 
-    /// What the output is ("stage `x`"), if it has a name.
-    pub fn label(&self) -> Option<&str> {
-        self.label.as_deref()
-    }
-
     /// Bytes that went to the spill file so far.
-    pub fn spilled_bytes(&self) -> u64 {
+    #[cfg(test)]
+    fn spilled_bytes(&self) -> u64 {
         self.lock().spilled
     }
 
@@ -155,13 +171,25 @@ impl BatchLog {
     }
 
     /// Reads `input` into the log to its end and ends the log; returns the rows. Dropped
-    /// before that, it tells the readers that the run was stopped.
+    /// before that, it tells the readers that the run was stopped. A panic while
+    /// producing is an error like any other, for the readers and the caller alike.
     pub async fn fill(&self, input: Result<SendableRecordBatchStream>) -> Result<u64> {
         let _abandon_if_dropped = AbandonOnDrop(self);
-        let outcome = self.produce(input).await;
-        let end = match &outcome {
-            Ok(_) => End::Complete,
-            Err(error) => End::Failed(Failure::of(error)),
+        let produced = AssertUnwindSafe(self.produce(input)).catch_unwind().await;
+        let outcome = produced.unwrap_or_else(|panic| {
+            let cause = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(DataFusionError::Execution(format!("panicked: {cause}")))
+        });
+        let (end, outcome) = match outcome {
+            Ok(rows) => (End::Complete, Ok(rows)),
+            Err(error) => {
+                let error = Arc::new(error);
+                (End::Failed(error.clone()), Err(DataFusionError::Shared(error)))
+            }
         };
         self.lock().end.get_or_insert(end);
         self.appended.notify_waiters();
@@ -184,7 +212,7 @@ impl BatchLog {
     /// Why the producer failed, if it did. Readers fail with a copy of its message.
     pub fn failure(&self) -> Option<Failure> {
         match &self.lock().end {
-            Some(End::Failed(failure)) => Some(failure.clone()),
+            Some(End::Failed(error)) => Some(Failure::of(error)),
             _ => None,
         }
     }
@@ -205,7 +233,10 @@ impl BatchLog {
             {
                 let mut state = self.lock();
                 if state.live_readers() == 0 {
-                    return Ok(()); // every reader stopped: nobody will read it
+                    // Every reader stopped: nobody reads it. It still counts, so that a
+                    // reader coming later is refused rather than given a gap.
+                    state.first += 1;
+                    return Ok(());
                 }
                 let fits = state.reservation.size() + bytes <= self.budget;
                 if fits && state.reservation.try_grow(bytes).is_ok() {
@@ -214,9 +245,11 @@ impl BatchLog {
                     self.appended.notify_waiters();
                     return Ok(());
                 }
-                // The slowest reader stalled here before and has not moved since: it is
+                // Waiting helps only when readers can free memory of this log, and not
+                // for a reader that stalled here before and has not moved since: it is
                 // busy with something else, maybe waiting for this producer elsewhere.
-                if *stalled_at == Some(state.releases) {
+                let readers_can_free = state.reservation.size() > 0 && bytes <= self.budget;
+                if !readers_can_free || *stalled_at == Some(state.releases) {
                     break;
                 }
             }
@@ -312,7 +345,7 @@ impl BatchLog {
                     None => match &state.end {
                         None => None,
                         Some(End::Complete) => return Ok(None),
-                        Some(End::Failed(failure)) => return Err(self.failed(failure)),
+                        Some(End::Failed(error)) => return Err(self.failed(error)),
                         Some(End::Abandoned) => return Err(self.stopped()),
                     },
                 }
@@ -333,13 +366,14 @@ impl BatchLog {
         }
     }
 
-    /// The producer's error as its readers see it: the same kind (a memory limit stays a
-    /// memory limit), named after the stage when there is one.
-    fn failed(&self, failure: &Failure) -> DataFusionError {
-        let message = match &self.label {
-            Some(label) => format!("{label} failed: {}", failure.message),
-            None => failure.message.clone(),
+    /// The producer's error as its readers see it: named after the stage when there is
+    /// one (a memory limit stays a memory limit), else the error itself.
+    fn failed(&self, error: &Arc<DataFusionError>) -> DataFusionError {
+        let Some(label) = &self.label else {
+            return DataFusionError::Shared(error.clone());
         };
+        let failure = Failure::of(error);
+        let message = format!("{label} failed: {}", failure.message);
         if failure.memory_limit {
             DataFusionError::ResourcesExhausted(message)
         } else {
@@ -488,7 +522,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn readers_that_keep_up_read_everything_from_memory() {
         let runtime = runtime(64 * 1024);
-        let log = BatchLog::new(Some("stage `s`".into()), schema(), 2, &runtime);
+        let log = BatchLog::for_stage("s", schema(), 2, &runtime);
         let (first, second) = (log.reader(schema(), None).unwrap(), log.reader(schema(), None).unwrap());
         let (rows, first, second) = tokio::join!(log.fill(numbers(None)), read_all(first), read_all(second));
         assert_eq!(rows.unwrap(), (BATCHES * ROWS) as u64);
@@ -504,7 +538,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_reader_that_waits_for_the_end_reads_it_from_the_spill_file() {
         let runtime = runtime(64 * 1024);
-        let log = BatchLog::new(None, schema(), 2, &runtime);
+        let log = BatchLog::for_stage("s", schema(), 2, &runtime);
         let (eager, waiting) = (log.reader(schema(), None).unwrap(), log.reader(schema(), None).unwrap());
         let (rows, eager) = tokio::join!(log.fill(numbers(None)), read_all(eager));
         assert_eq!(rows.unwrap(), (BATCHES * ROWS) as u64);
@@ -518,7 +552,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_reader_that_stops_early_no_longer_holds_batches_back() {
         let runtime = runtime(64 * 1024);
-        let log = BatchLog::new(None, schema(), 2, &runtime);
+        let log = BatchLog::for_stage("s", schema(), 2, &runtime);
         let (mut stopping, reading) = (log.reader(schema(), None).unwrap(), log.reader(schema(), None).unwrap());
         let stop_after_one = async move { stopping.next().await.is_some() };
         let (rows, read_one, all) = tokio::join!(log.fill(numbers(None)), stop_after_one, read_all(reading));
@@ -531,7 +565,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn readers_fail_with_the_producers_error_and_its_kind() {
         let runtime = runtime(64 * 1024);
-        let log = BatchLog::new(Some("stage `s`".into()), schema(), 1, &runtime);
+        let log = BatchLog::for_stage("s", schema(), 1, &runtime);
         let reader = log.reader(schema(), None).unwrap();
         let exhausted = DataFusionError::ResourcesExhausted("no memory left for the sort".into());
         let (rows, read) = tokio::join!(log.fill(numbers(Some(exhausted))), read_all(reader));
@@ -544,9 +578,22 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_producer_is_an_error_for_its_readers() {
+        let runtime = runtime(64 * 1024);
+        let log = BatchLog::for_read_ahead(schema(), 1, &runtime);
+        let reader = log.reader(schema(), None).unwrap();
+        let panics = futures::stream::once(async { panic!("decoder gave up") });
+        let input: SendableRecordBatchStream = Box::pin(RecordBatchStreamAdapter::new(schema(), panics));
+        let (rows, read) = tokio::join!(log.fill(Ok(input)), read_all(reader));
+        assert!(rows.unwrap_err().to_string().contains("panicked: decoder gave up"));
+        let error = read.unwrap_err().to_string();
+        assert!(error.contains("panicked: decoder gave up") && !error.contains("stopped"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stopped_producer_is_reported_to_its_readers() {
         let runtime = runtime(64 * 1024);
-        let log = BatchLog::new(Some("stage `s`".into()), schema(), 1, &runtime);
+        let log = BatchLog::for_stage("s", schema(), 1, &runtime);
         let reader = log.reader(schema(), None).unwrap();
         let never_ends = futures::stream::pending::<Result<RecordBatch>>();
         let input: SendableRecordBatchStream = Box::pin(RecordBatchStreamAdapter::new(schema(), never_ends));
@@ -560,7 +607,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_read_more_than_planned_is_taken_until_batches_are_let_go() {
         let runtime = runtime(64 * 1024);
-        let log = BatchLog::new(None, schema(), 0, &runtime);
+        let log = BatchLog::for_stage("s", schema(), 0, &runtime);
         let early = log.reader(schema(), None).unwrap();
         let (rows, all) = tokio::join!(log.fill(numbers(None)), read_all(early));
         assert_eq!(rows.unwrap(), (BATCHES * ROWS) as u64);

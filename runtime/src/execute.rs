@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::error::DataFusionError;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::{ExecutionPlan, collect, displayable, execute_stream};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -36,7 +37,7 @@ pub struct StagePlans {
     pub explain_analyze: bool,
     /// The write of the destination (a DataFusion sink targeting the destination path).
     pub write: Option<Arc<dyn ExecutionPlan>>,
-    /// For a stage read more than once: its id and the plan computed once, before the
+    /// For a stage read more than once: its id and the plan computed once, alongside the
     /// stages that read it ([`crate::shared`]).
     pub materialize: Option<(u32, Arc<dyn ExecutionPlan>)>,
 }
@@ -132,13 +133,14 @@ pub async fn execute(
             count_reads(plan, &mut reads);
         }
     }
-    let mut logs = HashMap::new();
+    // In pipeline order, where a stage comes after the stages it reads.
+    let mut logs = Vec::new();
     for stage in &pipeline.stages {
         if let Some((id, plan)) = &stage.materialize {
             let expected = reads.get(id).copied().unwrap_or(0);
             let log = crate::shared::open(ctx, *id, &stage.name, plan.schema(), expected)
                 .map_err(|e| RunError::new(&stage.name, e))?;
-            logs.insert(*id, (stage.name.clone(), log));
+            logs.push((*id, stage.name.clone(), log));
         }
     }
     // Every staging area, from the moment it exists: a failure anywhere removes them all
@@ -146,7 +148,8 @@ pub async fn execute(
     let stagings: std::sync::Mutex<Vec<(String, Staged)>> = std::sync::Mutex::new(Vec::new());
     let stagings_ref = &stagings;
     let runs = pipeline.stages.into_iter().map(|stage| {
-        let log = stage.materialize.as_ref().and_then(|(id, _)| logs.get(id)).map(|(_, log)| log.clone());
+        let own = stage.materialize.as_ref().map(|(id, _)| *id);
+        let log = logs.iter().find(|(id, _, _)| Some(*id) == own).map(|(_, _, log)| log.clone());
         run_stage(stage, log, ctx, emit, stagings_ref)
     });
     // Destinations are replaced only once every stage has succeeded: a failure anywhere
@@ -159,8 +162,9 @@ pub async fn execute(
             for (_, area) in staged {
                 area.abort().await;
             }
-            // Readers of a failed shared stage fail too; the cause is the stage's own failure.
-            let cause = logs.values().find_map(|(stage, log)| log.failure().map(|failure| (stage.clone(), failure)));
+            // Readers of a failed shared stage fail too (shared stages reading it included):
+            // the cause is the first failed shared stage in pipeline order.
+            let cause = logs.iter().find_map(|(_, stage, log)| log.failure().map(|failure| (stage.clone(), failure)));
             return Err(match cause {
                 Some((stage, failure)) => {
                     RunError { stage, message: failure.message, memory_limit: failure.memory_limit }
@@ -290,7 +294,11 @@ async fn print_and_write(
             staged = true;
             Some(plan)
         }
-        (None, Some(plan)) if stage.explain_analyze && computed.is_none() => Some(plan.clone()),
+        // `show` may have run this very plan: a fresh copy, so that joins do not reuse the
+        // build side they collected then (and every read of a shared stage happens).
+        (None, Some(plan)) if stage.explain_analyze && computed.is_none() => {
+            Some(reset_plan_states(plan.clone()).map_err(|e| RunError::new(name, e))?)
+        }
         _ => None,
     };
     let mut rows = None;

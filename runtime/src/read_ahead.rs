@@ -122,10 +122,12 @@ impl ExecutionPlan for ReadAheadExec {
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let schema = self.schema();
-        let log = BatchLog::new(None, schema.clone(), 1, &context.runtime_env());
+        let partitions = self.properties().output_partitioning().partition_count();
+        let log = BatchLog::for_read_ahead(schema.clone(), partitions, &context.runtime_env());
         let batches = log.reader(schema.clone(), None)?;
         let input = self.input.execute(partition, context);
-        // Aborted when the reader is dropped; the log then tells nobody, as nobody reads.
+        // Aborted when the reader is dropped. Its errors and panics reach the reader
+        // through the log.
         let filling = AbortOnDrop(tokio::spawn(async move { log.fill(input).await }));
         let batches = batches.map(move |batch| {
             let _keep_filling = &filling;

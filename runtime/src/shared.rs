@@ -54,7 +54,7 @@ pub fn open(ctx: &SessionContext, id: u32, stage: &str, schema: SchemaRef, reads
         .config()
         .get_extension::<SharedResults>()
         .ok_or_else(|| DataFusionError::Internal("the session has no shared stage results".into()))?;
-    let log = BatchLog::new(Some(format!("stage `{stage}`")), schema, reads, &ctx.runtime_env());
+    let log = BatchLog::for_stage(stage, schema, reads, &ctx.runtime_env());
     let mut logs = results.logs.lock().map_err(|_| DataFusionError::Internal("shared stage logs poisoned".into()))?;
     logs.insert(id, log.clone());
     Ok(log)
@@ -121,7 +121,7 @@ impl TableProvider for SharedTable {
     }
 }
 
-/// Reads the output of a shared stage computed earlier in the same run.
+/// Reads the output of a shared stage computed in the same run, as it is produced.
 #[derive(Debug)]
 pub struct SharedStageExec {
     id: u32,
