@@ -10,6 +10,7 @@ pub mod artifact;
 mod batch_log;
 mod execute;
 pub mod locations;
+pub mod memory;
 mod node_codec;
 pub mod object_staging;
 pub mod odbc;
@@ -27,7 +28,6 @@ use std::sync::Arc;
 
 use datafusion::common::config::ConfigNonZeroUsize;
 use datafusion::execution::disk_manager::DiskManagerBuilder;
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -58,7 +58,7 @@ impl RunSettings {
         let mut runtime = RuntimeEnvBuilder::new().with_disk_manager_builder(DiskManagerBuilder::default());
         let mut config = SessionConfig::new().with_information_schema(false);
         if let Some(bytes) = self.max_memory {
-            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
+            runtime = runtime.with_memory_pool(Arc::new(memory::HeadroomPool::new(bytes)));
             let options = config.options_mut();
             options.optimizer.prefer_hash_join = false;
             // Each sorting partition sets aside memory for merging its spill files
