@@ -33,6 +33,8 @@ use futures::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use tokio::sync::Notify;
 
+use crate::execute::RunError;
+
 /// How much of a shared stage's output may wait in memory for its slowest reader without
 /// a memory limit. Under a limit it is a sixteenth of the limit, at most this, and only
 /// what the pool grants (the log is a spillable consumer: it spills new batches).
@@ -44,8 +46,8 @@ const STALLED_READER: Duration = Duration::from_millis(50);
 
 /// Batches on their way from one producer to a known number of readers.
 pub struct BatchLog {
-    /// What the output is, for messages: "stage `x`", or `None` for an anonymous input.
-    label: Option<String>,
+    /// The shared stage whose output this is, for messages; `None` for a read-ahead input.
+    stage: Option<String>,
     schema: SchemaRef,
     /// The most the kept batches may take in memory.
     budget: usize,
@@ -96,23 +98,6 @@ enum End {
     Abandoned,
 }
 
-/// Why a producer failed: the first line of its error, and whether the memory pool was
-/// exhausted.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub message: String,
-    pub memory_limit: bool,
-}
-
-impl Failure {
-    fn of(error: &DataFusionError) -> Self {
-        let memory_limit = matches!(error.find_root(), DataFusionError::ResourcesExhausted(_));
-        let message = error.strip_backtrace();
-        let message = message.lines().next().unwrap_or(&message).to_string();
-        Failure { message, memory_limit }
-    }
-}
-
 impl BatchLog {
     /// The log of shared stage `stage`, for `readers` readers (more may subscribe while
     /// nothing was let go).
@@ -121,7 +106,7 @@ impl BatchLog {
             MemoryLimit::Finite(limit) => (limit / 16).min(IN_MEMORY_BYTES),
             MemoryLimit::Infinite | MemoryLimit::Unknown => IN_MEMORY_BYTES,
         };
-        Self::new(Some(format!("stage `{stage}`")), schema, readers, budget, runtime)
+        Self::new(Some(stage.to_string()), schema, readers, budget, runtime)
     }
 
     /// The log of one partition of a read-ahead input, one of `partitions`: together they
@@ -136,11 +121,11 @@ impl BatchLog {
         Self::new(None, schema, 1, budget, runtime)
     }
 
-    fn new(label: Option<String>, schema: SchemaRef, readers: usize, budget: usize, runtime: &RuntimeEnv) -> Arc<Self> {
-        let consumer = MemoryConsumer::new(format!("{} kept for its readers", label.as_deref().unwrap_or("output")))
+    fn new(stage: Option<String>, schema: SchemaRef, readers: usize, budget: usize, runtime: &RuntimeEnv) -> Arc<Self> {
+        let consumer = MemoryConsumer::new(format!("{} kept for its readers", stage.as_deref().unwrap_or("output")))
             .with_can_spill(budget > 0);
         Arc::new(BatchLog {
-            label,
+            stage,
             schema,
             budget,
             state: Mutex::new(LogState {
@@ -209,10 +194,10 @@ impl BatchLog {
         Ok(rows)
     }
 
-    /// Why the producer failed, if it did. Readers fail with a copy of its message.
-    pub fn failure(&self) -> Option<Failure> {
+    /// The producer's error, if it failed.
+    pub fn failure(&self) -> Option<Arc<DataFusionError>> {
         match &self.lock().end {
-            Some(End::Failed(error)) => Some(Failure::of(error)),
+            Some(End::Failed(error)) => Some(error.clone()),
             _ => None,
         }
     }
@@ -320,7 +305,7 @@ impl BatchLog {
             if state.first > 0 {
                 return Err(DataFusionError::Internal(format!(
                     "{} was read more often than its run planned for",
-                    self.label.as_deref().unwrap_or("an input")
+                    self.name()
                 )));
             }
             state.expected += 1;
@@ -369,20 +354,26 @@ impl BatchLog {
     /// The producer's error as its readers see it: named after the stage when there is
     /// one (a memory limit stays a memory limit), else the error itself.
     fn failed(&self, error: &Arc<DataFusionError>) -> DataFusionError {
-        let Some(label) = &self.label else {
+        let Some(stage) = &self.stage else {
             return DataFusionError::Shared(error.clone());
         };
-        let failure = Failure::of(error);
-        let message = format!("{label} failed: {}", failure.message);
+        let failure = RunError::of(stage, error);
         if failure.memory_limit {
-            DataFusionError::ResourcesExhausted(message)
+            DataFusionError::ResourcesExhausted(failure.to_string())
         } else {
-            DataFusionError::Execution(message)
+            DataFusionError::Execution(failure.to_string())
         }
     }
 
     fn stopped(&self) -> DataFusionError {
-        DataFusionError::Execution(format!("{} was stopped", self.label.as_deref().unwrap_or("an input")))
+        DataFusionError::Execution(format!("{} was stopped", self.name()))
+    }
+
+    fn name(&self) -> String {
+        match &self.stage {
+            Some(stage) => format!("stage `{stage}`"),
+            None => "an input".to_string(),
+        }
     }
 
     fn read_spilled(&self, offset: u64, len: usize, projection: Option<&Vec<usize>>) -> Result<RecordBatch> {
@@ -422,7 +413,7 @@ impl BatchLog {
 
 impl fmt::Debug for BatchLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BatchLog").field("label", &self.label).finish_non_exhaustive()
+        f.debug_struct("BatchLog").field("stage", &self.stage).finish_non_exhaustive()
     }
 }
 
@@ -573,7 +564,7 @@ mod tests {
         let error = read.unwrap_err();
         assert!(matches!(error, DataFusionError::ResourcesExhausted(_)), "{error}");
         assert!(error.to_string().contains("stage `s` failed: "), "{error}");
-        let failure = log.failure().unwrap();
+        let failure = RunError::of("s", &log.failure().unwrap());
         assert!(failure.memory_limit && failure.message.contains("no memory left for the sort"), "{failure:?}");
     }
 

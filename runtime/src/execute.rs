@@ -94,6 +94,12 @@ pub struct RunError {
 
 impl RunError {
     fn new(stage: &str, error: DataFusionError) -> Self {
+        Self::of(stage, &error)
+    }
+
+    /// `stage` failed with `error`: its first line, and whether the memory pool was
+    /// exhausted.
+    pub(crate) fn of(stage: &str, error: &DataFusionError) -> Self {
         let memory_limit = matches!(error.find_root(), DataFusionError::ResourcesExhausted(_));
         let message = error.strip_backtrace();
         let message = message.lines().next().unwrap_or(&message).to_string();
@@ -108,7 +114,7 @@ impl RunError {
 /// stages are stopped and every destination keeps its previous content: staged output is
 /// dropped, never committed.
 pub async fn execute(
-    pipeline: ExecutablePipeline,
+    mut pipeline: ExecutablePipeline,
     ctx: &SessionContext,
     on_event: &mut (dyn FnMut(Event) + Send),
 ) -> Result<RunSummary, RunError> {
@@ -121,7 +127,6 @@ pub async fn execute(
         }
     };
     let emit: &(dyn Fn(Event) + Sync) = &emit;
-    let mut pipeline = pipeline;
     for stage in &mut pipeline.stages {
         read_ahead_in(stage).map_err(|e| RunError::new(&stage.name, e))?;
     }
@@ -164,13 +169,9 @@ pub async fn execute(
             }
             // Readers of a failed shared stage fail too (shared stages reading it included):
             // the cause is the first failed shared stage in pipeline order.
-            let cause = logs.iter().find_map(|(_, stage, log)| log.failure().map(|failure| (stage.clone(), failure)));
-            return Err(match cause {
-                Some((stage, failure)) => {
-                    RunError { stage, message: failure.message, memory_limit: failure.memory_limit }
-                }
-                None => error,
-            });
+            let cause =
+                logs.iter().find_map(|(_, stage, log)| log.failure().map(|failed| RunError::of(stage, &failed)));
+            return Err(cause.unwrap_or(error));
         }
     };
     let mut rows_written = None;
@@ -199,8 +200,14 @@ fn read_ahead_in(stage: &mut StagePlans) -> datafusion::error::Result<()> {
 fn executed_plans(stage: &StagePlans) -> Vec<&Arc<dyn ExecutionPlan>> {
     let computed = stage.materialize.as_ref().map(|(_, plan)| plan);
     let shown = stage.plan.as_ref().filter(|_| stage.show.is_some());
-    let analyzed = stage.plan.as_ref().filter(|_| stage.explain_analyze && computed.is_none() && stage.write.is_none());
-    computed.into_iter().chain(&stage.write).chain(shown).chain(analyzed).collect()
+    computed.into_iter().chain(&stage.write).chain(shown).chain(run_for_analysis(stage)).collect()
+}
+
+/// The plan a stage runs only for `explain_analyze`: one that neither writes nor is
+/// computed as a shared stage (whose metrics are on the plan that computed it).
+fn run_for_analysis(stage: &StagePlans) -> Option<&Arc<dyn ExecutionPlan>> {
+    let runs_anyway = stage.write.is_some() || stage.materialize.is_some();
+    stage.plan.as_ref().filter(|_| stage.explain_analyze && !runs_anyway)
 }
 
 /// Runs one stage; a file write's staging area goes into `stagings` as soon as it
@@ -283,7 +290,7 @@ async fn print_and_write(
     }
 
     let mut staged = false;
-    let run = match (&stage.write, &stage.plan) {
+    let run = match (&stage.write, run_for_analysis(stage)) {
         // A database write is atomic by itself: one transaction, held open (see below).
         (Some(write), _) if write.as_ref().downcast_ref::<crate::odbc::OdbcWriteExec>().is_some() => {
             Some(write.clone())
@@ -296,9 +303,7 @@ async fn print_and_write(
         }
         // `show` may have run this very plan: a fresh copy, so that joins do not reuse the
         // build side they collected then (and every read of a shared stage happens).
-        (None, Some(plan)) if stage.explain_analyze && computed.is_none() => {
-            Some(reset_plan_states(plan.clone()).map_err(|e| RunError::new(name, e))?)
-        }
+        (None, Some(plan)) => Some(reset_plan_states(plan.clone()).map_err(|e| RunError::new(name, e))?),
         _ => None,
     };
     let mut rows = None;

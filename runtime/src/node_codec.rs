@@ -1,6 +1,7 @@
 //! Byte layouts shared by our plan nodes in artifacts ([`crate::shared::AqueductsCodec`]):
 //! a 4-byte tag, length-prefixed texts, an optional projection, and a schema as an
 //! Arrow IPC stream at the end. Little-endian throughout; decoding checks every length.
+//! Also the methods that our plan nodes' `impl ExecutionPlan` blocks have in common.
 
 use std::io::Cursor;
 
@@ -94,6 +95,24 @@ impl<'a> NodeReader<'a> {
     }
 }
 
+/// `apply_expressions` of a plan node with no expressions of its own, and
+/// `with_new_children` through its `replace_children`, for `impl ExecutionPlan`.
+macro_rules! expressionless_node_methods {
+    () => {
+        fn apply_expressions(
+            &self,
+            _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+        ) -> Result<TreeNodeRecursion> {
+            Ok(TreeNodeRecursion::Continue)
+        }
+
+        fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+            self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+        }
+    };
+}
+pub(crate) use expressionless_node_methods;
+
 /// The methods of a plan node without children (a scan), for `impl ExecutionPlan`.
 macro_rules! leaf_node_methods {
     () => {
@@ -105,13 +124,6 @@ macro_rules! leaf_node_methods {
             vec![]
         }
 
-        fn apply_expressions(
-            &self,
-            _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-        ) -> Result<TreeNodeRecursion> {
-            Ok(TreeNodeRecursion::Continue)
-        }
-
         fn replace_children(
             self: Arc<Self>,
             _: Vec<Arc<dyn ExecutionPlan>>,
@@ -120,12 +132,35 @@ macro_rules! leaf_node_methods {
             Ok(self)
         }
 
-        fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-            self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
-        }
+        $crate::node_codec::expressionless_node_methods!();
     };
 }
 pub(crate) use leaf_node_methods;
+
+/// The methods of a plan node over one input in `self.input`, for `impl ExecutionPlan`;
+/// `$rebuild` makes the node again over a new input: `fn(&Self, input) -> Self`.
+macro_rules! single_input_node_methods {
+    ($rebuild:expr) => {
+        fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+            vec![&self.input]
+        }
+
+        fn replace_children(
+            self: Arc<Self>,
+            children: Vec<Arc<dyn ExecutionPlan>>,
+            _: ReplaceChildrenOptions,
+        ) -> Result<Arc<dyn ExecutionPlan>> {
+            let Some(input) = children.into_iter().next() else {
+                return Err(datafusion::common::DataFusionError::Internal(format!("{} needs an input", self.name())));
+            };
+            let rebuild: fn(&Self, Arc<dyn ExecutionPlan>) -> Self = $rebuild;
+            Ok(Arc::new(rebuild(&self, input)))
+        }
+
+        $crate::node_codec::expressionless_node_methods!();
+    };
+}
+pub(crate) use single_input_node_methods;
 
 #[cfg(test)]
 mod tests {

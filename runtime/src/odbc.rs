@@ -30,7 +30,9 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 
-use crate::node_codec::{NodeReader, leaf_node_methods, put_projection, put_schema, put_text};
+use crate::node_codec::{
+    NodeReader, leaf_node_methods, put_projection, put_schema, put_text, single_input_node_methods,
+};
 use crate::secrets;
 
 /// The largest text or binary value of a column without a length (`TEXT`, `VARCHAR`).
@@ -668,29 +670,7 @@ impl ExecutionPlan for OdbcWriteExec {
         &self.properties
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = children.into_iter().next().ok_or_else(|| DataFusionError::Internal("no input".into()))?;
-        Ok(Arc::new(OdbcWriteExec::new(input, self.target.clone())))
-    }
-
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
-    }
+    single_input_node_methods!(|write, input| OdbcWriteExec::new(input, write.target.clone()));
 
     fn execute(&self, _partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let registry = context.session_config().get_extension::<HeldTransactions>();
