@@ -8,6 +8,7 @@
 
 pub mod artifact;
 mod batch_log;
+pub mod dense_joins;
 mod execute;
 pub mod locations;
 pub mod memory;
@@ -27,8 +28,11 @@ pub use execute::{Event, ExecutablePipeline, RunError, RunSummary, StagePlans, e
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigNonZeroUsize;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::DiskManagerBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 /// The DataFusion version plans are compiled and run with.
@@ -77,12 +81,28 @@ impl RunSettings {
             options.execution.batch_size = ConfigNonZeroUsize::try_new(batch_rows_for_limit(bytes))?;
         }
         config.options_mut().sql_parser.collect_spans = true;
+        config.options_mut().execution.perfect_hash_join_min_key_density = dense_joins::MIN_KEY_DENSITY;
         configure_types(&mut config);
         let config = config
             .with_extension(Arc::new(shared::SharedResults::default()))
             .with_extension(Arc::new(odbc::HeldTransactions::default()));
-        Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime.build_arc()?)
+            .with_default_features()
+            .with_physical_optimizer_rules(physical_optimizer_rules())
+            .build();
+        Ok(SessionContext::new_with_state(state))
     }
+}
+
+/// DataFusion's physical optimizer rules, with [`dense_joins::CollectDenseJoins`] just
+/// before the join selection it informs.
+fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::new().rules;
+    let at = rules.iter().position(|rule| rule.name() == "join_selection").unwrap_or(0);
+    rules.insert(at, Arc::new(dense_joins::CollectDenseJoins));
+    rules
 }
 
 /// Rows per batch under a memory limit of `bytes`: one row per 128 KiB of pool, between
