@@ -11,28 +11,31 @@
 //! the keys in it: the density falls below the threshold, the array is not used, and
 //! both sides are repartitioned by hash on top.
 //!
-//! This rule runs before DataFusion's `JoinSelection`: a join it would decide by size
-//! whose build side (the smaller side, as `JoinSelection` picks it) has dense keys by the
-//! statistics is marked `CollectLeft`. The build side is then collected once, the probe
-//! side is not repartitioned, and the array applies. The array is capped
-//! ([`MAX_ARRAY_BYTES`]); estimates that turn out wrong only cost a hash table built on
-//! one thread.
+//! This rule runs right after DataFusion's `JoinSelection`, which has put the smaller
+//! side on the left (build) side, and before distribution is enforced. A `Partitioned`
+//! hash join whose build side has dense keys by the statistics becomes `CollectLeft`: the
+//! build side is collected once, the probe side is not split by key, and the array
+//! applies. The rule only picks joins whose array would take at most
+//! [`MAX_ARRAY_BYTES`] by the statistics. DataFusion decides on the array at run time
+//! from the real keys; an estimate that turns out wrong costs a hash table built on one
+//! thread instead of one per partition.
 
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::common::{ScalarValue, Statistics};
+use datafusion::common::{NullEquality, ScalarValue, Statistics};
 use datafusion::error::Result;
 use datafusion::physical_expr::PhysicalExprRef;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
-/// The largest key array worth building in one piece: 2^28 keys of 4 bytes.
+/// The largest key array worth building in one piece: 2^28 keys of 4 bytes. The same
+/// bound applies to the build rows, whose chain links take 4 bytes each.
 pub const MAX_ARRAY_BYTES: u64 = 1 << 30;
 
 /// The build-side density above which DataFusion indexes build rows in an array. At
@@ -40,6 +43,9 @@ pub const MAX_ARRAY_BYTES: u64 = 1 << 30;
 /// takes (16-byte entries at up to 7/8 load, doubled when rounded to a power of two,
 /// plus a 4-byte chain link): below it, the array would cost more memory than it saves.
 pub const MIN_KEY_DENSITY: f64 = 0.1;
+
+/// The name of DataFusion's rule this one follows.
+pub const FOLLOWS: &str = "join_selection";
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -50,13 +56,7 @@ impl PhysicalOptimizerRule for CollectDenseJoins {
         let min_density = config.execution.perfect_hash_join_min_key_density;
         plan.transform_up(|node| {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else { return Ok(Transformed::no(node)) };
-            if *join.partition_mode() != PartitionMode::Auto || join.on().len() != 1 {
-                return Ok(Transformed::no(node));
-            }
-            let (left_key, right_key) = &join.on()[0];
-            let (build, key) =
-                if builds_right(join, config)? { (join.right(), right_key) } else { (join.left(), left_key) };
-            if !has_dense_keys(build.as_ref(), key, min_density)? {
+            if !builds_dense_array(join, min_density) {
                 return Ok(Transformed::no(node));
             }
             let collected = join.builder().with_partition_mode(PartitionMode::CollectLeft).build()?;
@@ -74,40 +74,47 @@ impl PhysicalOptimizerRule for CollectDenseJoins {
     }
 }
 
-/// Whether `JoinSelection` will swap the join so that its right side is built: when it
-/// may reorder and the right side is smaller, in bytes or else in rows.
-fn builds_right(join: &HashJoinExec, config: &ConfigOptions) -> Result<bool> {
-    if !config.optimizer.join_reordering || !join.join_type().supports_swap() || join.null_aware {
-        return Ok(false);
+/// Whether `join` is a partitioned hash join on one key whose build (left) side would
+/// get an array if it were collected whole. Statistics that cannot be computed leave the
+/// join as it is: this is an optimisation, never a reason to fail.
+fn builds_dense_array(join: &HashJoinExec, min_density: f64) -> bool {
+    if *join.partition_mode() != PartitionMode::Partitioned || join.on().len() != 1 {
+        return false;
     }
-    let left = statistics_of(join.left().as_ref())?;
-    let right = statistics_of(join.right().as_ref())?;
-    Ok(match (left.total_byte_size.get_value(), right.total_byte_size.get_value()) {
-        (Some(l), Some(r)) => l > r,
-        _ => match (left.num_rows.get_value(), right.num_rows.get_value()) {
-            (Some(l), Some(r)) => l > r,
-            _ => false,
-        },
-    })
+    // Unbounded inputs are joined as streams; collecting one whole would never finish.
+    if join.left().boundedness().is_unbounded() || join.right().boundedness().is_unbounded() {
+        return false;
+    }
+    let Ok(statistics) = statistics_of(join.left().as_ref()) else { return false };
+    let key = &join.on()[0].0;
+    // With nulls equal to nulls, DataFusion skips the array when a build key is null.
+    if join.null_equality() == NullEquality::NullEqualsNull {
+        let Some(column) = key.downcast_ref::<Column>() else { return false };
+        let nulls = statistics.column_statistics.get(column.index()).map(|c| c.null_count);
+        if nulls.as_ref().and_then(Precision::get_value) != Some(&0) {
+            return false;
+        }
+    }
+    has_dense_keys(&statistics, key, min_density)
 }
 
-/// Whether the statistics of `side` put the values of `key` (a plain column) at more
-/// than `min_density` rows per value of their range, in an array of at most
-/// [`MAX_ARRAY_BYTES`].
-fn has_dense_keys(side: &dyn ExecutionPlan, key: &PhysicalExprRef, min_density: f64) -> Result<bool> {
-    let Some(column) = key.downcast_ref::<Column>() else { return Ok(false) };
-    let statistics = statistics_of(side)?;
-    let Some(column_statistics) = statistics.column_statistics.get(column.index()) else { return Ok(false) };
+/// Whether `statistics` put the values of `key` (a plain column) at more than
+/// `min_density` rows per value of their range, in an array of at most
+/// [`MAX_ARRAY_BYTES`] and with at most as many rows as that array has slots.
+fn has_dense_keys(statistics: &Statistics, key: &PhysicalExprRef, min_density: f64) -> bool {
+    let Some(column) = key.downcast_ref::<Column>() else { return false };
+    let Some(column_statistics) = statistics.column_statistics.get(column.index()) else { return false };
     let (Some(rows), Some(min), Some(max)) =
         (value(&statistics.num_rows), integer(&column_statistics.min_value), integer(&column_statistics.max_value))
     else {
-        return Ok(false);
+        return false;
     };
-    let Some(range) = max.checked_sub(min).and_then(|r| r.checked_add(1)) else { return Ok(false) };
-    if range <= 0 || range.saturating_mul(4) > i128::from(MAX_ARRAY_BYTES) {
-        return Ok(false);
+    let Some(range) = max.checked_sub(min).and_then(|r| r.checked_add(1)) else { return false };
+    let slots = i128::from(MAX_ARRAY_BYTES / 4);
+    if range <= 0 || range > slots || rows as i128 > slots {
+        return false;
     }
-    Ok(rows as f64 / range as f64 > min_density)
+    rows as f64 / range as f64 > min_density
 }
 
 fn statistics_of(plan: &dyn ExecutionPlan) -> Result<Arc<Statistics>> {
@@ -144,8 +151,9 @@ mod tests {
 
     use crate::RunSettings;
 
-    /// A session as runs get it, with `dims` (200,000 keys `step` apart) and `facts`
-    /// (1,000,000 rows, five per key) written as Parquet.
+    /// A session as runs get it, with `dims` (200,000 keys `step` apart, `v` from 1 to
+    /// 200,000) and `facts` (900,000 rows, six for each of the first 150,000 keys) written
+    /// as Parquet.
     async fn session(dir: &std::path::Path, step: i64) -> SessionContext {
         let ctx = RunSettings::default().session_context().unwrap();
         ctx.sql("SET datafusion.execution.target_partitions = 2").await.unwrap();
@@ -155,7 +163,7 @@ mod tests {
             (&dims, format!("SELECT value * {step} AS k, value AS v FROM generate_series(1, 200000)")),
             (
                 &facts,
-                format!("SELECT (value % 200000 + 1) * {step} AS k, value AS amount FROM generate_series(1, 1000000)"),
+                format!("SELECT (value % 150000 + 1) * {step} AS k, value AS amount FROM generate_series(1, 900000)"),
             ),
         ] {
             let copy = format!("COPY ({query}) TO '{}' STORED AS PARQUET", path.display());
@@ -166,7 +174,11 @@ mod tests {
         ctx
     }
 
-    const QUERY: &str = "SELECT count(*) AS n, sum(v) AS total FROM facts JOIN dims ON facts.k = dims.k";
+    /// Six facts for each of keys 1 to 150,000: the sum of their `v`.
+    const MATCHED_TOTAL: i64 = 6 * 150_000 * 150_001 / 2;
+
+    /// Every fact matches: the sum of `amount`, 1 to 900,000.
+    const AMOUNTS: i64 = 900_000 * 900_001 / 2;
 
     fn find_join(plan: &Arc<dyn ExecutionPlan>) -> Option<&HashJoinExec> {
         plan.downcast_ref::<HashJoinExec>().or_else(|| plan.children().into_iter().find_map(find_join))
@@ -176,27 +188,49 @@ mod tests {
         find_join(plan).expect("a hash join in the plan")
     }
 
-    async fn run(ctx: &SessionContext) -> (Arc<dyn ExecutionPlan>, i64, i64) {
-        let plan = ctx.sql(QUERY).await.unwrap().create_physical_plan().await.unwrap();
+    /// Runs `query` (three BIGINT columns, one row) and returns its plan and values.
+    async fn run(ctx: &SessionContext, query: &str) -> (Arc<dyn ExecutionPlan>, [i64; 3]) {
+        let plan = ctx.sql(query).await.unwrap().create_physical_plan().await.unwrap();
         let batches = collect(plan.clone(), ctx.task_ctx()).await.unwrap();
         let column = |i: usize| batches[0].column(i).as_any().downcast_ref::<Int64Array>().unwrap().value(0);
-        (plan, column(0), column(1))
+        (plan, [column(0), column(1), column(2)])
+    }
+
+    fn arrays_built(join: &HashJoinExec) -> Option<usize> {
+        join.metrics().unwrap().sum_by_name("array_map_created_count").map(|m| m.as_usize())
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dense_build_keys_build_one_array_and_leave_the_probe_side_unsplit() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = session(dir.path(), 1).await;
-        let (plan, rows, total) = run(&ctx).await;
-        // Every fact finds its key once; the keys' values sum to 5 * (1 + ... + 200000).
-        assert_eq!((rows, total), (1_000_000, 5 * 200_000 * 200_001 / 2));
-        let join = join_of(&plan);
-        assert_eq!(*join.partition_mode(), PartitionMode::CollectLeft);
-        let shown = displayable(plan.as_ref()).indent(false).to_string();
-        assert!(!shown.contains("partitioning=Hash([k"), "the probe side was split by key:\n{shown}");
-        let metrics = join.metrics().unwrap();
-        let arrays = metrics.sum_by_name("array_map_created_count").map(|m| m.as_usize());
-        assert_eq!(arrays, Some(1), "the build side was not indexed by an array:\n{shown}");
+        // Written both ways round: the smaller side is built either way.
+        for query in [
+            "SELECT count(*), sum(v), sum(amount) FROM facts JOIN dims ON facts.k = dims.k",
+            "SELECT count(*), sum(v), sum(amount) FROM dims JOIN facts ON dims.k = facts.k",
+        ] {
+            let (plan, values) = run(&ctx, query).await;
+            assert_eq!(values, [900_000, MATCHED_TOTAL, AMOUNTS], "{query}");
+            let join = join_of(&plan);
+            let shown = displayable(plan.as_ref()).indent(false).to_string();
+            assert_eq!(*join.partition_mode(), PartitionMode::CollectLeft, "{shown}");
+            let build = displayable(join.left().as_ref()).indent(false).to_string();
+            assert!(build.contains("dims.parquet"), "{shown}");
+            assert!(!shown.contains("partitioning=Hash([k"), "the probe side was split by key:\n{shown}");
+            assert_eq!(arrays_built(join), Some(1), "the build side was not indexed by an array:\n{shown}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outer_join_on_a_collected_side_emits_each_unmatched_build_row_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = session(dir.path(), 1).await;
+        // Keys 150,001 to 200,000 of `dims` match nothing, whichever probe partition ran.
+        let query = "SELECT count(*), sum(v), count(facts.k) FROM facts RIGHT JOIN dims ON facts.k = dims.k";
+        let (plan, values) = run(&ctx, query).await;
+        let unmatched_total = (150_001..=200_000).sum::<i64>();
+        assert_eq!(values, [900_000 + 50_000, MATCHED_TOTAL + unmatched_total, 900_000]);
+        assert_eq!(*join_of(&plan).partition_mode(), PartitionMode::CollectLeft);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,8 +238,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Keys 100 apart: a density of 0.01, where an array would waste memory.
         let ctx = session(dir.path(), 100).await;
-        let (plan, rows, total) = run(&ctx).await;
-        assert_eq!((rows, total), (1_000_000, 5 * 200_000 * 200_001 / 2));
-        assert_eq!(*join_of(&plan).partition_mode(), PartitionMode::Partitioned);
+        let query = "SELECT count(*), sum(v), sum(amount) FROM facts JOIN dims ON facts.k = dims.k";
+        let (plan, values) = run(&ctx, query).await;
+        assert_eq!(values, [900_000, MATCHED_TOTAL, AMOUNTS]);
+        let shown = displayable(plan.as_ref()).indent(false).to_string();
+        assert_eq!(*join_of(&plan).partition_mode(), PartitionMode::Partitioned, "{shown}");
+        assert!(shown.contains("partitioning=Hash([k"), "both sides are split by key:\n{shown}");
+        assert_eq!(arrays_built(join_of(&plan)), Some(0));
     }
 }
