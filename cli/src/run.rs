@@ -209,7 +209,7 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode,
         Err(error) => {
             let limit =
                 if max_memory > 0.0 { format!("the limit of {max_memory} GB") } else { "the memory available".into() };
-            report_failure(&error.to_string(), error.memory_limit, &limit)
+            report_failure(&error.to_string(), error.memory_limit, error.destination_changed, &limit)
         }
     })
 }
@@ -233,13 +233,19 @@ pub fn report_success(summary: &RunSummary, quiet: bool) -> ExitCode {
 }
 
 /// Prints a failed run; `limit` names the memory limit that applied.
-pub fn report_failure(message: &str, memory_limit: bool, limit: &str) -> ExitCode {
+pub fn report_failure(message: &str, memory_limit: bool, destination_changed: bool, limit: &str) -> ExitCode {
     eprintln!("error: {message}");
     if memory_limit {
         eprintln!(
             "help: this stage needs more memory than {limit}; raise `--max-memory`, or reduce what the stage holds at once (fewer groups, a narrower join)"
         );
     }
-    eprintln!("the destination was left as it was");
+    if destination_changed {
+        eprintln!(
+            "the destination holds part of the new output: some of its objects were replaced before the failure; run again to replace it whole"
+        );
+    } else {
+        eprintln!("the destination was left as it was");
+    }
     ExitCode::from(1)
 }

@@ -215,11 +215,13 @@ async fn run(
                 stage: Some(error.stage.clone()),
                 message: error.to_string(),
                 memory_limit: error.memory_limit,
+                destination_changed: error.destination_changed,
             },
             Err(_) => Outcome::Failed {
                 stage: None,
                 message: "the run stopped on an internal error (a panic in the plan); the executor keeps serving".into(),
                 memory_limit: false,
+                destination_changed: false,
             },
         },
         _ = cancel.cancelled() => {

@@ -90,6 +90,8 @@ pub struct RunError {
     pub message: String,
     /// The memory pool was exhausted.
     pub memory_limit: bool,
+    /// The run failed while replacing the destination, after part of it was replaced.
+    pub destination_changed: bool,
 }
 
 impl RunError {
@@ -103,7 +105,7 @@ impl RunError {
         let memory_limit = matches!(error.find_root(), DataFusionError::ResourcesExhausted(_));
         let message = error.strip_backtrace();
         let message = message.lines().next().unwrap_or(&message).to_string();
-        RunError { stage: stage.to_string(), message, memory_limit }
+        RunError { stage: stage.to_string(), message, memory_limit, destination_changed: false }
     }
 }
 
@@ -178,9 +180,10 @@ pub async fn execute(
     for (stage, area) in staged {
         let rows = written.iter().flatten().find(|(name, _)| *name == stage).map_or(0, |(_, rows)| *rows);
         let path = area.target();
-        area.commit()
-            .await
-            .map_err(|e| RunError::new(&stage, DataFusionError::Execution(format!("cannot replace `{path}`: {e}"))))?;
+        area.commit().await.map_err(|e| RunError {
+            destination_changed: e.destination_changed,
+            ..RunError::new(&stage, DataFusionError::Execution(format!("cannot replace `{path}`: {}", e.message)))
+        })?;
         rows_written = Some(rows_written.unwrap_or(0) + rows);
         emit(Event::OutputWritten { stage, path, rows });
     }

@@ -20,6 +20,15 @@ const STAGING_MARK: &str = ".aqueducts-staging-";
 /// Debris younger than this may belong to a run still going (on another machine).
 const DEBRIS_AGE: Duration = Duration::from_secs(3600);
 
+/// A commit that failed, and whether it had already replaced part of the destination (a
+/// directory is copied object by object; a single object is replaced whole or not at all).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct CommitFailure {
+    pub error: object_store::Error,
+    pub destination_changed: bool,
+}
+
 /// A staging prefix for one destination on an object store.
 pub struct ObjectStaging {
     store: Arc<dyn ObjectStore>,
@@ -69,16 +78,19 @@ impl ObjectStaging {
     }
 
     /// Copies the staged output into place, then removes what it replaced and the staging.
-    pub async fn commit(mut self) -> object_store::Result<()> {
-        let copied = self.copy_into_place().await;
+    pub async fn commit(mut self) -> Result<(), CommitFailure> {
+        let mut destination_changed = false;
+        let copied = self.copy_into_place(&mut destination_changed).await;
         if copied.is_err() {
             self.remove_staged().await;
         }
         self.settled = true;
-        copied
+        copied.map_err(|error| CommitFailure { error, destination_changed })
     }
 
-    async fn copy_into_place(&self) -> object_store::Result<()> {
+    /// Sets `destination_changed` once an object of the destination was replaced or
+    /// deleted: a failure after that leaves a mix of old and new objects.
+    async fn copy_into_place(&self, destination_changed: &mut bool) -> object_store::Result<()> {
         if !self.directory {
             // DataFusion writes a single file even for no rows; a missing one means
             // something else removed it, and nothing must replace the destination.
@@ -98,13 +110,14 @@ impl ObjectStaging {
             let Some(relative) = file.prefix_match(&self.staging) else { continue };
             let destination = Path::from_iter(self.target.parts().chain(relative));
             self.store.copy(file, &destination).await?;
+            *destination_changed = true;
             written.insert(destination);
         }
         // Inside the destination: a previous object that stays would be read as part of
         // the new output, so failing to delete it fails the run.
         for old in previous.iter().filter(|p| !written.contains(*p)) {
             match self.store.delete(old).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => *destination_changed = true,
                 Err(e) => return Err(e),
             }
         }
@@ -185,5 +198,115 @@ async fn sweep(store: &dyn ObjectStore, parent: &Path, name: &str) {
                 delete_quietly(store, &file.location).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, PutMultipartOptions, PutOptions,
+        PutPayload, PutResult,
+    };
+
+    use super::*;
+
+    /// An in-memory store whose copies fail after `copies_allowed` of them.
+    #[derive(Debug)]
+    struct FailingCopies {
+        inner: InMemory,
+        copies_allowed: usize,
+        copies: AtomicUsize,
+    }
+
+    impl std::fmt::Display for FailingCopies {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "FailingCopies")
+        }
+    }
+
+    #[async_trait]
+    impl ObjectStore for FailingCopies {
+        async fn put_opts(
+            &self,
+            location: &Path,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+            if self.copies.fetch_add(1, Ordering::SeqCst) >= self.copies_allowed {
+                return Err(object_store::Error::Generic { store: "test", source: "copy refused".into() });
+            }
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    async fn staged_directory(copies_allowed: usize) -> (Arc<FailingCopies>, ObjectStaging) {
+        let store = Arc::new(FailingCopies { inner: InMemory::new(), copies_allowed, copies: AtomicUsize::new(0) });
+        store.put(&Path::from("out/old.csv"), "old".into()).await.unwrap();
+        let staging = ObjectStaging::new(store.clone(), "memory://", Path::from("out"), true).await.unwrap();
+        for name in ["a.csv", "b.csv"] {
+            store.put(&staging.staging.clone().join(name), "new".into()).await.unwrap();
+        }
+        (store, staging)
+    }
+
+    async fn names(store: &FailingCopies) -> Vec<String> {
+        let mut names: Vec<String> = store.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_fails_before_any_copy_leaves_the_destination_unchanged() {
+        let (store, staging) = staged_directory(0).await;
+        let failure = staging.commit().await.unwrap_err();
+        assert!(!failure.destination_changed);
+        assert!(failure.to_string().contains("copy refused"), "{failure}");
+        assert_eq!(names(&store).await, ["out/old.csv"]);
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_fails_after_a_copy_says_the_destination_changed() {
+        let (store, staging) = staged_directory(1).await;
+        let failure = staging.commit().await.unwrap_err();
+        assert!(failure.destination_changed);
+        // One new object is in place beside the old one; the staging is gone.
+        assert_eq!(names(&store).await, ["out/a.csv", "out/old.csv"]);
+    }
+
+    #[tokio::test]
+    async fn a_commit_replaces_the_directory() {
+        let (store, staging) = staged_directory(usize::MAX).await;
+        staging.commit().await.unwrap();
+        assert_eq!(names(&store).await, ["out/a.csv", "out/b.csv"]);
     }
 }

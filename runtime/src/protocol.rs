@@ -147,6 +147,10 @@ pub enum Outcome {
         stage: Option<String>,
         message: String,
         memory_limit: bool,
+        /// The run failed while replacing the destination, after part of it was
+        /// replaced (absent from executors that predate it).
+        #[serde(default)]
+        destination_changed: bool,
     },
     Cancelled,
 }

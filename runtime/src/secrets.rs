@@ -116,8 +116,18 @@ pub fn mask_passwords(text: &str) -> String {
 /// `AZURE_STORAGE_ACCOUNT_KEY`, `sas_token`, ...), in any case. Identifiers
 /// (`aws_access_key_id`) are not credentials.
 pub fn is_credential_name(name: &str) -> bool {
-    const MARKERS: &[&str] =
-        &["secret", "account_key", "access_key", "master_key", "customer_key", "sas_", "token", "password"];
+    const MARKERS: &[&str] = &[
+        "secret",
+        "account_key",
+        "access_key",
+        "master_key",
+        "customer_key",
+        "private_key",
+        "service_account_key",
+        "sas_",
+        "token",
+        "password",
+    ];
     let name = name.to_ascii_lowercase();
     MARKERS.iter().any(|m| name.contains(m)) && !name.ends_with("_id")
 }
@@ -160,9 +170,10 @@ pub fn mask_credential_settings(text: &str) -> String {
             continue;
         }
         let (from, length) = match value.first() {
-            Some(&quote @ (b'"' | b'\'')) => {
-                let inner = value[1..].iter().position(|&b| b == quote || b == b'\n').unwrap_or(value.len() - 1);
-                (j + 1, inner)
+            Some(&quote) if quote == b'"' || quote == b'\'' => (j + 1, quoted_length(&value[1..], quote)),
+            Some(b'|' | b'>') => {
+                let indent = start - text[..start].rfind('\n').map_or(0, |p| p + 1);
+                (j, block_scalar_length(value, indent))
             }
             _ => {
                 let end =
@@ -171,11 +182,58 @@ pub fn mask_credential_settings(text: &str) -> String {
                 (j, trimmed)
             }
         };
-        bytes[from..from + length].fill(b'*');
+        // Line breaks and indentation stay, so a masked snippet keeps its lines.
+        let mut line_start = false;
+        for b in &mut bytes[from..from + length] {
+            match *b {
+                b'\n' | b'\r' => line_start = true,
+                b' ' if line_start => {}
+                _ => {
+                    line_start = false;
+                    *b = b'*';
+                }
+            }
+        }
         i = from + length;
     }
     // Only whole values between ASCII delimiters were replaced: still UTF-8.
     String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
+/// The length of a quoted value's inside, up to its closing `quote`: in double quotes a
+/// backslash escapes the next character (JSON, TOML, YAML), in single quotes `''` stands
+/// for a quote (YAML). Without a closing quote, up to the end of the line.
+fn quoted_length(inside: &[u8], quote: u8) -> usize {
+    let mut i = 0;
+    while i < inside.len() {
+        match inside[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && inside.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return i,
+            _ => i += 1,
+        }
+    }
+    inside.iter().position(|&b| b == b'\n').unwrap_or(inside.len())
+}
+
+/// The length of a YAML block scalar (`key: |` or `key: >` then lines indented deeper
+/// than the key, at `key_indent`), from its indicator to the end of its last line.
+fn block_scalar_length(value: &[u8], key_indent: usize) -> usize {
+    let Some(first_break) = value.iter().position(|&b| b == b'\n') else { return value.len() };
+    let mut end = first_break;
+    let mut line_start = first_break + 1;
+    while line_start < value.len() {
+        let line_end = value[line_start..].iter().position(|&b| b == b'\n').map_or(value.len(), |p| line_start + p);
+        let line = &value[line_start..line_end];
+        let indent = line.iter().take_while(|&&b| b == b' ').count();
+        let blank = line.iter().all(|&b| b == b' ' || b == b'\r');
+        if !blank && indent <= key_indent {
+            break;
+        }
+        end = line_end;
+        line_start = line_end + 1;
+    }
+    end
 }
 
 /// The length of `{...}` where `}}` stands for a `}` inside (ODBC's escape).
@@ -207,6 +265,23 @@ mod tests {
             "a: { AWS_SECRET_ACCESS_KEY: '***', aws_access_key_id: AKIA, token: *** }\n\
              \"azure_storage_account_key\": \"***\",\nsas_token = \"*\"\naws_secret_access_key: '{{ env(\"X\") }}'\n"
         );
+    }
+
+    #[test]
+    fn escaped_quotes_block_scalars_and_private_keys_are_masked_whole() {
+        let json = r#"{"private_key": "-----BEGIN\n\"x\"-----", "private_key_id": "k1"}"#;
+        assert_eq!(
+            mask_credential_settings(json),
+            r#"{"private_key": "**********************", "private_key_id": "k1"}"#
+        );
+        let yaml =
+            "a:\n  aws_secret_access_key: 'it''s'\n  service_account_key: |\n    {\"k\": 1}\n\n    more\n  region: x\n";
+        assert_eq!(
+            mask_credential_settings(yaml),
+            "a:\n  aws_secret_access_key: '*****'\n  service_account_key: *\n    ********\n\n    ****\n  region: x\n"
+        );
+        // A quote left open masks to the end of its line only.
+        assert_eq!(mask_credential_settings("token: \"abc\nnext: 1"), "token: \"***\nnext: 1");
     }
 
     #[test]

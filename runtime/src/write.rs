@@ -82,6 +82,14 @@ fn sink_config(write: &Arc<dyn ExecutionPlan>) -> Result<FileSinkConfig> {
     }
 }
 
+/// A commit that failed.
+#[derive(Debug, Clone)]
+pub struct CommitError {
+    pub message: String,
+    /// Part of the destination was replaced before the failure.
+    pub destination_changed: bool,
+}
+
 /// Where a write's output waits until the whole run succeeded.
 pub enum Staged {
     /// Next to a destination on the local file system; swapped in by renames.
@@ -102,12 +110,18 @@ impl Staged {
         }
     }
 
-    /// Replaces the destination with the staged output.
-    pub async fn commit(self) -> std::result::Result<(), String> {
+    /// Replaces the destination with the staged output. On failure, says whether the
+    /// destination was left as it was: a local swap is undone, a database transaction
+    /// is rolled back, but an object-store directory may be partly copied.
+    pub async fn commit(self) -> std::result::Result<(), CommitError> {
+        let unchanged = |message: String| CommitError { message, destination_changed: false };
         match self {
-            Staged::Local(s) => s.commit().map_err(|e| e.to_string()),
-            Staged::Object(s) => s.commit().await.map_err(|e| e.to_string()),
-            Staged::Database(t) => t.commit().await,
+            Staged::Local(s) => s.commit().map_err(|e| unchanged(e.to_string())),
+            Staged::Object(s) => s.commit().await.map_err(|failure| CommitError {
+                message: failure.error.to_string(),
+                destination_changed: failure.destination_changed,
+            }),
+            Staged::Database(t) => t.commit().await.map_err(unchanged),
         }
     }
 

@@ -147,8 +147,8 @@ async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, Us
                 progress.finish();
                 return Ok(match outcome {
                     Outcome::Succeeded { summary } => report_success(&summary, quiet),
-                    Outcome::Failed { message, memory_limit, .. } => {
-                        report_failure(&message, memory_limit, "the executor's --max-memory")
+                    Outcome::Failed { message, memory_limit, destination_changed, .. } => {
+                        report_failure(&message, memory_limit, destination_changed, "the executor's --max-memory")
                     }
                     Outcome::Cancelled => {
                         eprintln!("cancelled: the execution was stopped and the destination left as it was");
