@@ -25,9 +25,8 @@ use std::sync::Arc;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::common::{NullEquality, ScalarValue, Statistics};
+use datafusion::common::{ColumnStatistics, NullEquality, ScalarValue, Statistics};
 use datafusion::error::Result;
-use datafusion::physical_expr::PhysicalExprRef;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
@@ -85,30 +84,25 @@ fn builds_dense_array(join: &HashJoinExec, min_density: f64) -> bool {
     if join.left().boundedness().is_unbounded() || join.right().boundedness().is_unbounded() {
         return false;
     }
+    // Only a plain column has statistics to go by.
+    let Some(key) = join.on()[0].0.downcast_ref::<Column>() else { return false };
     let Ok(statistics) = statistics_of(join.left().as_ref()) else { return false };
-    let key = &join.on()[0].0;
+    let Some(key_statistics) = statistics.column_statistics.get(key.index()) else { return false };
     // With nulls equal to nulls, DataFusion skips the array when a build key is null.
-    if join.null_equality() == NullEquality::NullEqualsNull {
-        let Some(column) = key.downcast_ref::<Column>() else { return false };
-        let nulls = statistics.column_statistics.get(column.index()).map(|c| c.null_count);
-        if nulls.as_ref().and_then(Precision::get_value) != Some(&0) {
-            return false;
-        }
+    if join.null_equality() == NullEquality::NullEqualsNull && key_statistics.null_count.get_value() != Some(&0) {
+        return false;
     }
-    has_dense_keys(&statistics, key, min_density)
+    match statistics.num_rows.get_value() {
+        Some(&rows) => has_dense_keys(rows, key_statistics, min_density),
+        None => false,
+    }
 }
 
-/// Whether `statistics` put the values of `key` (a plain column) at more than
-/// `min_density` rows per value of their range, in an array of at most
-/// [`MAX_ARRAY_BYTES`] and with at most as many rows as that array has slots.
-fn has_dense_keys(statistics: &Statistics, key: &PhysicalExprRef, min_density: f64) -> bool {
-    let Some(column) = key.downcast_ref::<Column>() else { return false };
-    let Some(column_statistics) = statistics.column_statistics.get(column.index()) else { return false };
-    let (Some(rows), Some(min), Some(max)) =
-        (value(&statistics.num_rows), integer(&column_statistics.min_value), integer(&column_statistics.max_value))
-    else {
-        return false;
-    };
+/// Whether `rows` rows with these key statistics hold more than `min_density` rows per
+/// value of the keys' range, in an array of at most [`MAX_ARRAY_BYTES`] and with at most
+/// as many rows as that array has slots.
+fn has_dense_keys(rows: usize, key: &ColumnStatistics, min_density: f64) -> bool {
+    let (Some(min), Some(max)) = (integer(&key.min_value), integer(&key.max_value)) else { return false };
     let Some(range) = max.checked_sub(min).and_then(|r| r.checked_add(1)) else { return false };
     let slots = i128::from(MAX_ARRAY_BYTES / 4);
     if range <= 0 || range > slots || rows as i128 > slots {
@@ -119,10 +113,6 @@ fn has_dense_keys(statistics: &Statistics, key: &PhysicalExprRef, min_density: f
 
 fn statistics_of(plan: &dyn ExecutionPlan) -> Result<Arc<Statistics>> {
     StatisticsContext::new().compute(plan, &StatisticsArgs::new())
-}
-
-fn value(precision: &Precision<usize>) -> Option<usize> {
-    precision.get_value().copied()
 }
 
 /// An integer statistic widened to `i128`; other types have no array form.

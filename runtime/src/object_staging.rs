@@ -16,18 +16,11 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use crate::write::CommitError;
+
 const STAGING_MARK: &str = ".aqueducts-staging-";
 /// Debris younger than this may belong to a run still going (on another machine).
 const DEBRIS_AGE: Duration = Duration::from_secs(3600);
-
-/// A commit that failed, and whether it had already replaced part of the destination (a
-/// directory is copied object by object; a single object is replaced whole or not at all).
-#[derive(Debug, thiserror::Error)]
-#[error("{error}")]
-pub struct CommitFailure {
-    pub error: object_store::Error,
-    pub destination_changed: bool,
-}
 
 /// A staging prefix for one destination on an object store.
 pub struct ObjectStaging {
@@ -78,14 +71,16 @@ impl ObjectStaging {
     }
 
     /// Copies the staged output into place, then removes what it replaced and the staging.
-    pub async fn commit(mut self) -> Result<(), CommitFailure> {
+    /// A directory is copied object by object, so a failure may come after part of the
+    /// destination was replaced; a single object is replaced whole or not at all.
+    pub async fn commit(mut self) -> Result<(), CommitError> {
         let mut destination_changed = false;
         let copied = self.copy_into_place(&mut destination_changed).await;
         if copied.is_err() {
             self.remove_staged().await;
         }
         self.settled = true;
-        copied.map_err(|error| CommitFailure { error, destination_changed })
+        copied.map_err(|error| CommitError { message: error.to_string(), destination_changed })
     }
 
     /// Sets `destination_changed` once an object of the destination was replaced or

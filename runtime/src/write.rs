@@ -83,7 +83,8 @@ fn sink_config(write: &Arc<dyn ExecutionPlan>) -> Result<FileSinkConfig> {
 }
 
 /// A commit that failed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct CommitError {
     pub message: String,
     /// Part of the destination was replaced before the failure.
@@ -117,10 +118,7 @@ impl Staged {
         let unchanged = |message: String| CommitError { message, destination_changed: false };
         match self {
             Staged::Local(s) => s.commit().map_err(|e| unchanged(e.to_string())),
-            Staged::Object(s) => s.commit().await.map_err(|failure| CommitError {
-                message: failure.error.to_string(),
-                destination_changed: failure.destination_changed,
-            }),
+            Staged::Object(s) => s.commit().await,
             Staged::Database(t) => t.commit().await.map_err(unchanged),
         }
     }
