@@ -42,6 +42,13 @@ echo "mariadb: 127.0.0.1:$AQUEDUCTS_TEST_MARIADB_PORT"
 start_service object-stores stores
 echo "s3 (moto): $AQUEDUCTS_TEST_S3_ENDPOINT, azure (azurite): $AQUEDUCTS_TEST_AZURE_ENDPOINT, gcs: $AQUEDUCTS_TEST_GCS_ENDPOINT"
 
+# The end-to-end tests start the binaries (`aqueducts-executor` beside `aqueducts`), and
+# neither `cargo nextest run` nor `cargo test` builds another package's binary: build
+# every target of the workspace first (all targets, so that features resolve as they do
+# for the test run and nothing is compiled twice), so that a fresh clone with an empty
+# target directory runs the same tests as a warm one.
+cargo build --workspace --all-targets
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-targets --no-fail-fast
 else

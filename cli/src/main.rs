@@ -1,7 +1,7 @@
 //! `aqueducts`: check, plan and run Aqueducts pipelines from the command line.
 //!
-//! Exit codes: 0 success, 1 the pipeline has errors, 2 usage errors (bad flags,
-//! unreadable spec file).
+//! Exit codes: 0 success, 1 the pipeline has errors or the run failed, 2 usage errors
+//! (bad flags, unreadable spec file); see [`error::CliError`].
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -117,13 +117,13 @@ enum OutputFormat {
 /// Runs a command on a runtime worker thread, whose stack is `PLANNING_STACK`.
 fn on_worker(
     runtime: &tokio::runtime::Runtime,
-    command: impl std::future::Future<Output = Result<ExitCode, UsageError>> + Send + 'static,
-) -> Result<ExitCode, UsageError> {
+    command: impl std::future::Future<Output = CliResult> + Send + 'static,
+) -> CliResult {
     match runtime.block_on(runtime.spawn(command)) {
         Ok(result) => result,
         Err(_) => {
             eprintln!("error: aqueducts failed internally; please report it with the spec that shows it");
-            Ok(ExitCode::from(1))
+            Err(CliError::Failed)
         }
     }
 }
@@ -135,24 +135,24 @@ fn parse_param(raw: &str) -> Result<(String, String), String> {
     }
 }
 
+mod error;
 mod graph;
 mod progress;
 mod remote;
 mod run;
 
-/// A failure to even start: printed as one line, exit code 2.
-struct UsageError(String);
+use error::{CliError, CliResult};
 
-fn load(spec: &SpecArgs) -> Result<(SourceFile, CheckOptions), UsageError> {
+fn load(spec: &SpecArgs) -> CliResult<(SourceFile, CheckOptions)> {
     let path = &spec.file;
     let format = SpecFormat::from_path(path).ok_or_else(|| {
-        UsageError(format!(
+        CliError::Usage(format!(
             "cannot tell the format of `{}`: use the extension .yml, .yaml, .json or .toml",
             path.display()
         ))
     })?;
     let text =
-        std::fs::read_to_string(path).map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?;
+        std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read `{}`: {e}", path.display())))?;
     let mut file = SourceFile::new(path.display().to_string(), text, format);
     file.path = Some(path.clone());
     let mut params = BTreeMap::new();
@@ -160,7 +160,7 @@ fn load(spec: &SpecArgs) -> Result<(SourceFile, CheckOptions), UsageError> {
         params.insert(name.clone(), value.clone());
     }
     let base_dir =
-        std::env::current_dir().map_err(|e| UsageError(format!("cannot read the working directory: {e}")))?;
+        std::env::current_dir().map_err(|e| CliError::Usage(format!("cannot read the working directory: {e}")))?;
     Ok((file, CheckOptions::new(params, base_dir)))
 }
 
@@ -168,7 +168,7 @@ const PLANNING_STACK: usize = 256 * 1024 * 1024;
 
 fn main() -> ExitCode {
     // Before any thread starts: it sets an environment variable.
-    aqueducts_runtime::odbc::prepare_driver_config();
+    aqueducts_runtime::io::odbc::prepare_driver_config();
     let cli = Cli::parse();
     // Planning recurses over the query's expressions: give the threads that plan room
     // for the longest operator chains the compiler accepts.
@@ -190,13 +190,13 @@ fn main() -> ExitCode {
                 (Some(file), None) => Ok(run::Input::Spec(SpecArgs { file, params })),
                 (None, Some(plan)) if params.is_empty() => Ok(run::Input::Plan(plan)),
                 (None, Some(_)) => {
-                    Err(UsageError("--param applies to --file; a plan artifact is already compiled".into()))
+                    Err(CliError::Usage("--param applies to --file; a plan artifact is already compiled".into()))
                 }
-                _ => Err(UsageError("give either --file or --plan".into())),
+                _ => Err(CliError::Usage("give either --file or --plan".into())),
             };
             match (input, executor) {
                 (Err(e), _) => Err(e),
-                (Ok(_), Some(_)) if max_memory > 0.0 => Err(UsageError(
+                (Ok(_), Some(_)) if max_memory > 0.0 => Err(CliError::Usage(
                     "--max-memory limits local runs; an executor's memory is set with its own --max-memory".into(),
                 )),
                 (Ok(input), Some(executor)) => {
@@ -217,14 +217,16 @@ fn main() -> ExitCode {
         }
         Command::Schema => {
             print!("{}", aqueducts_compiler::json_schema());
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
     };
     match result {
-        Ok(code) => code,
-        Err(UsageError(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if let CliError::Usage(message) = &error {
+                eprintln!("error: {message}");
+            }
+            error.exit_code()
         }
     }
 }
@@ -233,7 +235,7 @@ fn plural(n: usize, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
-async fn run_check(spec: &SpecArgs, format: OutputFormat) -> Result<ExitCode, UsageError> {
+async fn run_check(spec: &SpecArgs, format: OutputFormat) -> CliResult {
     let (file, options) = load(spec)?;
     let report = check(&file, &options).await;
     let errors = report.count(Severity::Error);
@@ -279,5 +281,5 @@ async fn run_check(spec: &SpecArgs, format: OutputFormat) -> Result<ExitCode, Us
             }
         }
     }
-    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    if errors == 0 { Ok(()) } else { Err(CliError::Failed) }
 }

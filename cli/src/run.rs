@@ -7,11 +7,11 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use aqueducts_compiler::diagnostic::{Diagnostic, render};
 use aqueducts_compiler::lower::{explain, lower};
 use aqueducts_compiler::{Severity, SourceFile, Spec, check};
+use aqueducts_runtime::io::odbc::Describer;
 use aqueducts_runtime::{Event, RunSettings, RunSummary, artifact, execute};
 use object_store::ObjectStore;
 use std::sync::Arc;
@@ -20,7 +20,8 @@ use crate::progress::{Mode, Progress, seconds};
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionContext;
 
-use crate::{PlanFormat, SpecArgs, UsageError, load};
+use crate::error::{CliError, CliResult};
+use crate::{PlanFormat, SpecArgs, load};
 
 pub enum Input {
     Spec(SpecArgs),
@@ -37,15 +38,12 @@ pub enum Target {
         working_directory: PathBuf,
         files: Arc<dyn ObjectStore>,
         /// Describes ODBC queries on the executor.
-        describer: Arc<dyn aqueducts_runtime::odbc::Describer>,
+        describer: Arc<dyn Describer>,
     },
 }
 
 /// A spec checked and ready to lower, or the reason it is not (already printed).
-async fn checked(
-    spec: &SpecArgs,
-    target: &Target,
-) -> Result<Result<(SourceFile, Spec, PathBuf), ExitCode>, UsageError> {
+async fn checked(spec: &SpecArgs, target: &Target) -> CliResult<(SourceFile, Spec, PathBuf)> {
     let (file, mut options) = load(spec)?;
     if let Target::Executor { working_directory, files, describer } = target {
         options.base_dir = working_directory.clone();
@@ -58,37 +56,30 @@ async fn checked(
     if !shown.is_empty() {
         eprint!("{}", render(&shown, &file, std::io::stderr().is_terminal()));
     }
-    Ok(match report.spec {
+    match report.spec {
         Some(spec) => Ok((file, spec, options.base_dir)),
         None => {
             eprintln!("error: {} has errors", file.name);
-            Err(ExitCode::from(1))
+            Err(CliError::Failed)
         }
-    })
+    }
 }
 
 /// Compiles a spec to artifact bytes, reporting problems located in the spec. `ctx`
 /// reads local paths from where the plan will run (see [`Target`]).
-pub async fn compile(
-    spec: &SpecArgs,
-    ctx: &SessionContext,
-    target: &Target,
-) -> Result<Result<Vec<u8>, ExitCode>, UsageError> {
-    let (file, checked, base_dir) = match checked(spec, target).await? {
-        Ok(ok) => ok,
-        Err(code) => return Ok(Err(code)),
-    };
+pub async fn compile(spec: &SpecArgs, ctx: &SessionContext, target: &Target) -> CliResult<Vec<u8>> {
+    let (file, checked, base_dir) = checked(spec, target).await?;
     let color = std::io::stderr().is_terminal();
     let executable = match lower(&checked, ctx, &base_dir).await {
         Ok(executable) => executable,
         Err(diagnostics) => {
             eprint!("{}", render(&diagnostics, &file, color));
             eprintln!("error: {} cannot be compiled", file.name);
-            return Ok(Err(ExitCode::from(1)));
+            return Err(CliError::Failed);
         }
     };
     match artifact::encode(&executable) {
-        Ok(bytes) => Ok(Ok(bytes)),
+        Ok(bytes) => Ok(bytes),
         Err(error) => {
             let mut diagnostic = Diagnostic::error(aqueducts_compiler::Code::Unsupported, error.to_string()).help(
                 "rewrite the query without that construct (for example a recursive CTE), or split it into stages",
@@ -100,35 +91,24 @@ pub async fn compile(
                     diagnostic.label(s.query.span.clone(), "this query cannot be compiled into a plan artifact");
             }
             eprint!("{}", render(&[diagnostic], &file, color));
-            Ok(Err(ExitCode::from(1)))
+            Err(CliError::Failed)
         }
     }
 }
 
-pub async fn plan(
-    spec: &SpecArgs,
-    out: Option<PathBuf>,
-    explain_plan: bool,
-    format: PlanFormat,
-) -> Result<ExitCode, UsageError> {
+pub async fn plan(spec: &SpecArgs, out: Option<PathBuf>, explain_plan: bool, format: PlanFormat) -> CliResult {
     if out.is_none() && !explain_plan && format == PlanFormat::Text {
-        return Err(UsageError(
+        return Err(CliError::Usage(
             "say what to do: `--out PLAN` writes the artifact, `--explain` prints the plans, `--format dot` the graph"
                 .into(),
         ));
     }
-    let ctx = RunSettings::default().session_context().map_err(|e| UsageError(e.to_string()))?;
+    let ctx = RunSettings::default().session_context().map_err(|e| CliError::Usage(e.to_string()))?;
     if format == PlanFormat::Dot {
-        let (_, checked, _) = match checked(spec, &Target::Local).await? {
-            Ok(ok) => ok,
-            Err(code) => return Ok(code),
-        };
+        let (_, checked, _) = checked(spec, &Target::Local).await?;
         print!("{}", crate::graph::dot(&checked));
     } else if explain_plan {
-        let (file, checked, base_dir) = match checked(spec, &Target::Local).await? {
-            Ok(ok) => ok,
-            Err(code) => return Ok(code),
-        };
+        let (file, checked, base_dir) = checked(spec, &Target::Local).await?;
         print!("{}", crate::graph::text(&checked));
         match explain(&checked, &ctx, &base_dir).await {
             Ok(plans) => {
@@ -138,49 +118,43 @@ pub async fn plan(
             }
             Err(diagnostics) => {
                 eprint!("{}", render(&diagnostics, &file, std::io::stderr().is_terminal()));
-                return Ok(ExitCode::from(1));
+                return Err(CliError::Failed);
             }
         }
     }
     if let Some(out) = out {
-        let bytes = match compile(spec, &ctx, &Target::Local).await? {
-            Ok(bytes) => bytes,
-            Err(code) => return Ok(code),
-        };
+        let bytes = compile(spec, &ctx, &Target::Local).await?;
         let partial = out.with_extension("partial");
         let written = std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &out));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&partial);
-            return Err(UsageError(format!("cannot write `{}`: {e}", out.display())));
+            return Err(CliError::Usage(format!("cannot write `{}`: {e}", out.display())));
         }
         eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode, UsageError> {
-    let settings = RunSettings::from_gigabytes(max_memory).map_err(UsageError)?;
+pub async fn run(input: Input, max_memory: f64, quiet: bool) -> CliResult {
+    let settings = RunSettings::from_gigabytes(max_memory).map_err(|e| CliError::Usage(e.to_string()))?;
     let ctx = match settings.session_context() {
         Ok(ctx) => ctx,
         Err(e) => {
             eprintln!("error: cannot set up the runtime: {e}");
-            return Ok(ExitCode::from(1));
+            return Err(CliError::Failed);
         }
     };
     let bytes = match input {
-        Input::Spec(spec) => match compile(&spec, &ctx, &Target::Local).await? {
-            Ok(bytes) => bytes,
-            Err(code) => return Ok(code),
-        },
+        Input::Spec(spec) => compile(&spec, &ctx, &Target::Local).await?,
         Input::Plan(path) => {
-            std::fs::read(&path).map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?
+            std::fs::read(&path).map_err(|e| CliError::Usage(format!("cannot read `{}`: {e}", path.display())))?
         }
     };
     let executable = match artifact::decode(&bytes, &ctx.task_ctx()) {
         Ok(executable) => executable,
         Err(error) => {
             eprintln!("error: {error}");
-            return Ok(ExitCode::from(1));
+            return Err(CliError::Failed);
         }
     };
 
@@ -198,20 +172,20 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> Result<ExitCode,
         outcome = run => outcome,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("interrupted: the run was stopped and the destination left as it was");
-            return Ok(ExitCode::from(1));
+            return Err(CliError::Failed);
         }
     };
     if let Ok(mut progress) = progress.lock() {
         progress.finish();
     }
-    Ok(match outcome {
+    match outcome {
         Ok(summary) => report_success(&summary, quiet),
         Err(error) => {
             let limit =
                 if max_memory > 0.0 { format!("the limit of {max_memory} GB") } else { "the memory available".into() };
             report_failure(&error.to_string(), error.memory_limit, error.destination_changed, &limit)
         }
-    })
+    }
 }
 
 /// Live on a terminal, lines otherwise, nothing with `--quiet`.
@@ -225,15 +199,15 @@ pub fn progress_mode(quiet: bool) -> Mode {
     }
 }
 
-pub fn report_success(summary: &RunSummary, quiet: bool) -> ExitCode {
+pub fn report_success(summary: &RunSummary, quiet: bool) -> CliResult {
     if !quiet {
         eprintln!("done: {} in {}", crate::plural(summary.stages, "stage"), seconds(summary.elapsed));
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Prints a failed run; `limit` names the memory limit that applied.
-pub fn report_failure(message: &str, memory_limit: bool, destination_changed: bool, limit: &str) -> ExitCode {
+pub fn report_failure(message: &str, memory_limit: bool, destination_changed: bool, limit: &str) -> CliResult {
     eprintln!("error: {message}");
     if memory_limit {
         eprintln!(
@@ -247,5 +221,5 @@ pub fn report_failure(message: &str, memory_limit: bool, destination_changed: bo
     } else {
         eprintln!("the destination was left as it was");
     }
-    ExitCode::from(1)
+    Err(CliError::Failed)
 }

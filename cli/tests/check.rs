@@ -30,7 +30,13 @@ fn param_flag_spellings_are_equivalent() {
 fn errors_exit_1_and_point_at_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("broken.yml");
-    std::fs::write(&spec, "sources: []\nstages:\n  - name: a\n    query: SELECT * FROM nowhere\n").unwrap();
+    let broken = "\
+sources: []
+stages:
+  - name: a
+    query: SELECT * FROM nowhere
+";
+    std::fs::write(&spec, broken).unwrap();
     let out = aqueducts(&repo(), &["check", "--file", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);

@@ -306,7 +306,10 @@ print([k for k in keys() if 'staging' in k])",
         run_python(dir.path(), &format!("{}\nprint(get('out/joined.parquet').hex())", store.python_client()));
     let failing = spec(store, &single).replace(
         "ORDER BY p.id",
-        "ORDER BY p.id\n  - name: broken\n    query: SELECT CAST(name AS INT) AS n FROM joined\n    show: 1",
+        "ORDER BY p.id
+  - name: broken
+    query: SELECT CAST(name AS INT) AS n FROM joined
+    show: 1",
     );
     let out = run(dir.path(), &failing, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));

@@ -88,7 +88,13 @@ fn a_stage_that_cannot_be_stored_is_reported_at_its_query() {
     let dir = workspace();
     std::fs::write(
         dir.path().join("recursive.yml"),
-        "sources: []\nstages:\n  - name: numbers\n    query: WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT n FROM t\n    show: 0\n",
+        "\
+sources: []
+stages:
+  - name: numbers
+    query: WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT n FROM t
+    show: 0
+",
     )
     .unwrap();
     let out = aqueducts(dir.path(), &["plan", "-f", "recursive.yml", "--out", "r.aqp"]);

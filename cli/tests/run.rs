@@ -89,7 +89,22 @@ fn partitioned_destination_writes_a_hive_layout() {
     let spec = dir.path().join("partitioned.yml");
     std::fs::write(
         &spec,
-        "sources:\n  - type: file\n    name: locations\n    format: {type: csv, options: {}}\n    location: ./examples/data/location_dict.csv\nstages:\n  - name: names\n    query: SELECT location_id, location_name FROM locations\ndestination:\n  type: file\n  name: out\n  location: ./out/by_name\n  format: {type: csv, options: {has_header: true}}\n  partition_columns: [location_name]\n",
+        "\
+sources:
+  - type: file
+    name: locations
+    format: {type: csv, options: {}}
+    location: ./examples/data/location_dict.csv
+stages:
+  - name: names
+    query: SELECT location_id, location_name FROM locations
+destination:
+  type: file
+  name: out
+  location: ./out/by_name
+  format: {type: csv, options: {has_header: true}}
+  partition_columns: [location_name]
+",
     )
     .unwrap();
     let out = aqueducts(dir.path(), &["run", "-f", "partitioned.yml"]);

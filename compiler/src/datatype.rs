@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
 
-use crate::suggest::did_you_mean;
+use crate::suggest;
 
 /// A data-type string that does not parse, with the bytes at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,10 +218,7 @@ impl TypeParser<'_> {
         }
         if !GENERIC.contains(&name.as_str()) {
             let all = SIMPLE.iter().chain(GENERIC).copied();
-            let help = match did_you_mean(&name, all) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "see the list of data types in docs/format.md".to_string(),
-            };
+            let help = suggest::help(&name, all).or("see the list of data types in docs/format.md");
             return Err(self.error(range, format!("unknown data type `{word}`"), help));
         }
         if !self.peek('<') {

@@ -277,9 +277,10 @@ pub fn render(diagnostics: &[Diagnostic], file: &SourceFile, color: bool) -> Str
     // Snippets quote the file: passwords written into it are masked (same length, so
     // every position stays right).
     let mut masked = file.clone();
-    masked.text =
-        aqueducts_runtime::secrets::mask_credential_settings(&aqueducts_runtime::secrets::mask_passwords(&file.text))
-            .into();
+    masked.text = aqueducts_runtime::access::secrets::mask_credential_settings(
+        &aqueducts_runtime::access::secrets::mask_passwords(&file.text),
+    )
+    .into();
     let mut out = String::new();
     for diagnostic in diagnostics {
         let _ = handler.render_report(&mut out, &diagnostic.located(&masked));
@@ -293,7 +294,7 @@ mod mask_tests {
     #[test]
     fn passwords_are_masked_in_place() {
         let text = "c: 'Driver=x;UID=me;PWD=s3cr\u{e9}t;Port=1'\nPassword={a;b}\n";
-        let masked = aqueducts_runtime::secrets::mask_passwords(text);
+        let masked = aqueducts_runtime::access::secrets::mask_passwords(text);
         assert_eq!(masked.len(), text.len());
         assert_eq!(masked, "c: 'Driver=x;UID=me;PWD=*******;Port=1'\nPassword=*****\n");
     }

@@ -2,15 +2,17 @@
 //!
 //! It parses YAML, JSON or TOML into a spanned tree ([`node`]), renders template
 //! parameters in each string ([`template`]), reads the spec types ([`spec`] through
-//! [`de`]), then validates names, data types, SQL, the stage graph ([`dag`]) and every
-//! stage's DataFusion plan ([`check`]). Every problem becomes a [`Diagnostic`] that
-//! points into the original file. Start at [`check::check`].
+//! [`spec::de`]), then validates names, data types, SQL, the stage graph ([`dag`]) and
+//! every stage's DataFusion plan ([`check`]), producing a [`checked::Spec`] that
+//! [`lower`] turns into the runtime's physical plans. Every problem becomes a
+//! [`Diagnostic`] that points into the original file. Start at [`check::check`].
 
 pub mod check;
+pub mod checked;
 pub mod dag;
 pub mod datatype;
-pub mod de;
 pub mod diagnostic;
+pub mod formats;
 pub mod lower;
 pub mod node;
 mod parse;
@@ -21,7 +23,8 @@ pub mod sql;
 mod suggest;
 pub mod template;
 
-pub use check::{CheckOptions, CheckReport, Spec, check};
+pub use check::{CheckOptions, CheckReport, check};
+pub use checked::Spec;
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{SourceFile, SpecFormat};
 

@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aqueducts_runtime::io::stores::StoreError;
 use datafusion::arrow::datatypes::{Field as ArrowField, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
@@ -118,16 +119,20 @@ impl Planner {
 
     /// Builds an object store from its descriptor (secrets from this process's
     /// environment) and registers it for reading schemas and listings.
-    pub fn register_store(&self, descriptor: &aqueducts_runtime::stores::StoreDescriptor) -> Result<(), String> {
-        let url = url::Url::parse(&descriptor.url).map_err(|e| e.to_string())?;
-        let store = aqueducts_runtime::stores::build(descriptor).map_err(|e| e.to_string())?;
+    pub fn register_store(
+        &self,
+        descriptor: &aqueducts_runtime::io::stores::StoreDescriptor,
+    ) -> Result<(), StoreError> {
+        let url = url::Url::parse(&descriptor.url)
+            .map_err(|e| StoreError::Build { url: descriptor.url.clone(), message: e.to_string() })?;
+        let store = aqueducts_runtime::io::stores::build(descriptor)?;
         self.ctx.register_object_store(&url, store);
         Ok(())
     }
 
     /// Whether a store for `url` is registered.
     pub fn has_store(&self, url: &url::Url) -> bool {
-        let store_url = aqueducts_runtime::stores::store_url(url);
+        let store_url = aqueducts_runtime::io::stores::store_url(url);
         ObjectStoreUrl::parse(store_url).is_ok_and(|u| self.ctx.runtime_env().object_store(u).is_ok())
     }
 
@@ -144,7 +149,7 @@ impl Planner {
             label: label.into(),
             help: help.into(),
         };
-        let store_url = ObjectStoreUrl::parse(aqueducts_runtime::stores::store_url(url)).map_err(|e| {
+        let store_url = ObjectStoreUrl::parse(aqueducts_runtime::io::stores::store_url(url)).map_err(|e| {
             problem(format!("`{shown}` is not a store URL: {e}"), "not a store URL", "check the location")
         })?;
         let store = self.ctx.runtime_env().object_store(&store_url).map_err(|e| {

@@ -43,13 +43,13 @@ pub fn render_tree(root: &mut Node, params: &BTreeMap<String, String>) -> Vec<Di
     }
     // `env("NAME")` becomes a reference, resolved where the plan runs (never here).
     env.add_function("env", |name: String| -> Result<String, minijinja::Error> {
-        if !aqueducts_runtime::secrets::is_valid_name(&name) {
+        if !aqueducts_runtime::access::secrets::is_valid_name(&name) {
             return Err(minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
                 format!("`{name}` is not an environment variable name"),
             ));
         }
-        Ok(aqueducts_runtime::secrets::reference(&name))
+        Ok(aqueducts_runtime::access::secrets::reference(&name))
     });
 
     let mut used: BTreeSet<String> = BTreeSet::new();
@@ -121,7 +121,7 @@ pub fn render_tree(root: &mut Node, params: &BTreeMap<String, String>) -> Vec<Di
 pub fn check_secret_placement(root: &Node) -> Vec<Diagnostic> {
     fn walk(node: &Node, key: Option<&str>, parent: Option<&str>, out: &mut Vec<Diagnostic>) {
         match &node.value {
-            Value::Str(text) if aqueducts_runtime::secrets::has_references(&text.value) => {
+            Value::Str(text) if aqueducts_runtime::access::secrets::has_references(&text.value) => {
                 let allowed = key.is_some_and(|k| SECRET_KEYS.contains(&k))
                     || parent.is_some_and(|p| SECRET_PARENTS.contains(&p));
                 if !allowed {
@@ -341,9 +341,9 @@ mod tests {
     #[test]
     fn env_secrets_become_references() {
         let rendered = render_str("PWD={{ env(\"PG_PASSWORD\") }};UID=me", &params(&[])).unwrap();
-        assert!(aqueducts_runtime::secrets::has_references(&rendered));
-        assert_eq!(aqueducts_runtime::secrets::display(&rendered), "PWD={{ env(\"PG_PASSWORD\") }};UID=me");
-        let resolved = aqueducts_runtime::secrets::resolve_with(&rendered, |_| Some("s3cret".into())).unwrap();
+        assert!(aqueducts_runtime::access::secrets::has_references(&rendered));
+        assert_eq!(aqueducts_runtime::access::secrets::display(&rendered), "PWD={{ env(\"PG_PASSWORD\") }};UID=me");
+        let resolved = aqueducts_runtime::access::secrets::resolve_with(&rendered, |_| Some("s3cret".into())).unwrap();
         assert_eq!(resolved, "PWD=s3cret;UID=me");
         assert!(render_str("{{ env(\"not a name\") }}", &params(&[])).is_err());
     }

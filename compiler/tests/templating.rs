@@ -13,9 +13,22 @@ const HOSTILE: &str = "x\"\n  injected: true # ': {'\n- [";
 #[test]
 fn hostile_values_stay_inside_their_string_in_every_format() {
     let specs = [
-        (SpecFormat::Yaml, "stages:\n  - name: ${v}\n    query: SELECT '{{ v }}'\n"),
+        (
+            SpecFormat::Yaml,
+            "\
+stages:
+  - name: ${v}
+    query: SELECT '{{ v }}'
+",
+        ),
         (SpecFormat::Json, r#"{"stages": [{"name": "${v}", "query": "SELECT '{{ v }}'"}]}"#),
-        (SpecFormat::Toml, "[[stages]]\nname = \"${v}\"\nquery = \"SELECT '{{ v }}'\"\n"),
+        (
+            SpecFormat::Toml,
+            r#"[[stages]]
+name = "${v}"
+query = "SELECT '{{ v }}'"
+"#,
+        ),
     ];
     for (format, text) in specs {
         let file = SourceFile::new("spec", text, format);
@@ -30,7 +43,12 @@ fn hostile_values_stay_inside_their_string_in_every_format() {
 
 #[test]
 fn loops_render_sql() {
-    let text = "stages:\n  - name: s\n    query: |\n      SELECT {% for c in cols | split(',') %}{{ c }}{% if not loop.last %}, {% endif %}{% endfor %} FROM t\n";
+    let text = "\
+stages:
+  - name: s
+    query: |
+      SELECT {% for c in cols | split(',') %}{{ c }}{% if not loop.last %}, {% endif %}{% endfor %} FROM t
+";
     let file = SourceFile::new("spec", text, SpecFormat::Yaml);
     let json = spec_to_json(&file, &params(&[("cols", "a,b,c")])).unwrap();
     assert_eq!(json["stages"][0]["query"], "SELECT a, b, c FROM t\n");
@@ -38,7 +56,12 @@ fn loops_render_sql() {
 
 #[test]
 fn untyped_values_from_parameters_become_numbers() {
-    let file = SourceFile::new("spec", "stages:\n  - name: s\n    show: ${rows}\n", SpecFormat::Yaml);
+    let text = "\
+stages:
+  - name: s
+    show: ${rows}
+";
+    let file = SourceFile::new("spec", text, SpecFormat::Yaml);
     let json = spec_to_json(&file, &params(&[("rows", "25")])).unwrap();
     assert_eq!(json["stages"][0]["show"], 25);
 }

@@ -9,8 +9,9 @@
 use std::path::{Component, Path};
 use std::time::UNIX_EPOCH;
 
-use aqueducts_runtime::locations::is_allowed;
-use aqueducts_runtime::protocol::{FileInfo, StoreAnswer, StoreOperation};
+use aqueducts_protocol::{FileInfo, StoreAnswer, StoreOperation};
+use aqueducts_runtime::access::AllowList;
+use aqueducts_runtime::io::odbc::{OdbcError, describe, schema_to_columns};
 
 /// The most one read returns; clients read larger ranges in pieces.
 pub const MAX_GET_BYTES: u64 = 4 * 1024 * 1024;
@@ -22,7 +23,7 @@ pub enum Served {
 }
 
 /// Serves one operation (blocking file I/O: call it off the async workers).
-pub fn serve(operation: &StoreOperation, allowed: &[String]) -> Served {
+pub fn serve(operation: &StoreOperation, allowed: &AllowList) -> Served {
     let path = match &operation {
         StoreOperation::Head { path }
         | StoreOperation::List { prefix: path, .. }
@@ -72,9 +73,8 @@ pub fn serve(operation: &StoreOperation, allowed: &[String]) -> Served {
 }
 
 /// Describes a query on a database the executor reaches, if plans may use databases.
-fn describe_odbc(connection_string: &str, query: &str, allowed: &[String]) -> StoreAnswer {
-    use aqueducts_runtime::odbc::{OdbcError, describe, schema_to_columns};
-    if !allowed.is_empty() && !is_allowed(aqueducts_runtime::locations::ODBC_LOCATION, allowed) {
+fn describe_odbc(connection_string: &str, query: &str, allowed: &AllowList) -> StoreAnswer {
+    if !allowed.allows_databases() {
         return StoreAnswer::Refused {
             message: "this executor does not allow databases (`--allow-location odbc://`)".into(),
         };
@@ -94,7 +94,7 @@ const NEVER_SERVED: &[&str] = &["/proc", "/sys", "/dev"];
 /// Absolute, without `.` or `..`, and under an allowed prefix (if any are set), both as
 /// written and after following symbolic links (a link inside an allowed directory may
 /// not lead outside it).
-fn permitted(path: &str, allowed: &[String]) -> Result<(), String> {
+fn permitted(path: &str, allowed: &AllowList) -> Result<(), String> {
     let p = Path::new(path);
     if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
         return Err(format!("`{path}` is not an absolute, normalized path"));
@@ -104,7 +104,7 @@ fn permitted(path: &str, allowed: &[String]) -> Result<(), String> {
         if NEVER_SERVED.iter().any(|root| candidate.starts_with(root)) {
             return Err(format!("`{path}` is not a data location"));
         }
-        if !allowed.is_empty() && !is_allowed(&format!("file://{}", candidate.display()), allowed) {
+        if !allowed.allows(&format!("file://{}", candidate.display())) {
             return Err(format!("`{path}` is outside the locations this executor allows"));
         }
     }
@@ -154,7 +154,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("a.csv"), "x,y\n1,2\n").unwrap();
         std::fs::write(dir.path().join("sub/b.csv"), "x,y\n").unwrap();
-        let allowed = vec![root.clone()];
+        let allowed = AllowList::parse(std::slice::from_ref(&root), dir.path());
         let head = serve(&StoreOperation::Head { path: format!("{root}/a.csv") }, &allowed);
         assert!(matches!(head, Served::Answer(StoreAnswer::File(FileInfo { size: 8, .. }))));
         let get = serve(&StoreOperation::Get { path: format!("{root}/a.csv"), start: 4, end: 100 }, &allowed);

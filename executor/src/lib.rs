@@ -17,8 +17,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use aqueducts_protocol::{API_KEY_HEADER, CONNECT_PATH, HEALTH_PATH, Health, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use aqueducts_runtime::RunSettings;
-use aqueducts_runtime::protocol::{API_KEY_HEADER, CONNECT_PATH, HEALTH_PATH};
+use aqueducts_runtime::access::AllowList;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, State};
@@ -36,47 +37,18 @@ pub struct Executor {
     pub id: String,
     api_key: String,
     pub settings: RunSettings,
-    /// Prefixes plans must stay under; empty allows everything.
-    pub allowed: Vec<String>,
+    /// The locations plans and compiling clients may touch.
+    pub allowed: AllowList,
     pub max_message_bytes: usize,
     pub working_directory: PathBuf,
     pub queue: Queue,
 }
 
 impl Executor {
-    pub fn new(options: &Options) -> Result<Self, String> {
+    pub fn new(options: &Options) -> Result<Self, ServeError> {
         let settings = RunSettings::from_gigabytes(options.max_memory)?;
-        let working_directory =
-            std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
-        let allowed = options
-            .allow_locations
-            .iter()
-            .filter(|p| !p.trim().is_empty())
-            .flat_map(|prefix| {
-                let prefix = prefix.trim();
-                if !prefix.contains("://") && !prefix.starts_with('/') {
-                    return vec![working_directory.join(prefix).display().to_string()];
-                }
-                // Allow-list entries in any form users write (`abfss://c@account...`,
-                // `s3a://`) match the normalized form plans use. An Azure entry that
-                // names its account also allows that account, in the `https://` form
-                // `stores::check_allowed` looks for.
-                match aqueducts_runtime::stores::normalize_location(prefix) {
-                    Ok((url, implied)) => {
-                        let mut entries = vec![url.to_string()];
-                        if let Some((_, account)) = implied.iter().find(|(k, _)| k == "azure_storage_account_name") {
-                            let path = url.path();
-                            entries.push(format!(
-                                "https://{account}.blob.core.windows.net/{}{path}",
-                                url.host_str().unwrap_or_default()
-                            ));
-                        }
-                        entries
-                    }
-                    Err(_) => vec![prefix.to_string()],
-                }
-            })
-            .collect();
+        let working_directory = std::env::current_dir().map_err(ServeError::WorkingDirectory)?;
+        let allowed = AllowList::parse(&options.allow_locations, &working_directory);
         Ok(Executor {
             id: options.executor_id.clone().unwrap_or_else(|| format!("executor-{}", uuid::Uuid::new_v4().simple())),
             api_key: options.api_key.clone(),
@@ -99,16 +71,17 @@ pub fn router(executor: Arc<Executor>) -> Router {
     Router::new().route(HEALTH_PATH, get(health)).route(CONNECT_PATH, get(connect)).with_state(executor)
 }
 
-async fn health(State(executor): State<Arc<Executor>>) -> Json<serde_json::Value> {
+async fn health(State(executor): State<Arc<Executor>>) -> Json<Health> {
     let (running, queued) = executor.queue.counts();
-    Json(serde_json::json!({
-        "status": "ok",
-        "executor_id": executor.id,
-        "version": env!("CARGO_PKG_VERSION"),
-        "datafusion_version": aqueducts_runtime::DATAFUSION_VERSION,
-        "running": running,
-        "queued": queued,
-    }))
+    Json(Health {
+        status: "ok".into(),
+        executor_id: executor.id.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        datafusion_version: aqueducts_runtime::DATAFUSION_VERSION.into(),
+        protocol_version: PROTOCOL_VERSION,
+        running,
+        queued,
+    })
 }
 
 /// A WebSocket upgrade if the request asked for one; otherwise `None`, answered after
@@ -136,6 +109,10 @@ async fn connect(
     let Some(upgrade) = upgrade else {
         return (StatusCode::BAD_REQUEST, "this endpoint speaks WebSocket only\n").into_response();
     };
+    if let Err(refusal) = protocol_spoken(&headers) {
+        tracing::warn!(%refusal, "refused a connection: protocol version");
+        return (StatusCode::BAD_REQUEST, format!("{refusal}\n")).into_response();
+    }
     let limit = executor.max_message_bytes;
     upgrade
         .max_message_size(limit)
@@ -144,39 +121,74 @@ async fn connect(
         .into_response()
 }
 
+/// The client's protocol version must be ours: messages of another version would be
+/// misread. (A client that sends none predates the header and speaks another version.)
+fn protocol_spoken(headers: &axum::http::HeaderMap) -> Result<(), String> {
+    let offered = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
+    match offered {
+        Some(PROTOCOL_VERSION) => Ok(()),
+        Some(other) => Err(format!(
+            "this executor speaks protocol version {PROTOCOL_VERSION}, the client {other}; use an aqueducts of the executor's version"
+        )),
+        None => Err(format!(
+            "the client did not say which protocol it speaks ({PROTOCOL_HEADER}); this executor speaks version {PROTOCOL_VERSION}: use an aqueducts of the executor's version"
+        )),
+    }
+}
+
+/// Why the executor cannot start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    MemoryLimit(#[from] aqueducts_runtime::InvalidMemoryLimit),
+    #[error("cannot read the working directory: {0}")]
+    WorkingDirectory(std::io::Error),
+    #[error("cannot resolve host `{host}`: {source}")]
+    Resolve { host: String, source: std::io::Error },
+    #[error("host `{host}` has no address")]
+    NoAddress { host: String },
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Tls(String),
+    #[error("the server stopped: {0}")]
+    Stopped(std::io::Error),
+}
+
 /// Listens and serves until the process is stopped.
-pub async fn serve(options: Options) -> Result<(), String> {
+pub async fn serve(options: Options) -> Result<(), ServeError> {
     let executor = Arc::new(Executor::new(&options)?);
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((options.host.as_str(), options.port))
         .await
-        .map_err(|e| format!("cannot resolve host `{}`: {e}", options.host))?
+        .map_err(|source| ServeError::Resolve { host: options.host.clone(), source })?
         .collect();
-    let address = *addresses.first().ok_or_else(|| format!("host `{}` has no address", options.host))?;
-    let listener = std::net::TcpListener::bind(address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let address = *addresses.first().ok_or_else(|| ServeError::NoAddress { host: options.host.clone() })?;
+    let listen_error = |source| ServeError::Listen { address, source };
+    let listener = std::net::TcpListener::bind(address).map_err(listen_error)?;
+    listener.set_nonblocking(true).map_err(listen_error)?;
+    let bound = listener.local_addr().map_err(listen_error)?;
     let app = router(executor.clone()).into_make_service();
     let tls = match (&options.tls_cert, &options.tls_key) {
-        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+        (Some(cert), Some(key)) => Some(tls_config(cert, key).map_err(ServeError::Tls)?),
         _ => None,
     };
     tracing::info!(
         address = %bound,
         executor_id = %executor.id,
         tls = tls.is_some(),
-        allowed_locations = ?executor.allowed,
+        allowed_locations = ?executor.allowed.entries(),
         max_memory_bytes = ?executor.settings.max_memory,
         max_queue = options.max_queue,
         "listening"
     );
     let served = match tls {
-        Some(config) => axum_server::from_tcp_rustls(listener, config).map_err(|e| e.to_string())?.serve(app).await,
+        Some(config) => axum_server::from_tcp_rustls(listener, config).map_err(listen_error)?.serve(app).await,
         None => {
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(listen_error)?;
             axum::serve(listener, app).await
         }
     };
-    served.map_err(|e| format!("the server stopped: {e}"))
+    served.map_err(ServeError::Stopped)
 }
 
 fn tls_config(cert: &PathBuf, key: &PathBuf) -> Result<axum_server::tls_rustls::RustlsConfig, String> {

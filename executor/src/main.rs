@@ -7,7 +7,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     // Before any thread starts: it sets an environment variable.
-    aqueducts_runtime::odbc::prepare_driver_config();
+    aqueducts_runtime::io::odbc::prepare_driver_config();
     let options = Options::parse();
     let filter = tracing_subscriber::EnvFilter::new(format!(
         "aqueducts_executor={level},aqueducts_runtime={level},warn",

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use aqueducts_runtime::protocol::CancelOutcome;
+use aqueducts_protocol::CancelOutcome;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 

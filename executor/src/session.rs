@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use aqueducts_runtime::protocol::{ClientMessage, ExecutorMessage, Outcome, get_reply_frame};
-use aqueducts_runtime::{Event, artifact, execute};
+use aqueducts_protocol::{ClientMessage, Event, ExecutorMessage, Outcome, PROTOCOL_VERSION, get_reply_frame};
+use aqueducts_runtime::{ExecutablePipeline, artifact, execute};
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -51,6 +51,7 @@ pub async fn serve(executor: Arc<Executor>, socket: WebSocket) {
         executor_id: executor.id.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         datafusion_version: aqueducts_runtime::DATAFUSION_VERSION.to_string(),
+        protocol_version: PROTOCOL_VERSION,
         working_directory: executor.working_directory.display().to_string(),
         max_message_bytes: executor.max_message_bytes,
     });
@@ -122,29 +123,11 @@ fn on_text(executor: &Arc<Executor>, outbox: &Outbox, text: &str) {
 fn decode_and_check(
     executor: &Executor,
     bytes: &[u8],
-) -> Result<(aqueducts_runtime::ExecutablePipeline, datafusion::prelude::SessionContext), String> {
+) -> Result<(ExecutablePipeline, datafusion::prelude::SessionContext), String> {
     let ctx = executor.settings.session_context().map_err(|e| format!("cannot set up a run: {e}"))?;
-    let allowed = &executor.allowed;
-    let check_stores = |stores: &[aqueducts_runtime::stores::StoreDescriptor]| {
-        if allowed.is_empty() { Ok(()) } else { aqueducts_runtime::stores::check_allowed(stores, allowed) }
-    };
-    let pipeline = artifact::decode_checked(bytes, &ctx.task_ctx(), check_stores)
+    let pipeline = artifact::decode_checked(bytes, &ctx.task_ctx(), &executor.allowed)
         .map_err(|error| format!("refused the plan artifact: {error}"))?;
-    if !executor.allowed.is_empty() {
-        let outside = match aqueducts_runtime::locations::touched_locations(&pipeline) {
-            Ok(locations) => locations
-                .into_iter()
-                .find(|l| !aqueducts_runtime::locations::is_allowed(l, &executor.allowed))
-                .map(|l| format!("the plan touches `{l}`")),
-            Err(unknown) => Some(format!("the plan has {unknown}")),
-        };
-        if let Some(what) = outside {
-            return Err(format!(
-                "refused the plan: {what}, outside the locations this executor allows ({})",
-                executor.allowed.join(", ")
-            ));
-        }
-    }
+    executor.allowed.check_pipeline(&pipeline).map_err(|refused| refused.to_string())?;
     Ok((pipeline, ctx))
 }
 
@@ -188,7 +171,7 @@ async fn run(
     executor: &Executor,
     outbox: &Outbox,
     id: &str,
-    pipeline: aqueducts_runtime::ExecutablePipeline,
+    pipeline: ExecutablePipeline,
     ctx: datafusion::prelude::SessionContext,
     cancel: CancellationToken,
 ) -> Outcome {

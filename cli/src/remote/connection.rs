@@ -10,13 +10,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aqueducts_runtime::protocol::{
-    API_KEY_HEADER, CONNECT_PATH, ClientMessage, ExecutorMessage, StoreAnswer, StoreOperation, parse_get_reply_frame,
+use aqueducts_protocol::{
+    API_KEY_HEADER, CONNECT_PATH, ClientMessage, ExecutorMessage, PROTOCOL_HEADER, PROTOCOL_VERSION, StoreAnswer,
+    StoreOperation, parse_get_reply_frame,
 };
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -41,7 +43,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Clone)]
 pub struct Requests {
     outgoing: mpsc::UnboundedSender<Message>,
-    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>>,
+    pending: Pending,
     next: Arc<AtomicU64>,
     /// Set when nothing more will arrive from the executor.
     closed: Arc<AtomicBool>,
@@ -121,115 +123,167 @@ pub fn websocket_url(executor: &str) -> Result<String, String> {
     Ok(format!("{scheme}://{with_path}"))
 }
 
+/// The pending file requests, by request number.
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>>;
+
+/// Either half of an open WebSocket.
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long connecting and the executor's greeting may each take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Connection {
     pub async fn open(target: &Target) -> Result<Connection, String> {
-        let mut request = target
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| format!("`{}` is not a usable executor address: {e}", target.url))?;
-        let mut key: tokio_tungstenite::tungstenite::http::HeaderValue =
-            target.api_key.parse().map_err(|_| "the API key has characters a header cannot carry".to_string())?;
-        key.set_sensitive(true);
-        request.headers_mut().insert(API_KEY_HEADER, key);
-        if target.ca_cert.is_some() && target.url.starts_with("ws://") {
-            return Err(format!(
-                "--ca-cert is for TLS, but `{}` is not encrypted: use https:// or wss:// (the key would travel in clear text)",
-                target.url
-            ));
-        }
-        let connector = match &target.ca_cert {
-            _ if target.url.starts_with("ws://") => None,
-            ca_cert => Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls_config(ca_cert.as_deref())?))),
-        };
-        let config = WebSocketConfig::default().max_message_size(Some(1 << 30)).max_frame_size(Some(1 << 30));
-        let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
-        let (socket, _) = match tokio::time::timeout(Duration::from_secs(30), connecting).await {
-            Err(_) => return Err(format!("no answer from the executor at {} within 30 s", target.url)),
-            Ok(Err(WsError::Http(response))) if response.status().as_u16() == 401 => {
-                return Err("the executor refused the API key (HTTP 401); check --api-key".into());
-            }
-            Ok(Err(error)) => return Err(format!("cannot connect to the executor at {}: {error}", target.url)),
-            Ok(Ok(connected)) => connected,
-        };
-        let (mut sink, mut stream) = socket.split();
-        let (outgoing, mut to_send) = mpsc::unbounded_channel::<Message>();
-        tokio::spawn(async move {
-            while let Some(message) = to_send.recv().await {
-                if sink.send(message).await.is_err() {
-                    break;
-                }
-            }
-            let _ = sink.close().await;
-        });
-        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>> = Arc::default();
-        let (deliver, mut messages) = mpsc::unbounded_channel();
-        let answers = pending.clone();
+        let socket = connect(target).await?;
+        let (sink, stream) = socket.split();
+        let outgoing = spawn_writer(sink);
+        let pending: Pending = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
-        let closed_by_reader = closed.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(frame)) = stream.next().await {
-                let answer = |request: u64, reply: Reply| {
-                    if let Some(tx) = answers.lock().ok().and_then(|mut p| p.remove(&request)) {
-                        let _ = tx.send(reply);
-                    }
-                };
-                match frame {
-                    Message::Text(text) => match serde_json::from_str::<ExecutorMessage>(text.as_str()) {
-                        Ok(ExecutorMessage::StoreReply { request, answer: a }) => answer(request, Reply::Answer(a)),
-                        Ok(message) => {
-                            let _ = deliver.send(message);
-                        }
-                        Err(_) => {
-                            let message = format!("the executor sent a message this client does not know: {text}");
-                            let _ = deliver.send(ExecutorMessage::Error { message });
-                        }
-                    },
-                    Message::Binary(bytes) => {
-                        if let Some((request, data)) = parse_get_reply_frame(&bytes) {
-                            answer(request, Reply::Bytes(Bytes::copy_from_slice(data)));
-                        }
-                    }
-                    Message::Close(_) => break,
-                    _ => {}
-                }
-            }
-            // Requests still waiting fail (their senders drop with the map entries), and
-            // later ones fail at once (`closed`).
-            if let Ok(mut pending) = answers.lock() {
-                closed_by_reader.store(true, Ordering::Release);
-                pending.clear();
-            }
-        });
+        let mut messages = spawn_reader(stream, pending.clone(), closed.clone());
         let requests = Requests { outgoing, pending, next: Arc::new(AtomicU64::new(1)), closed };
-        let welcome = match tokio::time::timeout(Duration::from_secs(30), messages.recv()).await {
-            Ok(Some(ExecutorMessage::Welcome {
-                executor_id,
-                working_directory,
-                max_message_bytes,
-                datafusion_version,
-                ..
-            })) => {
-                // Plans only decode with the DataFusion they were compiled with: say so
-                // now rather than after compiling and uploading.
-                if datafusion_version != aqueducts_runtime::DATAFUSION_VERSION {
-                    return Err(format!(
-                        "executor {executor_id} runs DataFusion {datafusion_version}, this aqueducts {}; use an aqueducts of the executor's version",
-                        aqueducts_runtime::DATAFUSION_VERSION
-                    ));
-                }
-                Welcome { executor_id, working_directory, max_message_bytes }
-            }
-            Ok(Some(other)) => return Err(format!("the executor did not greet as expected: {other:?}")),
-            Ok(None) => return Err("the executor closed the connection".into()),
-            Err(_) => return Err("the executor did not greet within 30 s".into()),
-        };
+        let welcome = greeting(&mut messages).await?;
         Ok(Connection { welcome, requests, messages })
     }
 
     /// The next message that is not a file answer; `None` once the connection is closed.
     pub async fn next(&mut self) -> Option<ExecutorMessage> {
         self.messages.recv().await
+    }
+}
+
+/// The upgrade request: the executor's URL with the API key and our protocol version.
+fn request(target: &Target) -> Result<Request, String> {
+    let mut request = target
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("`{}` is not a usable executor address: {e}", target.url))?;
+    let mut key: tokio_tungstenite::tungstenite::http::HeaderValue =
+        target.api_key.parse().map_err(|_| "the API key has characters a header cannot carry".to_string())?;
+    key.set_sensitive(true);
+    request.headers_mut().insert(API_KEY_HEADER, key);
+    request.headers_mut().insert(PROTOCOL_HEADER, PROTOCOL_VERSION.into());
+    Ok(request)
+}
+
+/// Opens the WebSocket (TLS for `wss://`), or says why the executor refused it.
+async fn connect(target: &Target) -> Result<Socket, String> {
+    let request = request(target)?;
+    if target.ca_cert.is_some() && target.url.starts_with("ws://") {
+        return Err(format!(
+            "--ca-cert is for TLS, but `{}` is not encrypted: use https:// or wss:// (the key would travel in clear text)",
+            target.url
+        ));
+    }
+    let connector = match &target.ca_cert {
+        _ if target.url.starts_with("ws://") => None,
+        ca_cert => Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls_config(ca_cert.as_deref())?))),
+    };
+    let config = WebSocketConfig::default().max_message_size(Some(1 << 30)).max_frame_size(Some(1 << 30));
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Err(_) => Err(format!("no answer from the executor at {} within 30 s", target.url)),
+        Ok(Err(WsError::Http(response))) if response.status().as_u16() == 401 => {
+            Err("the executor refused the API key (HTTP 401); check --api-key".into())
+        }
+        Ok(Err(WsError::Http(response))) if response.status().as_u16() == 400 => {
+            // The executor says why in the body (another protocol version, say).
+            let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+            Err(format!("the executor at {} refused the connection: {}", target.url, body.trim()))
+        }
+        Ok(Err(error)) => Err(format!("cannot connect to the executor at {}: {error}", target.url)),
+        Ok(Ok((socket, _))) => Ok(socket),
+    }
+}
+
+/// Sends queued frames in order; closes the socket when the queue's senders are gone.
+fn spawn_writer(mut sink: futures::stream::SplitSink<Socket, Message>) -> mpsc::UnboundedSender<Message> {
+    let (outgoing, mut to_send) = mpsc::unbounded_channel::<Message>();
+    tokio::spawn(async move {
+        while let Some(message) = to_send.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    outgoing
+}
+
+/// Routes what arrives: file answers to whoever asked (by request number), everything
+/// else, in order, to the returned channel.
+fn spawn_reader(
+    mut stream: futures::stream::SplitStream<Socket>,
+    answers: Pending,
+    closed: Arc<AtomicBool>,
+) -> mpsc::UnboundedReceiver<ExecutorMessage> {
+    let (deliver, messages) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(frame)) = stream.next().await {
+            let answer = |request: u64, reply: Reply| {
+                if let Some(tx) = answers.lock().ok().and_then(|mut p| p.remove(&request)) {
+                    let _ = tx.send(reply);
+                }
+            };
+            match frame {
+                Message::Text(text) => match serde_json::from_str::<ExecutorMessage>(text.as_str()) {
+                    Ok(ExecutorMessage::StoreReply { request, answer: a }) => answer(request, Reply::Answer(a)),
+                    Ok(message) => {
+                        let _ = deliver.send(message);
+                    }
+                    Err(_) => {
+                        let message = format!("the executor sent a message this client does not know: {text}");
+                        let _ = deliver.send(ExecutorMessage::Error { message });
+                    }
+                },
+                Message::Binary(bytes) => {
+                    if let Some((request, data)) = parse_get_reply_frame(&bytes) {
+                        answer(request, Reply::Bytes(Bytes::copy_from_slice(data)));
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+        // Requests still waiting fail (their senders drop with the map entries), and
+        // later ones fail at once (`closed`).
+        if let Ok(mut pending) = answers.lock() {
+            closed.store(true, Ordering::Release);
+            pending.clear();
+        }
+    });
+    messages
+}
+
+/// The executor's first message, if it speaks our protocol and runs our DataFusion.
+async fn greeting(messages: &mut mpsc::UnboundedReceiver<ExecutorMessage>) -> Result<Welcome, String> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, messages.recv()).await {
+        Ok(Some(ExecutorMessage::Welcome {
+            executor_id,
+            working_directory,
+            max_message_bytes,
+            datafusion_version,
+            protocol_version,
+            ..
+        })) => {
+            if protocol_version != PROTOCOL_VERSION {
+                return Err(format!(
+                    "executor {executor_id} speaks protocol version {protocol_version}, this aqueducts {PROTOCOL_VERSION}; use an aqueducts of the executor's version"
+                ));
+            }
+            // Plans only decode with the DataFusion they were compiled with: say so
+            // now rather than after compiling and uploading.
+            if datafusion_version != aqueducts_runtime::DATAFUSION_VERSION {
+                return Err(format!(
+                    "executor {executor_id} runs DataFusion {datafusion_version}, this aqueducts {}; use an aqueducts of the executor's version",
+                    aqueducts_runtime::DATAFUSION_VERSION
+                ));
+            }
+            Ok(Welcome { executor_id, working_directory, max_message_bytes })
+        }
+        Ok(Some(other)) => Err(format!("the executor did not greet as expected: {other:?}")),
+        Ok(None) => Err("the executor closed the connection".into()),
+        Err(_) => Err("the executor did not greet within 30 s".into()),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use aqueducts_runtime::protocol::{FileInfo, StoreAnswer, StoreOperation};
+use aqueducts_protocol::{FileInfo, StoreAnswer, StoreOperation};
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -19,7 +19,7 @@ use object_store::{
     ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 
-use aqueducts_runtime::odbc::{OdbcError, columns_to_schema};
+use aqueducts_runtime::io::odbc::{Describer, OdbcError, columns_to_schema};
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::connection::{Reply, Requests};
@@ -210,7 +210,7 @@ impl fmt::Debug for ExecutorDescriber {
     }
 }
 
-impl aqueducts_runtime::odbc::Describer for ExecutorDescriber {
+impl Describer for ExecutorDescriber {
     fn describe(
         &self,
         connection_string: String,

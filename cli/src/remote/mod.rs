@@ -9,15 +9,14 @@ pub mod connection;
 pub mod files;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aqueducts_protocol::{CancelOutcome, ClientMessage, ExecutorMessage, Outcome};
 use aqueducts_runtime::RunSettings;
-use aqueducts_runtime::protocol::{CancelOutcome, ClientMessage, ExecutorMessage, Outcome};
 use datafusion::execution::object_store::ObjectStoreUrl;
 
-use crate::UsageError;
+use crate::error::{CliError, CliResult};
 use crate::progress::Progress;
 use crate::run::{Input, Target as CompileTarget, compile, progress_mode, report_failure, report_success};
 use connection::{Connection, Target, websocket_url};
@@ -31,36 +30,33 @@ pub struct ExecutorArgs {
 }
 
 impl ExecutorArgs {
-    fn target(&self) -> Result<Target, UsageError> {
-        let url = websocket_url(&self.executor).map_err(UsageError)?;
+    fn target(&self) -> CliResult<Target> {
+        let url = websocket_url(&self.executor).map_err(CliError::Usage)?;
         let api_key = match &self.api_key {
             Some(key) if !key.is_empty() => key.clone(),
-            _ => return Err(UsageError("--api-key is needed with --executor (or set AQUEDUCTS_API_KEY)".into())),
+            _ => return Err(CliError::Usage("--api-key is needed with --executor (or set AQUEDUCTS_API_KEY)".into())),
         };
         Ok(Target { url, api_key, ca_cert: self.ca_cert.clone() })
     }
 }
 
 /// Connects, or says why not (exit code 1).
-async fn open(executor: &ExecutorArgs) -> Result<Result<Connection, ExitCode>, UsageError> {
+async fn open(executor: &ExecutorArgs) -> CliResult<Connection> {
     match Connection::open(&executor.target()?).await {
-        Ok(connection) => Ok(Ok(connection)),
+        Ok(connection) => Ok(connection),
         Err(message) => {
             eprintln!("error: {message}");
-            Ok(Err(ExitCode::from(1)))
+            Err(CliError::Failed)
         }
     }
 }
 
-pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> Result<ExitCode, UsageError> {
-    let mut connection = match open(&executor).await? {
-        Ok(connection) => connection,
-        Err(code) => return Ok(code),
-    };
+pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> CliResult {
+    let mut connection = open(&executor).await?;
     let welcome = connection.welcome.clone();
     let bytes = match input {
         Input::Spec(spec) => {
-            let ctx = RunSettings::default().session_context().map_err(|e| UsageError(e.to_string()))?;
+            let ctx = RunSettings::default().session_context().map_err(|e| CliError::Usage(e.to_string()))?;
             let files = Arc::new(ExecutorFiles::new(connection.requests.clone(), welcome.executor_id.clone()));
             ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files.clone());
             let describer = Arc::new(files::ExecutorDescriber::new(connection.requests.clone()));
@@ -69,13 +65,10 @@ pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> Result<Ex
                 files,
                 describer,
             };
-            match compile(&spec, &ctx, &target).await? {
-                Ok(bytes) => bytes,
-                Err(code) => return Ok(code),
-            }
+            compile(&spec, &ctx, &target).await?
         }
         Input::Plan(path) => {
-            std::fs::read(&path).map_err(|e| UsageError(format!("cannot read `{}`: {e}", path.display())))?
+            std::fs::read(&path).map_err(|e| CliError::Usage(format!("cannot read `{}`: {e}", path.display())))?
         }
     };
     if bytes.len() > welcome.max_message_bytes {
@@ -85,17 +78,17 @@ pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> Result<Ex
             welcome.executor_id,
             welcome.max_message_bytes
         );
-        return Ok(ExitCode::from(1));
+        return Err(CliError::Failed);
     }
     if let Err(message) = connection.requests.send_bytes(bytes) {
         eprintln!("error: {message}");
-        return Ok(ExitCode::from(1));
+        return Err(CliError::Failed);
     }
     follow(&mut connection, quiet).await
 }
 
 /// Shows what the executor reports until the execution's final message.
-async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, UsageError> {
+async fn follow(connection: &mut Connection, quiet: bool) -> CliResult {
     let mut progress = Progress::new(progress_mode(quiet));
     let mut execution: Option<String> = None;
     let mut interrupted = false;
@@ -109,7 +102,7 @@ async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, Us
                     // connection cancels the execution there too.
                     progress.finish();
                     eprintln!("interrupted again: leaving without waiting for the executor");
-                    return Ok(ExitCode::from(1));
+                    return Err(CliError::Failed);
                 }
                 interrupted = true;
                 match &execution {
@@ -121,7 +114,7 @@ async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, Us
                     None => {
                         // Closing the connection cancels anything it submitted.
                         eprintln!("interrupted before the executor accepted the run");
-                        return Ok(ExitCode::from(1));
+                        return Err(CliError::Failed);
                     }
                 }
             }
@@ -129,7 +122,7 @@ async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, Us
         let Some(message) = message else {
             progress.finish();
             eprintln!("error: the connection to executor {executor_id} was lost; the run was cancelled there");
-            return Ok(ExitCode::from(1));
+            return Err(CliError::Failed);
         };
         match message {
             ExecutorMessage::Accepted { execution_id } => {
@@ -145,21 +138,21 @@ async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, Us
             ExecutorMessage::Progress { event, .. } => progress.on_event(event),
             ExecutorMessage::Finished { outcome, .. } => {
                 progress.finish();
-                return Ok(match outcome {
+                return match outcome {
                     Outcome::Succeeded { summary } => report_success(&summary, quiet),
                     Outcome::Failed { message, memory_limit, destination_changed, .. } => {
                         report_failure(&message, memory_limit, destination_changed, "the executor's --max-memory")
                     }
                     Outcome::Cancelled => {
                         eprintln!("cancelled: the execution was stopped and the destination left as it was");
-                        ExitCode::from(1)
+                        Err(CliError::Failed)
                     }
-                });
+                };
             }
             ExecutorMessage::Error { message } => {
                 progress.finish();
                 eprintln!("error: executor {executor_id}: {message}");
-                return Ok(ExitCode::from(1));
+                return Err(CliError::Failed);
             }
             ExecutorMessage::Welcome { .. }
             | ExecutorMessage::StoreReply { .. }
@@ -169,14 +162,11 @@ async fn follow(connection: &mut Connection, quiet: bool) -> Result<ExitCode, Us
 }
 
 /// `aqueducts cancel`: asks the executor to stop an execution and reports what happened.
-pub async fn cancel(executor: ExecutorArgs, execution_id: String) -> Result<ExitCode, UsageError> {
-    let mut connection = match open(&executor).await? {
-        Ok(connection) => connection,
-        Err(code) => return Ok(code),
-    };
+pub async fn cancel(executor: ExecutorArgs, execution_id: String) -> CliResult {
+    let mut connection = open(&executor).await?;
     if let Err(message) = connection.requests.send(&ClientMessage::Cancel { execution_id: execution_id.clone() }) {
         eprintln!("error: {message}");
-        return Ok(ExitCode::from(1));
+        return Err(CliError::Failed);
     }
     let answer = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
@@ -190,28 +180,28 @@ pub async fn cancel(executor: ExecutorArgs, execution_id: String) -> Result<Exit
     })
     .await;
     let executor_id = &connection.welcome.executor_id;
-    Ok(match answer {
+    match answer {
         Ok(Some(Ok(CancelOutcome::Cancelled))) => {
             println!("cancelled execution {execution_id} on executor {executor_id}");
-            ExitCode::SUCCESS
+            Ok(())
         }
         Ok(Some(Ok(CancelOutcome::Unknown))) => {
             eprintln!(
                 "error: executor {executor_id} has no queued or running execution `{execution_id}` (it may have finished already)"
             );
-            ExitCode::from(1)
+            Err(CliError::Failed)
         }
         Ok(Some(Err(message))) => {
             eprintln!("error: executor {executor_id}: {message}");
-            ExitCode::from(1)
+            Err(CliError::Failed)
         }
         Ok(None) => {
             eprintln!("error: executor {executor_id} closed the connection without answering");
-            ExitCode::from(1)
+            Err(CliError::Failed)
         }
         Err(_) => {
             eprintln!("error: executor {executor_id} did not answer within 30 s");
-            ExitCode::from(1)
+            Err(CliError::Failed)
         }
-    })
+    }
 }

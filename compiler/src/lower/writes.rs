@@ -1,0 +1,97 @@
+//! The write of the final stage: a `COPY` to the destination's files (re-pointed at a
+//! staging location when it runs), or an ODBC write in one transaction.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aqueducts_runtime::io::odbc::{ConnectionString, OdbcWriteExec, WriteMode, WriteTarget};
+use datafusion::common::config::{CsvOptions, JsonOptions};
+use datafusion::common::parsers::CompressionTypeVariant;
+use datafusion::datasource::file_format::csv::CsvFormatFactory;
+use datafusion::datasource::file_format::format_as_file_type;
+use datafusion::datasource::file_format::json::JsonFormatFactory;
+use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::errors::{stage_error, unsupported};
+use super::sources::location_url;
+use crate::diagnostic::Diagnostic;
+use crate::formats::parquet_options;
+use crate::spec::{Destination, DestinationFileFormat, OdbcDestination, OdbcWriteMode};
+
+/// The write of the final stage into a database table (one transaction).
+pub(super) fn odbc_write(destination: &OdbcDestination, input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+    let mode = match &destination.write_mode {
+        OdbcWriteMode::Append => WriteMode::Append,
+        OdbcWriteMode::Custom(custom) => WriteMode::Custom {
+            pre_insert: custom.pre_insert.as_ref().map(|p| p.value.clone()),
+            insert: custom.insert.value.clone(),
+        },
+    };
+    let target = WriteTarget {
+        connection_string: ConnectionString::new(&destination.connection_string.value),
+        table: destination.name.value.clone(),
+        mode,
+        batch_size: destination.batch_size,
+    };
+    Arc::new(OdbcWriteExec::new(input, target))
+}
+
+/// The write of the final stage to the destination. (The runtime points it at a staging
+/// location when it runs; see `aqueducts_runtime::output::repoint`.)
+pub(super) fn write_plan(
+    destination: &Destination,
+    plan: LogicalPlan,
+    base_dir: &Path,
+) -> Result<LogicalPlan, Vec<Diagnostic>> {
+    let Destination::File(d) = destination else {
+        // ODBC destinations never get here: they are written by `odbc_write`.
+        let kind = if matches!(destination, Destination::Delta(_)) { "Delta" } else { "in-memory" };
+        return Err(vec![unsupported(
+            destination.name(),
+            format!("`run` cannot write {kind} destinations yet"),
+            "file and ODBC destinations run today; Delta and in-memory destinations are being added",
+        )]);
+    };
+    let partition_by: Vec<String> = d.partition_columns.iter().map(|c| c.value.clone()).collect();
+    let single_file = d.single_file && partition_by.is_empty();
+    let mut url = location_url(&d.location, base_dir).map_err(|d| vec![d])?;
+    // A trailing `/` means a directory to the writer: one file has none (as a local
+    // `./out/` names the file `out`), a directory of parts always has one.
+    if single_file {
+        url.truncate(url.trim_end_matches('/').len());
+    } else if !url.ends_with('/') {
+        url.push('/');
+    }
+    let file_type = match &d.format {
+        DestinationFileFormat::Csv(o) => {
+            let compression = o
+                .compression
+                .as_ref()
+                .and_then(|c| CompressionTypeVariant::from_str(&c.value).ok())
+                .unwrap_or(CompressionTypeVariant::UNCOMPRESSED);
+            let options = CsvOptions {
+                has_header: Some(o.has_header),
+                delimiter: u8::try_from(o.delimiter.value).unwrap_or(b','),
+                compression,
+                ..Default::default()
+            };
+            format_as_file_type(Arc::new(CsvFormatFactory::new_with_options(options)))
+        }
+        DestinationFileFormat::Parquet(settings) => {
+            let options = parquet_options(settings).map_err(|d| vec![d])?;
+            format_as_file_type(Arc::new(ParquetFormatFactory::new_with_options(options)))
+        }
+        DestinationFileFormat::Json(_) => {
+            format_as_file_type(Arc::new(JsonFormatFactory::new_with_options(JsonOptions::default())))
+        }
+    };
+    let options = HashMap::from([("single_file_output".to_string(), single_file.to_string())]);
+    let write = LogicalPlanBuilder::copy_to(plan, url, file_type, options, partition_by)
+        .and_then(|b| b.build())
+        .map_err(|e| vec![stage_error(&d.name, "cannot plan the write", &e.to_string())])?;
+    Ok(write)
+}

@@ -1,0 +1,131 @@
+//! Connecting to a database: the process's ODBC environment, connection strings (shown
+//! only masked), secrets resolved at the last moment, and the errors that come back in
+//! the driver's own words.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use arrow_odbc::odbc_api::{ConnectionOptions, Environment};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::DataFusionError;
+
+use crate::access::secrets;
+
+/// The largest text or binary value of a column without a length (`TEXT`, `VARCHAR`).
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+
+/// The process-wide ODBC environment (unixODBC allows one per process).
+pub fn environment() -> Result<&'static Environment, OdbcError> {
+    static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+    ENVIRONMENT
+        .get_or_init(|| Environment::new().map_err(|e| format!("cannot set up ODBC: {e}")))
+        .as_ref()
+        .map_err(|message| OdbcError::Connect(message.clone()))
+}
+
+/// Why a database could not be reached or queried. Messages never contain the connection
+/// string (it may hold a password); they carry the driver's own words.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OdbcError {
+    #[error("{0}")]
+    Secret(#[from] secrets::MissingSecret),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("the database rejected the query: {0}")]
+    Query(String),
+    #[error("cannot read the result: {0}")]
+    Read(String),
+    /// The commit of a write failed, or its connection was lost before it.
+    #[error("{0}")]
+    Commit(String),
+}
+
+impl From<OdbcError> for DataFusionError {
+    fn from(error: OdbcError) -> Self {
+        DataFusionError::External(Box::new(error))
+    }
+}
+
+/// The driver's diagnostic: its own message where ODBC's wrapping names one.
+pub(crate) fn driver_message(error: impl fmt::Display) -> String {
+    let text = error.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    match text.split_once("Message: ") {
+        Some((_, message)) => message.split("; No query has been executed").next().unwrap_or(message).to_string(),
+        None => text,
+    }
+}
+
+pub(crate) fn connect(connection_string: &str) -> Result<arrow_odbc::odbc_api::Connection<'static>, OdbcError> {
+    let resolved = secrets::resolve(connection_string)?;
+    let environment = environment()?;
+    environment
+        .connect_with_connection_string(&resolved, ConnectionOptions::default())
+        .map_err(|e| OdbcError::Connect(driver_message(e)))
+}
+
+/// A connection for reading query results. psqlodbc reports `text` and unbounded
+/// `varchar` columns with its `MaxLongVarcharSize` (8190 bytes) and fails on longer
+/// values; with `UnknownSizes=2` it reports the longest value of the result instead, so
+/// they are read whole (up to [`MAX_TEXT_BYTES`]). A connection string that sets either
+/// option keeps its choice.
+pub(crate) fn connect_for_reading(
+    connection_string: &str,
+) -> Result<arrow_odbc::odbc_api::Connection<'static>, OdbcError> {
+    let connection = connect(connection_string)?;
+    let lowered = connection_string.to_ascii_lowercase();
+    let sizes_chosen = lowered.contains("unknownsizes") || lowered.contains("maxlongvarcharsize");
+    let is_postgres = connection.database_management_system_name().is_ok_and(|name| name == "PostgreSQL");
+    if !is_postgres || sizes_chosen {
+        return Ok(connection);
+    }
+    drop(connection);
+    let separator = if connection_string.trim_end().ends_with(';') { "" } else { ";" };
+    connect(&format!("{connection_string}{separator}UnknownSizes=2;"))
+}
+
+/// The schema with types arrow-odbc reads: string and binary views become plain strings
+/// and binaries.
+pub(crate) fn readable(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let data_type = match f.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+                other => other.clone(),
+            };
+            f.as_ref().clone().with_data_type(data_type)
+        })
+        .collect();
+    Schema::new(fields)
+}
+
+/// A connection string as written in the spec (secrets as references). It is shown,
+/// debug-printed included, only with passwords masked.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionString(String);
+
+impl ConnectionString {
+    pub fn new(text: impl Into<String>) -> Self {
+        ConnectionString(text.into())
+    }
+
+    /// The text to connect with (secret references still to be resolved).
+    pub(crate) fn as_written(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&secrets::display(&secrets::mask_passwords(&self.0)))
+    }
+}
+
+impl fmt::Debug for ConnectionString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}", self = self.to_string())
+    }
+}
