@@ -3,116 +3,12 @@
 //! Exit codes: 0 success, 1 the pipeline has errors or the run failed, 2 usage errors
 //! (bad flags, unreadable spec file); see [`error::CliError`].
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aqueducts_compiler::diagnostic::render;
-use aqueducts_compiler::{CheckOptions, Severity, SourceFile, SpecFormat, check};
-use clap::{Parser, Subcommand, ValueEnum};
-
-#[derive(Parser)]
-#[command(name = "aqueducts", version, about = "Compile and run declarative SQL data pipelines")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Validate a pipeline spec and report every problem with its location.
-    Check {
-        #[command(flatten)]
-        spec: SpecArgs,
-        /// Output format for diagnostics.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        format: OutputFormat,
-    },
-    /// Compile a pipeline into a plan artifact, or show what it compiles to.
-    Plan {
-        #[command(flatten)]
-        spec: SpecArgs,
-        /// Write the compiled plan artifact here (run it with `aqueducts run --plan`).
-        #[arg(long, value_name = "PLAN")]
-        out: Option<PathBuf>,
-        /// Print the stage graph and every stage's physical plan.
-        #[arg(long)]
-        explain: bool,
-        /// With `--explain`: `text` (default) or `dot` (the stage graph as Graphviz).
-        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-        format: PlanFormat,
-    },
-    /// Check, compile and run a pipeline locally, or run a plan artifact.
-    Run {
-        /// The pipeline spec: .yml/.yaml, .json or .toml.
-        #[arg(short, long, required_unless_present = "plan", conflicts_with = "plan")]
-        file: Option<PathBuf>,
-        /// A template parameter, `name=value` (repeatable).
-        #[arg(short = 'p', long = "param", visible_alias = "params", value_name = "NAME=VALUE", value_parser = parse_param)]
-        params: Vec<(String, String)>,
-        /// A plan artifact written by `aqueducts plan --out`.
-        #[arg(long, value_name = "PLAN")]
-        plan: Option<PathBuf>,
-        /// Memory limit in GB for the whole run (decimals allowed; 0 = unlimited). Sorts,
-        /// aggregates and joins spill to disk to stay under it.
-        #[arg(long, value_name = "GB", default_value_t = 0.0)]
-        max_memory: f64,
-        /// Print only what stages ask to show, and errors.
-        #[arg(short, long)]
-        quiet: bool,
-        /// Run on this executor instead of here: HOST:PORT, or an http(s):// or ws(s):// URL.
-        #[arg(long, value_name = "ADDRESS")]
-        executor: Option<String>,
-        #[command(flatten)]
-        remote: RemoteArgs,
-    },
-    /// Cancel a queued or running execution on an executor.
-    Cancel {
-        /// The executor: HOST:PORT, or an http(s):// or ws(s):// URL.
-        #[arg(long, value_name = "ADDRESS")]
-        executor: String,
-        /// The id `aqueducts run --executor` printed.
-        #[arg(long, value_name = "ID")]
-        execution_id: String,
-        #[command(flatten)]
-        remote: RemoteArgs,
-    },
-    /// Print the JSON schema of the pipeline format.
-    Schema,
-}
-
-#[derive(clap::Args)]
-struct RemoteArgs {
-    /// The executor's API key (sent in the X-API-Key header).
-    #[arg(long, env = "AQUEDUCTS_API_KEY", hide_env_values = true)]
-    api_key: Option<String>,
-    /// Trust this PEM certificate for wss:// and https:// executors (e.g. a self-signed one).
-    #[arg(long, value_name = "PEM")]
-    ca_cert: Option<PathBuf>,
-}
-
-#[derive(clap::Args)]
-struct SpecArgs {
-    /// The pipeline spec: .yml/.yaml, .json or .toml.
-    #[arg(short, long)]
-    file: PathBuf,
-    /// A template parameter, `name=value` (repeatable).
-    #[arg(short = 'p', long = "param", visible_alias = "params", value_name = "NAME=VALUE", value_parser = parse_param)]
-    params: Vec<(String, String)>,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum PlanFormat {
-    Text,
-    Dot,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum OutputFormat {
-    Human,
-    Json,
-}
+use aqueducts_compiler::{Severity, check};
+use clap::Parser;
 
 /// Runs a command on a runtime worker thread, whose stack is `PLANNING_STACK`.
 fn on_worker(
@@ -128,41 +24,16 @@ fn on_worker(
     }
 }
 
-fn parse_param(raw: &str) -> Result<(String, String), String> {
-    match raw.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
-        _ => Err(format!("`{raw}` is not `name=value`")),
-    }
-}
-
+mod args;
 mod error;
 mod graph;
 mod progress;
 mod remote;
 mod run;
 
+use args::{Cli, Command, OutputFormat, SpecArgs};
 use error::{CliError, CliResult};
-
-fn load(spec: &SpecArgs) -> CliResult<(SourceFile, CheckOptions)> {
-    let path = &spec.file;
-    let format = SpecFormat::from_path(path).ok_or_else(|| {
-        CliError::Usage(format!(
-            "cannot tell the format of `{}`: use the extension .yml, .yaml, .json or .toml",
-            path.display()
-        ))
-    })?;
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read `{}`: {e}", path.display())))?;
-    let mut file = SourceFile::new(path.display().to_string(), text, format);
-    file.path = Some(path.clone());
-    let mut params = BTreeMap::new();
-    for (name, value) in &spec.params {
-        params.insert(name.clone(), value.clone());
-    }
-    let base_dir =
-        std::env::current_dir().map_err(|e| CliError::Usage(format!("cannot read the working directory: {e}")))?;
-    Ok((file, CheckOptions::new(params, base_dir)))
-}
+use progress::plural;
 
 const PLANNING_STACK: usize = 256 * 1024 * 1024;
 
@@ -231,12 +102,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
-}
-
 async fn run_check(spec: &SpecArgs, format: OutputFormat) -> CliResult {
-    let (file, options) = load(spec)?;
+    let (file, options) = spec.load()?;
     let report = check(&file, &options).await;
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);

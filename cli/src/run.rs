@@ -16,12 +16,12 @@ use aqueducts_runtime::{Event, RunSettings, RunSummary, artifact, execute};
 use object_store::ObjectStore;
 use std::sync::Arc;
 
-use crate::progress::{Mode, Progress, seconds};
+use crate::progress::{Mode, Progress, plural, seconds};
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionContext;
 
+use crate::args::{PlanFormat, SpecArgs};
 use crate::error::{CliError, CliResult};
-use crate::{PlanFormat, SpecArgs, load};
 
 pub enum Input {
     Spec(SpecArgs),
@@ -44,7 +44,7 @@ pub enum Target {
 
 /// A spec checked and ready to lower, or the reason it is not (already printed).
 async fn checked(spec: &SpecArgs, target: &Target) -> CliResult<(SourceFile, Spec, PathBuf)> {
-    let (file, mut options) = load(spec)?;
+    let (file, mut options) = spec.load()?;
     if let Target::Executor { working_directory, files, describer } = target {
         options.base_dir = working_directory.clone();
         options.file_store = Some(files.clone());
@@ -201,7 +201,7 @@ pub fn progress_mode(quiet: bool) -> Mode {
 
 pub fn report_success(summary: &RunSummary, quiet: bool) -> CliResult {
     if !quiet {
-        eprintln!("done: {} in {}", crate::plural(summary.stages, "stage"), seconds(summary.elapsed));
+        eprintln!("done: {} in {}", plural(summary.stages, "stage"), seconds(summary.elapsed));
     }
     Ok(())
 }

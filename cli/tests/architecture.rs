@@ -30,19 +30,42 @@ const ALLOWED: &[(&str, &[&str])] = &[
 fn crates_depend_only_downward() {
     for (krate, allowed) in ALLOWED {
         let manifest = std::fs::read_to_string(repo().join(krate).join("Cargo.toml")).unwrap();
-        let dependencies = section(&manifest, "[dependencies]");
-        let ours: Vec<&str> = dependencies
-            .lines()
-            .filter_map(|line| line.split(['=', '.', ' ']).next())
-            .filter(|name| name.starts_with("aqueducts-"))
-            .collect();
+        let ours = normal_dependencies(&manifest);
         for name in &ours {
-            assert!(allowed.contains(name), "{krate} depends on {name}; ARCHITECTURE.md allows only {allowed:?}");
+            assert!(
+                allowed.contains(&name.as_str()),
+                "{krate} depends on {name}; ARCHITECTURE.md allows only {allowed:?}"
+            );
         }
     }
     // The wire types stay free of a query engine, so any client can speak them.
     let protocol = std::fs::read_to_string(repo().join("protocol/Cargo.toml")).unwrap();
     assert!(!section(&protocol, "[dependencies]").contains("datafusion"), "aqueducts-protocol links DataFusion");
+}
+
+/// The `aqueducts-*` packages of every dependency table but the dev-dependencies
+/// (`[dependencies]`, `[target.….dependencies]`, `[dependencies.NAME]`), renamed ones by
+/// their package name.
+fn normal_dependencies(manifest: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut in_dependencies = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_dependencies = line.contains("dependencies") && !line.contains("dev-dependencies");
+            if let Some(name) = line.strip_prefix("[dependencies.").and_then(|n| n.strip_suffix(']')) {
+                found.push(name.to_string());
+            }
+            continue;
+        }
+        if !in_dependencies {
+            continue;
+        }
+        let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+        let package = line.split("package").nth(1).and_then(|rest| rest.split('"').nth(1));
+        found.push(package.unwrap_or(name).to_string());
+    }
+    found.retain(|name| name.starts_with("aqueducts-"));
+    found
 }
 
 /// The lines of a TOML section, up to the next section.
@@ -79,6 +102,17 @@ fn the_cycle_finder_finds_cycles() {
     let through_parent =
         files(&[("", "pub mod s;"), ("s", "mod t;\npub use t::T;\nfn f() {}"), ("s::t", "use super::f;")]);
     assert_eq!(find_cycles(&dependencies(&through_parent)).len(), 1);
+    // A parent calling into its child without `use`, the child importing from the parent.
+    let called =
+        files(&[("", "pub mod s;"), ("s", "mod t;\nfn g() { t::f() }"), ("s::t", "use super::g;\npub fn f() {}")]);
+    assert_eq!(find_cycles(&dependencies(&called)).len(), 1);
+    // A re-export over several lines.
+    let spread = files(&[
+        ("", "pub mod s;"),
+        ("s", "mod t;\npub use t::{\n    A,\n    B,\n};\nfn f() {}"),
+        ("s::t", "use super::f;"),
+    ]);
+    assert_eq!(find_cycles(&dependencies(&spread)).len(), 1);
     let acyclic = files(&[("", "pub mod a;\npub mod b;"), ("a", "use crate::b::Thing;"), ("b", "pub struct Thing;")]);
     assert!(find_cycles(&dependencies(&acyclic)).is_empty());
 }
@@ -95,6 +129,10 @@ fn modules(src: &Path) -> BTreeMap<String, String> {
                 continue;
             }
             if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            // A binary beside a library is a crate of its own that uses the library by name.
+            if path == src.join("main.rs") && src.join("lib.rs").exists() {
                 continue;
             }
             let relative = path.strip_prefix(src).unwrap().with_extension("");
@@ -131,24 +169,19 @@ fn dependencies(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet
     };
     let mut graph = BTreeMap::new();
     for (module, code) in modules {
-        let parent: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
-        let parent = &parent[..parent.len().saturating_sub(1)];
+        let own: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
+        let parent = &own[..own.len().saturating_sub(1)];
+        let is_child =
+            |name: &str| known.contains(own.iter().copied().chain([name]).collect::<Vec<_>>().join("::").as_str());
         let mut named = BTreeSet::new();
-        for path in paths(code) {
+        for path in paths(code, &is_child) {
             let segments: Vec<&str> = path.split("::").collect();
             let absolute: Vec<&str> = match segments[0] {
                 "crate" => segments[1..].to_vec(),
                 "super" => parent.iter().copied().chain(segments[1..].iter().copied()).collect(),
-                "self" => module.split("::").filter(|s| !s.is_empty()).chain(segments[1..].iter().copied()).collect(),
-                // `use child::...`: a module declared in this one.
-                first => {
-                    let own: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
-                    let child = own.iter().copied().chain([first]).collect::<Vec<_>>().join("::");
-                    if !known.contains(child.as_str()) {
-                        continue;
-                    }
-                    own.into_iter().chain(segments.iter().copied()).collect()
-                }
+                "self" => own.iter().copied().chain(segments[1..].iter().copied()).collect(),
+                // A child module, named relative to this one.
+                _ => own.iter().copied().chain(segments.iter().copied()).collect(),
             };
             if let Some(target) = resolve(&absolute)
                 && &target != module
@@ -161,32 +194,27 @@ fn dependencies(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet
     graph
 }
 
-/// The paths a module's code names: `crate::…`, `super::…`, `self::…` anywhere, and the
-/// paths of its `use` items; braces are expanded (`crate::{a, b::c}`).
-fn paths(code: &str) -> Vec<String> {
+/// The paths a module's code names that lead into the crate: those starting with
+/// `crate::`, `super::` or `self::`, and those starting with the name of a child module
+/// (`child::f()`, `pub use child::{…}` over several lines); braces are expanded
+/// (`crate::{a, b::c}`).
+fn paths(code: &str, is_child: &dyn Fn(&str) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    // Paths starting with crate/super/self anywhere in the code (not `$crate::`, not
-    // the tail of another path).
     let mut previous = ' ';
     for (start, c) in code.char_indices() {
-        let after_path_char = is_ident(previous) || previous == '$' || previous == ':';
+        // Not `$crate::`, not the tail of another path, not inside a word.
+        let starts_path = !(is_ident(previous) || previous == '$' || previous == ':');
         previous = c;
-        if after_path_char {
+        if !starts_path || !is_ident(c) {
             continue;
         }
         let rest = &code[start..];
-        if ["crate::", "super::", "self::"].iter().any(|p| rest.starts_with(p)) {
-            out.extend(expand(take_path(rest)));
+        let first: String = rest.chars().take_while(|&c| is_ident(c)).collect();
+        if !rest[first.len()..].starts_with("::") {
+            continue;
         }
-    }
-    // `use first::...` where `first` may be a child module.
-    for line in code.lines() {
-        let line = line.trim_start();
-        let line = line.strip_prefix("pub ").or_else(|| line.strip_prefix("pub(crate) ")).unwrap_or(line);
-        if let Some(rest) = line.strip_prefix("use ")
-            && !["crate::", "super::", "self::"].iter().any(|p| rest.starts_with(p))
-        {
+        if matches!(first.as_str(), "crate" | "super" | "self") || is_child(&first) {
             out.extend(expand(take_path(rest)));
         }
     }

@@ -79,9 +79,16 @@ fn a_remote_run_writes_what_a_local_run_writes() {
 }
 
 #[test]
-fn keys_are_checked_and_health_needs_none() {
+fn keys_are_checked_and_health_without_the_key_says_only_ok() {
     let dir = workspace();
     let executor = Executor::start(dir.path(), &["--executor-id", "exec-a"]);
+    // Without the key (or with a wrong one) the health reply says nothing but its status.
+    for key in [None, Some("wrong")] {
+        let (status, body) = executor.get("/api/health", key);
+        assert_eq!(status, 200, "{body}");
+        let json = body.lines().find(|l| l.starts_with('{')).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(json).unwrap(), serde_json::json!({"status": "ok"}));
+    }
     let health = executor.health();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["executor_id"], "exec-a");
@@ -146,6 +153,129 @@ fn clients_of_another_protocol_version_are_refused_with_the_reason() {
     }
     // The health reply says which version the executor speaks.
     assert_eq!(executor.health()["protocol_version"], PROTOCOL_VERSION);
+}
+
+/// A store request on a raw connection, and the executor's reply to it.
+fn store_request(executor: &Executor, operation: serde_json::Value) -> serde_json::Value {
+    use tokio_tungstenite::tungstenite::Message;
+    let request = serde_json::json!({"type": "store", "request": 7, "operation": operation});
+    let replies = raw_session(executor, vec![Message::Text(request.to_string().into())], |r| !r.is_empty());
+    serde_json::from_str(&replies[0]).unwrap()
+}
+
+#[test]
+fn an_executor_without_allow_location_keeps_to_its_data_directory() {
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &[]);
+    // A key holder can neither read the machine's files nor list them.
+    let passwd =
+        store_request(&executor, serde_json::json!({"op": "get", "path": "/etc/passwd", "start": 0, "end": 64}));
+    assert_eq!(passwd["answer"]["kind"], "refused", "{passwd}");
+    let root = store_request(&executor, serde_json::json!({"op": "list", "prefix": "/", "recursive": false}));
+    assert_eq!(root["answer"]["kind"], "refused", "{root}");
+    let inside = dir.path().join("examples/data/location_dict.csv");
+    let head = store_request(&executor, serde_json::json!({"op": "head", "path": inside.to_str().unwrap()}));
+    assert_eq!(head["answer"]["kind"], "file", "{head}");
+    // Nor write over a file elsewhere.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("authorized_keys");
+    std::fs::write(&target, "ssh-ed25519 AAAA mine\n").unwrap();
+    let client = client_dir(&counting_spec(10, target.to_str().unwrap()));
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("outside the locations this executor allows"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "ssh-ed25519 AAAA mine\n");
+    // Inside its data directory a plan runs as before.
+    let client = client_dir(&counting_spec(10, "./out/n.csv"));
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // `*` allows everything, and says so at start.
+    let open = Executor::start(dir.path(), &["--allow-location", "*"]);
+    assert!(open.logs().contains("every location is allowed"), "{}", open.logs());
+    let client = client_dir(&counting_spec(10, target.to_str().unwrap()));
+    let out = remote(client.path(), &open, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_ne!(std::fs::read_to_string(&target).unwrap(), "ssh-ed25519 AAAA mine\n");
+    // A separate data directory is what relative locations mean, and all that is allowed.
+    let data = tempfile::tempdir().unwrap();
+    let scoped = Executor::start(dir.path(), &["--data-dir", data.path().to_str().unwrap()]);
+    let client = client_dir(
+        &counting_spec(10, "./out/n.csv").replace("./examples/data/location_dict.csv", inside.to_str().unwrap()),
+    );
+    let out = remote(client.path(), &scoped, &["run", "-f", "spec.yml"]);
+    assert_eq!(out.status.code(), Some(1), "reads outside the data directory are refused: {}", text(&out.stderr));
+    std::fs::create_dir_all(data.path().join("examples/data")).unwrap();
+    std::fs::copy(&inside, data.path().join("examples/data/location_dict.csv")).unwrap();
+    let client = client_dir(&counting_spec(10, "./out/n.csv"));
+    let out = remote(client.path(), &scoped, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(data.path().join("out/n.csv").exists());
+}
+
+/// A spec reading a database with a declared schema (so it compiles without one).
+fn database_spec(connection_string: &str, destination: &str) -> String {
+    format!(
+        "sources:
+  - type: odbc
+    name: db
+    connection_string: '{connection_string}'
+    load_query: SELECT 1 AS one
+    schema:
+      - {{ name: one, data_type: int32 }}
+stages:
+  - name: result
+    query: SELECT one FROM db
+    show: 1
+{destination}"
+    )
+}
+
+#[test]
+fn driver_libraries_and_custom_sql_need_the_executors_consent() {
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = workspace();
+    let data = dir.path().to_str().unwrap();
+    let executor = Executor::start(dir.path(), &["--allow-location", "odbc://", "--allow-location", data]);
+    let plan = |spec: &str| {
+        std::fs::write(dir.path().join("db.yml"), spec).unwrap();
+        let out = aqueducts(dir.path(), &["plan", "-f", "db.yml", "--out", "db.aqp"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        Message::Binary(std::fs::read(dir.path().join("db.aqp")).unwrap().into())
+    };
+    let first_reply = |executor: &Executor, artifact: Message| {
+        raw_session(executor, vec![artifact], |r| !r.is_empty()).into_iter().next().unwrap_or_default()
+    };
+    // A driver given by its path would be loaded into the executor: refused.
+    let library = plan(&database_spec("Driver=/tmp/libevil.so;Server=db", ""));
+    let reply = first_reply(&executor, library);
+    assert!(reply.contains("not registered in this executor's odbcinst.ini"), "{reply}");
+    assert!(!reply.contains("libevil"), "{reply}");
+    let file_dsn = plan(&database_spec("FILEDSN=/tmp/evil.dsn", ""));
+    assert!(first_reply(&executor, file_dsn).contains("`filedsn`"));
+    // A registered driver passes the gate (the run then fails to connect: nothing listens).
+    let registered = "Driver={PostgreSQL Unicode};Server=127.0.0.1;Port=1";
+    let accepted = first_reply(&executor, plan(&database_spec(registered, "")));
+    assert!(accepted.contains("\"accepted\""), "{accepted}");
+    // Custom SQL runs only where the executor allows it.
+    let custom = format!(
+        "destination:
+  type: odbc
+  name: t
+  connection_string: '{registered}'
+  write_mode:
+    operation: custom
+    transaction:
+      insert: INSERT INTO t VALUES (?)
+"
+    );
+    let reply = first_reply(&executor, plan(&database_spec(registered, &custom)));
+    assert!(reply.contains("--allow-custom-sql"), "{reply}");
+    let consenting =
+        Executor::start(dir.path(), &["--allow-location", "odbc://", "--allow-location", data, "--allow-custom-sql"]);
+    let reply = first_reply(&consenting, plan(&database_spec(registered, &custom)));
+    assert!(reply.contains("\"accepted\""), "{reply}");
 }
 
 #[test]
@@ -537,16 +667,28 @@ fn messages_of_an_execution_arrive_in_order_and_finished_is_last() {
 #[test]
 fn a_remote_run_takes_the_database_password_from_the_executor_environment() {
     let var = |name: &str| common::service_var(name, "PostgreSQL");
-    let (port, password, driver) =
-        (var("AQUEDUCTS_TEST_PG_PORT"), var("AQUEDUCTS_TEST_PG_PASSWORD"), var("AQUEDUCTS_TEST_PG_DRIVER"));
+    // The executor loads only drivers registered in its odbcinst.ini, by name.
+    let (port, password) = (var("AQUEDUCTS_TEST_PG_PORT"), var("AQUEDUCTS_TEST_PG_PASSWORD"));
     let dir = workspace();
-    let args = ["--host", "127.0.0.1", "--port", "0", "--api-key", KEY];
+    let data = dir.path().to_str().unwrap();
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--api-key",
+        KEY,
+        "--allow-location",
+        "odbc://",
+        "--allow-location",
+        data,
+    ];
     let executor = Executor::spawn(dir.path(), &args, &[("AQ_EXECUTOR_PG_PASSWORD", &password)]);
     let spec = format!(
         "sources:
   - type: odbc
     name: db
-    connection_string: 'Driver={driver};Server=127.0.0.1;Port={port};Database=aqueducts_test;Uid=aqueducts;Pwd={{{{ env(\"AQ_EXECUTOR_PG_PASSWORD\") }}}};'
+    connection_string: 'Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={port};Database=aqueducts_test;Uid=aqueducts;Pwd={{{{ env(\"AQ_EXECUTOR_PG_PASSWORD\") }}}};'
     load_query: SELECT 6 * 7 AS answer
 stages:
   - name: result
@@ -598,7 +740,20 @@ client.put_object(Bucket={bucket:?}, Key='in/people.csv', Body=b'id,name\\n1,ann
         ),
     );
     let executor_dir = tempfile::tempdir().unwrap();
-    let args = ["--host", "127.0.0.1", "--port", "0", "--api-key", KEY];
+    // The bucket and the endpoint it is reached at, named as an executor must name them.
+    let bucket_url = format!("s3://{bucket}");
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--api-key",
+        KEY,
+        "--allow-location",
+        &bucket_url,
+        "--allow-location",
+        &endpoint,
+    ];
     let config = format!(
         "{{ aws_endpoint: '{endpoint}', aws_allow_http: 'true', aws_access_key_id: {}, aws_secret_access_key: '{{{{ env(\"AQ_S3_SECRET\") }}}}', aws_region: us-east-1 }}",
         writer[0]

@@ -10,8 +10,8 @@ use std::path::{Component, Path};
 use std::time::UNIX_EPOCH;
 
 use aqueducts_protocol::{FileInfo, StoreAnswer, StoreOperation};
-use aqueducts_runtime::access::AllowList;
-use aqueducts_runtime::io::odbc::{OdbcError, describe, schema_to_columns};
+use aqueducts_runtime::access::{AllowList, DatabasePolicy};
+use aqueducts_runtime::io::odbc::{ConnectionString, OdbcError, describe, schema_to_columns};
 
 /// The most one read returns; clients read larger ranges in pieces.
 pub const MAX_GET_BYTES: u64 = 4 * 1024 * 1024;
@@ -23,13 +23,13 @@ pub enum Served {
 }
 
 /// Serves one operation (blocking file I/O: call it off the async workers).
-pub fn serve(operation: &StoreOperation, allowed: &AllowList) -> Served {
+pub fn serve(operation: &StoreOperation, allowed: &AllowList, databases: &DatabasePolicy) -> Served {
     let path = match &operation {
         StoreOperation::Head { path }
         | StoreOperation::List { prefix: path, .. }
         | StoreOperation::Get { path, .. } => path,
         StoreOperation::DescribeOdbc { connection_string, query } => {
-            return Served::Answer(describe_odbc(connection_string, query, allowed));
+            return Served::Answer(describe_odbc(connection_string, query, allowed, databases));
         }
     };
     if let Err(message) = permitted(path, allowed) {
@@ -53,7 +53,7 @@ pub fn serve(operation: &StoreOperation, allowed: &AllowList) -> Served {
         }
         // Answered above, without a path to check.
         StoreOperation::DescribeOdbc { connection_string, query } => {
-            Served::Answer(describe_odbc(connection_string, query, allowed))
+            Served::Answer(describe_odbc(connection_string, query, allowed, databases))
         }
         StoreOperation::Get { path, start, end } => {
             use std::io::{Read, Seek, SeekFrom};
@@ -73,11 +73,14 @@ pub fn serve(operation: &StoreOperation, allowed: &AllowList) -> Served {
 }
 
 /// Describes a query on a database the executor reaches, if plans may use databases.
-fn describe_odbc(connection_string: &str, query: &str, allowed: &AllowList) -> StoreAnswer {
+fn describe_odbc(connection_string: &str, query: &str, allowed: &AllowList, databases: &DatabasePolicy) -> StoreAnswer {
     if !allowed.allows_databases() {
         return StoreAnswer::Refused {
             message: "this executor does not allow databases (`--allow-location odbc://`)".into(),
         };
+    }
+    if let Err(refused) = databases.check_connection_string(&ConnectionString::new(connection_string)) {
+        return StoreAnswer::Refused { message: refused.to_string() };
     }
     match describe(connection_string, query) {
         Ok(schema) => StoreAnswer::Described { columns: schema_to_columns(&schema) },
@@ -155,18 +158,20 @@ mod tests {
         std::fs::write(dir.path().join("a.csv"), "x,y\n1,2\n").unwrap();
         std::fs::write(dir.path().join("sub/b.csv"), "x,y\n").unwrap();
         let allowed = AllowList::parse(std::slice::from_ref(&root), dir.path());
-        let head = serve(&StoreOperation::Head { path: format!("{root}/a.csv") }, &allowed);
+        let databases = DatabasePolicy::new(false, vec![]);
+        let head = serve(&StoreOperation::Head { path: format!("{root}/a.csv") }, &allowed, &databases);
         assert!(matches!(head, Served::Answer(StoreAnswer::File(FileInfo { size: 8, .. }))));
-        let get = serve(&StoreOperation::Get { path: format!("{root}/a.csv"), start: 4, end: 100 }, &allowed);
+        let get =
+            serve(&StoreOperation::Get { path: format!("{root}/a.csv"), start: 4, end: 100 }, &allowed, &databases);
         assert!(matches!(get, Served::Bytes(ref b) if b == b"1,2\n"));
-        match serve(&StoreOperation::List { prefix: root.clone(), recursive: false }, &allowed) {
+        match serve(&StoreOperation::List { prefix: root.clone(), recursive: false }, &allowed, &databases) {
             Served::Answer(StoreAnswer::Listing { files, directories }) => {
                 assert_eq!(files.len(), 1);
                 assert_eq!(directories, [format!("{root}/sub")]);
             }
             _ => panic!("not a listing"),
         }
-        match serve(&StoreOperation::List { prefix: root.clone(), recursive: true }, &allowed) {
+        match serve(&StoreOperation::List { prefix: root.clone(), recursive: true }, &allowed, &databases) {
             Served::Answer(StoreAnswer::Listing { files, .. }) => assert_eq!(files.len(), 2),
             _ => panic!("not a listing"),
         }
@@ -174,12 +179,12 @@ mod tests {
         for path in
             ["/etc/passwd".to_string(), format!("{root}/../x"), "relative".into(), format!("{root}/sub/etc/passwd")]
         {
-            let refused = serve(&StoreOperation::Head { path }, &allowed);
+            let refused = serve(&StoreOperation::Head { path }, &allowed, &databases);
             assert!(matches!(refused, Served::Answer(StoreAnswer::Refused { .. })));
         }
         let describe = StoreOperation::DescribeOdbc { connection_string: "DSN=x".into(), query: "SELECT 1".into() };
-        assert!(matches!(serve(&describe, &allowed), Served::Answer(StoreAnswer::Refused { .. })));
-        let missing = serve(&StoreOperation::Head { path: format!("{root}/nope") }, &allowed);
+        assert!(matches!(serve(&describe, &allowed, &databases), Served::Answer(StoreAnswer::Refused { .. })));
+        let missing = serve(&StoreOperation::Head { path: format!("{root}/nope") }, &allowed, &databases);
         assert!(matches!(missing, Served::Answer(StoreAnswer::NotFound { .. })));
     }
 }

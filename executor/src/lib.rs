@@ -8,18 +8,20 @@
 //! ([`session`]). The executor never parses specs or SQL: it links the runtime, not the
 //! compiler.
 
+pub mod error;
 pub mod files;
 pub mod options;
 pub mod queue;
 pub mod session;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aqueducts_protocol::{API_KEY_HEADER, CONNECT_PATH, HEALTH_PATH, Health, PROTOCOL_HEADER, PROTOCOL_VERSION};
-use aqueducts_runtime::RunSettings;
-use aqueducts_runtime::access::AllowList;
+use aqueducts_protocol::{
+    API_KEY_HEADER, CONNECT_PATH, HEALTH_PATH, Health, HealthDetails, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, State};
@@ -27,61 +29,31 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use subtle::ConstantTimeEq;
 
+pub use error::ServeError;
 pub use options::{Mode, Options};
-use queue::Queue;
-
-/// What every connection shares.
-pub struct Executor {
-    pub id: String,
-    api_key: String,
-    pub settings: RunSettings,
-    /// The locations plans and compiling clients may touch.
-    pub allowed: AllowList,
-    pub max_message_bytes: usize,
-    pub working_directory: PathBuf,
-    pub queue: Queue,
-}
-
-impl Executor {
-    pub fn new(options: &Options) -> Result<Self, ServeError> {
-        let settings = RunSettings::from_gigabytes(options.max_memory)?;
-        let working_directory = std::env::current_dir().map_err(ServeError::WorkingDirectory)?;
-        let allowed = AllowList::parse(&options.allow_locations, &working_directory);
-        Ok(Executor {
-            id: options.executor_id.clone().unwrap_or_else(|| format!("executor-{}", uuid::Uuid::new_v4().simple())),
-            api_key: options.api_key.clone(),
-            settings,
-            allowed,
-            max_message_bytes: options.max_message_mb.saturating_mul(1024 * 1024).max(1024),
-            working_directory,
-            queue: Queue::new(options.max_queue),
-        })
-    }
-
-    /// Compares in constant time, so the key cannot be guessed from response times.
-    fn key_matches(&self, offered: &[u8]) -> bool {
-        offered.ct_eq(self.api_key.as_bytes()).into()
-    }
-}
+pub use state::Executor;
 
 /// The routes: `GET /api/health` (no key) and `GET /ws/connect` (WebSocket, key needed).
 pub fn router(executor: Arc<Executor>) -> Router {
     Router::new().route(HEALTH_PATH, get(health)).route(CONNECT_PATH, get(connect)).with_state(executor)
 }
 
-async fn health(State(executor): State<Arc<Executor>>) -> Json<Health> {
-    let (running, queued) = executor.queue.counts();
-    Json(Health {
-        status: "ok".into(),
-        executor_id: executor.id.clone(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        datafusion_version: aqueducts_runtime::DATAFUSION_VERSION.into(),
-        protocol_version: PROTOCOL_VERSION,
-        running,
-        queued,
-    })
+/// The status for anyone; what the executor is and does only with the key.
+async fn health(State(executor): State<Arc<Executor>>, headers: axum::http::HeaderMap) -> Json<Health> {
+    let offered = headers.get(API_KEY_HEADER).map(|v| v.as_bytes());
+    let details = offered.filter(|key| executor.key_matches(key)).map(|_| {
+        let (running, queued) = executor.queue.counts();
+        HealthDetails {
+            executor_id: executor.id.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            datafusion_version: aqueducts_runtime::DATAFUSION_VERSION.into(),
+            protocol_version: PROTOCOL_VERSION,
+            running,
+            queued,
+        }
+    });
+    Json(Health { status: "ok".into(), details })
 }
 
 /// A WebSocket upgrade if the request asked for one; otherwise `None`, answered after
@@ -124,35 +96,20 @@ async fn connect(
 /// The client's protocol version must be ours: messages of another version would be
 /// misread. (A client that sends none predates the header and speaks another version.)
 fn protocol_spoken(headers: &axum::http::HeaderMap) -> Result<(), String> {
-    let offered = headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok());
+    let offered = headers.get(PROTOCOL_HEADER).map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u32>().ok()));
+    let advice = "use an aqueducts of the executor's version";
     match offered {
-        Some(PROTOCOL_VERSION) => Ok(()),
-        Some(other) => Err(format!(
-            "this executor speaks protocol version {PROTOCOL_VERSION}, the client {other}; use an aqueducts of the executor's version"
+        Some(Some(PROTOCOL_VERSION)) => Ok(()),
+        Some(Some(other)) => {
+            Err(format!("this executor speaks protocol version {PROTOCOL_VERSION}, the client {other}; {advice}"))
+        }
+        Some(None) => Err(format!(
+            "the client sent an unreadable protocol version in {PROTOCOL_HEADER}; this executor speaks version {PROTOCOL_VERSION}: {advice}"
         )),
         None => Err(format!(
-            "the client did not say which protocol it speaks ({PROTOCOL_HEADER}); this executor speaks version {PROTOCOL_VERSION}: use an aqueducts of the executor's version"
+            "the client did not say which protocol it speaks ({PROTOCOL_HEADER}); this executor speaks version {PROTOCOL_VERSION}: {advice}"
         )),
     }
-}
-
-/// Why the executor cannot start or stopped serving.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error(transparent)]
-    MemoryLimit(#[from] aqueducts_runtime::InvalidMemoryLimit),
-    #[error("cannot read the working directory: {0}")]
-    WorkingDirectory(std::io::Error),
-    #[error("cannot resolve host `{host}`: {source}")]
-    Resolve { host: String, source: std::io::Error },
-    #[error("host `{host}` has no address")]
-    NoAddress { host: String },
-    #[error("cannot listen on {address}: {source}")]
-    Listen { address: SocketAddr, source: std::io::Error },
-    #[error("{0}")]
-    Tls(String),
-    #[error("the server stopped: {0}")]
-    Stopped(std::io::Error),
 }
 
 /// Listens and serves until the process is stopped.
@@ -177,10 +134,22 @@ pub async fn serve(options: Options) -> Result<(), ServeError> {
         executor_id = %executor.id,
         tls = tls.is_some(),
         allowed_locations = ?executor.allowed.entries(),
+        allow_custom_sql = options.allow_custom_sql,
         max_memory_bytes = ?executor.settings.max_memory,
         max_queue = options.max_queue,
         "listening"
     );
+    if executor.allowed.allows_everything() {
+        tracing::warn!(
+            "every location is allowed (--allow-location '*'): a key holder can read and write whatever this process can"
+        );
+    }
+    if tls.is_none() && !bound.ip().is_loopback() {
+        tracing::warn!(
+            address = %bound,
+            "listening beyond loopback without TLS: API keys and data travel in clear text (use --tls-cert and --tls-key)"
+        );
+    }
     let served = match tls {
         Some(config) => axum_server::from_tcp_rustls(listener, config).map_err(listen_error)?.serve(app).await,
         None => {

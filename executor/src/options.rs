@@ -42,10 +42,21 @@ pub struct Options {
     pub log_level: String,
 
     /// Only plans that read and write under these prefixes run (paths or URLs; repeat
-    /// the option, or separate them with commas in the environment variable). Default:
-    /// anywhere.
+    /// the option, or separate them with commas in the environment variable; `odbc://`
+    /// for databases). Default: only the data directory. `*` allows every location.
     #[arg(long = "allow-location", env = "AQUEDUCTS_ALLOW_LOCATIONS", value_delimiter = ',', value_name = "PREFIX")]
     pub allow_locations: Vec<String>,
+
+    /// The directory plans may read and write when no `--allow-location` is given, and
+    /// the one relative locations of specs compiled for this executor resolve against.
+    /// Default: the working directory.
+    #[arg(long, env = "AQUEDUCTS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Let database writes run the spec's own SQL (`pre_insert`, `insert`): a key holder
+    /// can then run any statement the database user may.
+    #[arg(long, env = "AQUEDUCTS_ALLOW_CUSTOM_SQL", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0, default_missing_value = "true")]
+    pub allow_custom_sql: bool,
 
     /// Runs allowed to wait behind the running one; more are refused as busy.
     #[arg(long, env = "AQUEDUCTS_MAX_QUEUE", default_value_t = 16)]
@@ -98,6 +109,8 @@ impl std::fmt::Debug for Options {
             .field("executor_id", &self.executor_id)
             .field("log_level", &self.log_level)
             .field("allow_locations", &self.allow_locations)
+            .field("data_dir", &self.data_dir)
+            .field("allow_custom_sql", &self.allow_custom_sql)
             .field("max_queue", &self.max_queue)
             .field("tls", &self.tls_cert.is_some())
             .field("max_message_mb", &self.max_message_mb)

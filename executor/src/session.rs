@@ -14,8 +14,8 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::Executor;
 use crate::files::{Served, serve as serve_files};
+use crate::state::Executor;
 
 /// Sends messages to the client, in order.
 #[derive(Clone)]
@@ -93,9 +93,11 @@ fn on_text(executor: &Arc<Executor>, outbox: &Outbox, text: &str) {
     match serde_json::from_str::<ClientMessage>(text) {
         Ok(ClientMessage::Store { request, operation }) => {
             let (executor, outbox) = (executor.clone(), outbox.clone());
-            tokio::task::spawn_blocking(move || match serve_files(&operation, &executor.allowed) {
-                Served::Answer(answer) => outbox.send(&ExecutorMessage::StoreReply { request, answer }),
-                Served::Bytes(bytes) => outbox.send_bytes(get_reply_frame(request, &bytes)),
+            tokio::task::spawn_blocking(move || {
+                match serve_files(&operation, &executor.allowed, &executor.databases) {
+                    Served::Answer(answer) => outbox.send(&ExecutorMessage::StoreReply { request, answer }),
+                    Served::Bytes(bytes) => outbox.send_bytes(get_reply_frame(request, &bytes)),
+                }
             });
         }
         Ok(ClientMessage::Cancel { execution_id }) => {
@@ -127,7 +129,8 @@ fn decode_and_check(
     let ctx = executor.settings.session_context().map_err(|e| format!("cannot set up a run: {e}"))?;
     let pipeline = artifact::decode_checked(bytes, &ctx.task_ctx(), &executor.allowed)
         .map_err(|error| format!("refused the plan artifact: {error}"))?;
-    executor.allowed.check_pipeline(&pipeline).map_err(|refused| refused.to_string())?;
+    let touched = executor.allowed.check_pipeline(&pipeline).map_err(|refused| refused.to_string())?;
+    executor.databases.check(&touched.databases).map_err(|refused| refused.to_string())?;
     Ok((pipeline, ctx))
 }
 

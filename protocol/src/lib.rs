@@ -21,7 +21,7 @@ pub use executor::{
     CancelOutcome, ClientMessage, DescribedColumn, ExecutorMessage, FileInfo, StoreAnswer, StoreOperation,
     get_reply_frame, parse_get_reply_frame,
 };
-pub use health::Health;
+pub use health::{Health, HealthDetails};
 pub use run::{Event, Outcome, RunSummary};
 
 /// The version of the messages in this crate. Raise it whenever a message changes in a

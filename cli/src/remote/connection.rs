@@ -175,6 +175,12 @@ async fn connect(target: &Target) -> Result<Socket, String> {
             target.url
         ));
     }
+    if target.url.starts_with("ws://") && !is_loopback(&target.url) {
+        eprintln!(
+            "warning: the API key goes to {} in clear text; use https:// or wss:// for an executor beyond this machine",
+            target.url
+        );
+    }
     let connector = match &target.ca_cert {
         _ if target.url.starts_with("ws://") => None,
         ca_cert => Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls_config(ca_cert.as_deref())?))),
@@ -194,6 +200,15 @@ async fn connect(target: &Target) -> Result<Socket, String> {
         Ok(Err(error)) => Err(format!("cannot connect to the executor at {}: {error}", target.url)),
         Ok(Ok((socket, _))) => Ok(socket),
     }
+}
+
+/// Whether a `ws://` URL's host is this machine.
+fn is_loopback(url: &str) -> bool {
+    let host = url.split_once("://").map_or(url, |(_, rest)| rest).split('/').next().unwrap_or_default();
+    let host =
+        host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Sends queued frames in order; closes the socket when the queue's senders are gone.
@@ -322,5 +337,10 @@ mod tests {
         assert_eq!(websocket_url("https://h:1/").unwrap(), "wss://h:1/ws/connect");
         assert_eq!(websocket_url("wss://h:1/ws/connect").unwrap(), "wss://h:1/ws/connect");
         assert!(websocket_url("ftp://h").is_err());
+        assert!(super::is_loopback("ws://127.0.0.1:3031/ws/connect"));
+        assert!(super::is_loopback("ws://[::1]:3031/ws/connect"));
+        assert!(super::is_loopback("ws://localhost:3031/ws/connect"));
+        assert!(!super::is_loopback("ws://data-host:3031/ws/connect"));
+        assert!(!super::is_loopback("ws://10.0.0.5:3031/ws/connect"));
     }
 }

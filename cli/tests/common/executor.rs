@@ -111,7 +111,7 @@ impl Executor {
     }
 
     pub fn health(&self) -> serde_json::Value {
-        let (status, body) = self.get("/api/health", None);
+        let (status, body) = self.get("/api/health", Some(KEY));
         assert_eq!(status, 200, "{body}");
         // The body may be chunked; the JSON object is the line that starts with `{`.
         let json = body.lines().find(|l| l.starts_with('{')).unwrap();

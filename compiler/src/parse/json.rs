@@ -1,6 +1,6 @@
 //! A small JSON parser that keeps byte spans (serde_json does not expose them).
 
-use super::{MAX_DEPTH, syntax_error, too_deep};
+use super::common::{MAX_DEPTH, syntax_error, too_deep};
 use crate::diagnostic::Diagnostic;
 use crate::node::{Entry, Node, Text, Value};
 use crate::source::align;

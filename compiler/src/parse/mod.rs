@@ -1,5 +1,6 @@
 //! Parsers from YAML, JSON and TOML text to the spanned [`Node`] tree.
 
+mod common;
 mod json;
 mod toml;
 mod yaml;
@@ -7,10 +8,6 @@ mod yaml;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::node::{Node, Value};
 use crate::source::{SourceFile, SpecFormat};
-
-/// Deeper nesting than this is refused: no pipeline needs it, and it keeps recursion
-/// (and the drop of the tree) far from the stack limit on hostile input.
-pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Parses the file into a tree, or returns syntax diagnostics.
 pub fn parse(file: &SourceFile) -> Result<Node, Vec<Diagnostic>> {
@@ -42,18 +39,4 @@ fn find_duplicate_keys(node: &Node, out: &mut Vec<Diagnostic>) {
         Value::Seq(items) => items.iter().for_each(|n| find_duplicate_keys(n, out)),
         _ => {}
     }
-}
-
-pub(crate) fn syntax_error(
-    format: &str,
-    message: impl Into<String>,
-    at: std::ops::Range<usize>,
-    label: &str,
-) -> Diagnostic {
-    Diagnostic::error(Code::Syntax, format!("invalid {format}: {}", message.into())).label(at, label.to_string())
-}
-
-pub(crate) fn too_deep(format: &str, at: std::ops::Range<usize>) -> Diagnostic {
-    syntax_error(format, format!("nesting deeper than {MAX_DEPTH} levels"), at, "too deep")
-        .help("a pipeline spec never needs this much nesting; check for a runaway structure")
 }

@@ -3,7 +3,7 @@
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{MAX_DEPTH, syntax_error, too_deep};
+use super::common::{MAX_DEPTH, syntax_error, too_deep};
 use crate::diagnostic::Diagnostic;
 use crate::node::{Entry, Node, Text, Value};
 use crate::source::align;

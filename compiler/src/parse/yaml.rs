@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
-use super::{MAX_DEPTH, syntax_error, too_deep};
+use super::common::{MAX_DEPTH, syntax_error, too_deep};
 use crate::diagnostic::Diagnostic;
 use crate::node::{Entry, Node, Text, Value};
 use crate::source::align;

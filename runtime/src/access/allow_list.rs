@@ -1,18 +1,25 @@
 //! [`AllowList`]: the locations an executor lets plans and compiling clients touch.
 //!
-//! An executor started with `--allow-location` refuses, before running anything, a plan
-//! that touches a location outside the allowed prefixes ([`super::touched`] finds them
-//! in the decoded plans), object stores whose settings would send requests or read files
-//! elsewhere, and file requests outside the prefixes. The executor (and later the
-//! orchestrator) parse the entries here, the same way.
+//! An executor allows only its data directory unless told otherwise (`--allow-location`,
+//! with `*` for everything). Before running anything it refuses a plan that touches a
+//! location outside the allowed prefixes ([`super::touched`] finds them in the decoded
+//! plans), object stores whose settings would send requests or read files elsewhere,
+//! and file requests outside the prefixes. Local paths are compared after following
+//! symbolic links; loopback, link-local and cloud metadata addresses are refused unless
+//! an entry names them, even under `*`. The executor (and later the orchestrator) parse
+//! the entries here, the same way.
 
-use std::path::Path;
+use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
 
 use super::secrets;
-use super::touched::{ODBC_LOCATION, touched_locations};
+use super::touched::{ODBC_LOCATION, Touched, touched};
 use crate::io::stores::{StoreDescriptor, StoreKind, normalize_location};
 use crate::output::repoint::percent_decode;
 use crate::pipeline::ExecutablePipeline;
+
+/// The entry that allows every location.
+pub const EVERYTHING: &str = "*";
 
 /// Why the allow-list refused something.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,36 +30,56 @@ pub enum AccessError {
     /// A location a plan reads or writes.
     #[error("refused the plan: the plan touches `{location}`, outside the locations this executor allows ({allowed})")]
     Location { location: String, allowed: String },
+    /// A destination that is an allowed prefix itself: its staging and its previous copy
+    /// would be kept beside it, outside the prefix.
+    #[error(
+        "refused the plan: the plan replaces `{location}`, which is an allowed location itself; write to a path inside it ({allowed})"
+    )]
+    WholePrefix { location: String, allowed: String },
     /// A plan node whose locations nobody can tell.
     #[error("refused the plan: the plan has {what}, outside the locations this executor allows ({allowed})")]
     Unknown { what: String, allowed: String },
+    /// A database feature this executor does not allow.
+    #[error("refused the plan: {0}")]
+    Database(String),
 }
 
-/// The prefixes (paths or URLs) plans must stay under; empty allows everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The prefixes (paths or URLs) plans must stay under, or everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowList {
+    /// `*` was given: every location (internal addresses still only when named).
+    everything: bool,
+    /// Normalized prefixes; local paths both as written and with links resolved.
     entries: Vec<String>,
 }
 
 impl AllowList {
-    /// Allows everything.
+    /// Every location (internal addresses only when named: there are no names).
     pub fn everything() -> Self {
-        AllowList::default()
+        AllowList { everything: true, entries: Vec::new() }
     }
 
-    /// The entries as users write them (`--allow-location`): relative paths resolve
-    /// against `working_directory`, and URLs in any form users write (`abfss://c@account...`,
-    /// `s3a://`) become the normalized form plans use. An Azure entry that names its
-    /// account also allows that account, in the `https://` form the store check looks for.
-    /// Blank entries are ignored.
-    pub fn parse(entries: &[String], working_directory: &Path) -> Self {
-        let entries = entries
-            .iter()
-            .map(|entry| entry.trim())
-            .filter(|entry| !entry.is_empty())
+    /// The entries as users write them (`--allow-location`). No entries allow only
+    /// `data_dir`; `*` allows everything. Relative paths resolve against `data_dir`,
+    /// local paths are kept as written and with symbolic links resolved, and URLs in
+    /// any form users write (`abfss://c@account...`, `s3a://`) become the normalized form
+    /// plans use. An Azure entry that names its account also allows that account, in the
+    /// `https://` form the store check looks for. Blank entries are ignored.
+    pub fn parse(entries: &[String], data_dir: &Path) -> Self {
+        let given: Vec<&str> = entries.iter().map(|entry| entry.trim()).filter(|entry| !entry.is_empty()).collect();
+        let everything = given.contains(&EVERYTHING);
+        let defaults = [data_dir.display().to_string()];
+        let given: Vec<&str> = if given.is_empty() { defaults.iter().map(String::as_str).collect() } else { given };
+        let entries = given
+            .into_iter()
+            .filter(|entry| *entry != EVERYTHING)
             .flat_map(|prefix| {
-                if !prefix.contains("://") && !prefix.starts_with('/') {
-                    return vec![working_directory.join(prefix).display().to_string()];
+                if !prefix.contains("://") {
+                    let path = data_dir.join(prefix);
+                    let mut forms = vec![path.display().to_string()];
+                    forms.extend(resolve_links(&path).map(|p| p.display().to_string()));
+                    forms.dedup();
+                    return forms;
                 }
                 match normalize_location(prefix) {
                     Ok((url, implied)) => {
@@ -70,21 +97,54 @@ impl AllowList {
                 }
             })
             .collect();
-        AllowList { entries }
+        AllowList { everything, entries }
     }
 
-    /// The normalized entries, for logs and messages.
-    pub fn entries(&self) -> &[String] {
-        &self.entries
+    /// The normalized entries (with `*` first when given), for logs and messages.
+    pub fn entries(&self) -> Vec<String> {
+        let everything = self.everything.then(|| EVERYTHING.to_string());
+        everything.into_iter().chain(self.entries.iter().cloned()).collect()
     }
 
     pub fn allows_everything(&self) -> bool {
-        self.entries.is_empty()
+        self.everything
     }
 
-    /// Whether `location` (a URL) may be touched.
+    /// Whether `location` (a URL) may be touched. A local path must be allowed both as
+    /// written and with its links resolved; an internal address (loopback, link-local,
+    /// cloud metadata) only when an entry names it.
     pub fn allows(&self, location: &str) -> bool {
-        self.allows_everything() || is_allowed(location, &self.entries)
+        if names_internal_address(location) {
+            return is_allowed(location, &self.entries);
+        }
+        if self.everything {
+            return true;
+        }
+        if !is_allowed(location, &self.entries) {
+            return false;
+        }
+        match canonical_file_url(location) {
+            Some(canonical) => is_allowed(&canonical, &self.entries),
+            None => true,
+        }
+    }
+
+    /// Whether `location` may be replaced: allowed, and inside an allowed prefix rather
+    /// than one itself (its staging and previous copy are kept beside it).
+    fn allows_replacing(&self, location: &str) -> Result<(), AccessError> {
+        if !self.allows(location) {
+            return Err(AccessError::Location { location: location.to_string(), allowed: self.shown() });
+        }
+        if self.everything {
+            return Ok(());
+        }
+        let canonical = canonical_file_url(location);
+        let forms = [Some(location.to_string()), canonical];
+        let whole = forms.iter().flatten().any(|form| self.entries.iter().any(|entry| same_location(form, entry)));
+        if whole {
+            return Err(AccessError::WholePrefix { location: location.to_string(), allowed: self.shown() });
+        }
+        Ok(())
     }
 
     /// Whether plans may read and write databases ([`ODBC_LOCATION`]).
@@ -92,29 +152,136 @@ impl AllowList {
         self.allows(ODBC_LOCATION)
     }
 
-    /// What an executor with an allow-list accepts of a plan's stores, checked before any
-    /// store is built (see [`check_stores`]).
+    fn shown(&self) -> String {
+        self.entries().join(", ")
+    }
+
+    /// What an executor accepts of a plan's stores, checked before any store is built
+    /// (see [`check_stores`]); under `*`, settings may point anywhere but at internal
+    /// addresses that no entry names.
     pub fn check_stores(&self, descriptors: &[StoreDescriptor]) -> Result<(), AccessError> {
-        if self.allows_everything() {
-            return Ok(());
+        if self.everything {
+            return check_internal_endpoints(descriptors, &self.entries).map_err(AccessError::Store);
+        }
+        for descriptor in descriptors {
+            let store = descriptor.url.trim_end_matches('/');
+            let named = self.entries.iter().any(|entry| entry == store || entry.starts_with(&format!("{store}/")));
+            if !named {
+                return Err(AccessError::Store(format!(
+                    "the plan uses the store `{store}`, which this executor does not allow (allowed: {})",
+                    self.shown()
+                )));
+            }
         }
         check_stores(descriptors, &self.entries).map_err(AccessError::Store)
     }
 
-    /// Every location the decoded pipeline touches must be allowed.
-    pub fn check_pipeline(&self, pipeline: &ExecutablePipeline) -> Result<(), AccessError> {
-        if self.allows_everything() {
-            return Ok(());
+    /// Every location the decoded pipeline touches must be allowed, every destination
+    /// must lie inside an allowed prefix, and databases must be allowed. Returns what the
+    /// pipeline touches, for the checks of [`super::databases`].
+    pub fn check_pipeline(&self, pipeline: &ExecutablePipeline) -> Result<Touched, AccessError> {
+        let touched = touched(pipeline)
+            .map_err(|unknown| AccessError::Unknown { what: unknown.to_string(), allowed: self.shown() })?;
+        if let Some(location) = touched.read.iter().find(|l| !self.allows(l)) {
+            return Err(AccessError::Location { location: location.clone(), allowed: self.shown() });
         }
-        let allowed = || self.entries.join(", ");
-        match touched_locations(pipeline) {
-            Ok(locations) => match locations.into_iter().find(|l| !self.allows(l)) {
-                Some(location) => Err(AccessError::Location { location, allowed: allowed() }),
-                None => Ok(()),
-            },
-            Err(unknown) => Err(AccessError::Unknown { what: unknown.to_string(), allowed: allowed() }),
+        for location in &touched.written {
+            self.allows_replacing(location)?;
+        }
+        if !touched.databases.is_empty() && !self.allows_databases() {
+            return Err(AccessError::Location { location: ODBC_LOCATION.to_string(), allowed: self.shown() });
+        }
+        Ok(touched)
+    }
+}
+
+/// The longest existing ancestor of `path` with its links resolved, and the rest of the
+/// path after it; `None` if nothing of it exists or it has `.`/`..` components.
+fn resolve_links(path: &Path) -> Option<PathBuf> {
+    if path.components().any(|c| matches!(c, Component::CurDir | Component::ParentDir)) {
+        return None;
+    }
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(resolved) = std::fs::canonicalize(&existing) {
+            return Some(rest.iter().rev().fold(resolved, |path: PathBuf, part| path.join(part)));
+        }
+        rest.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?.to_path_buf();
+    }
+}
+
+/// A `file://` location with its links resolved (as far as the path exists).
+fn canonical_file_url(location: &str) -> Option<String> {
+    let path = location.strip_prefix("file://")?;
+    let decoded = percent_decode(path);
+    let resolved = resolve_links(Path::new(&decoded))?;
+    let mut url = format!("file://{}", resolved.display());
+    if path.ends_with('/') && !url.ends_with('/') {
+        url.push('/');
+    }
+    Some(url)
+}
+
+/// The same location, `/` at the end or not (entries are paths or URLs).
+fn same_location(location: &str, entry: &str) -> bool {
+    let entry = if entry.contains("://") { entry.to_string() } else { format!("file://{entry}") };
+    percent_decode(location).trim_end_matches('/') == entry.trim_end_matches('/')
+}
+
+/// Whether a URL's host is a loopback, link-local, unspecified or cloud metadata
+/// address, which a plan may reach only when an allow-list entry names it.
+pub fn names_internal_address(location: &str) -> bool {
+    let Ok(url) = url::Url::parse(location) else { return false };
+    if !matches!(url.scheme(), "http" | "https") {
+        return false;
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_internal_ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_internal_ip(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost"
+                || name.ends_with(".localhost")
+                || ["metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"]
+                    .contains(&name.as_str())
+        }
+        None => false,
+    }
+}
+
+fn is_internal_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local() || v4.is_unspecified(),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal_ip(IpAddr::V4(v4));
+            }
+            // fe80::/10 link-local; fd00:ec2::254 is the EC2 metadata service over IPv6.
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6 == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
         }
     }
+}
+
+/// Under `*`: store settings that send requests somewhere may not name an internal
+/// address that no entry names.
+fn check_internal_endpoints(descriptors: &[StoreDescriptor], named: &[String]) -> Result<(), String> {
+    for descriptor in descriptors {
+        for (key, value) in &descriptor.options {
+            if REDIRECTING_KEYS.contains(&key.as_str()) && names_internal_address(value) && !is_allowed(value, named) {
+                return Err(format!(
+                    "the store `{}` sets `{key}` to the internal address `{}`, which this executor allows only when named (allow it with --allow-location)",
+                    descriptor.url,
+                    secrets::display(value)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `location` (a URL) lies under one of the allowed prefixes (paths or URLs).
@@ -249,9 +416,151 @@ fn check_azure_account(descriptor: &StoreDescriptor, allowed: &[String]) -> Resu
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
-    use super::{check_stores, is_allowed};
+    use datafusion::datasource::file_format::csv::CsvSink;
+    use datafusion::datasource::sink::DataSinkExec;
+    use datafusion::execution::object_store::ObjectStoreUrl;
+    use datafusion::physical_plan::ExecutionPlan;
+
+    use super::{AccessError, AllowList, check_stores, is_allowed, names_internal_address};
     use crate::io::stores::{StoreDescriptor, StoreKind};
+    use crate::output::repoint::sink_config;
+    use crate::output::write::Write;
+    use crate::pipeline::{ExecutablePipeline, StagePlans};
+
+    /// The physical plan of `sql` (a `COPY` is a file sink).
+    fn physical(sql: &str) -> Arc<dyn ExecutionPlan> {
+        let ctx = datafusion::prelude::SessionContext::new();
+        futures::executor::block_on(async { ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap() })
+    }
+
+    fn stage(plan: Option<Arc<dyn ExecutionPlan>>, write: Option<Write>) -> ExecutablePipeline {
+        let stage = StagePlans {
+            name: "s".into(),
+            plan,
+            show: Some(1),
+            print_schema: false,
+            explain: false,
+            explain_analyze: false,
+            write,
+            materialize: None,
+        };
+        ExecutablePipeline { stages: vec![stage], stores: vec![] }
+    }
+
+    fn copy_to(target: &str) -> Arc<dyn ExecutionPlan> {
+        physical(&format!("COPY (SELECT 1 AS a) TO '{target}' STORED AS CSV"))
+    }
+
+    #[test]
+    fn an_executor_without_entries_allows_only_its_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let allowed = AllowList::parse(&[], dir.path());
+        assert!(!allowed.allows_everything());
+        assert!(allowed.allows(&format!("file://{}/in/a.csv", dir.path().display())));
+        assert!(!allowed.allows("file:///etc/passwd"));
+        assert!(!allowed.allows_databases());
+        let everything = AllowList::parse(&["*".to_string()], dir.path());
+        assert!(everything.allows_everything() && everything.allows("file:///etc/passwd"));
+        assert_eq!(everything.entries(), vec!["*".to_string()]);
+    }
+
+    #[test]
+    fn links_are_followed_before_checking() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("etc")).unwrap();
+        let allowed = AllowList::parse(&[], dir.path());
+        assert!(!allowed.allows(&format!("file://{}/etc/passwd", dir.path().display())));
+        // A destination that does not exist yet is checked through its existing parent.
+        assert!(!allowed.allows(&format!("file://{}/etc/new/out.csv", dir.path().display())));
+        assert!(allowed.allows(&format!("file://{}/new/out.csv", dir.path().display())));
+    }
+
+    #[test]
+    fn sinks_inside_a_stages_plan_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let allowed = AllowList::parse(&["*".to_string()], dir.path());
+        let nested = copy_to(&format!("{}/x.csv", dir.path().display()));
+        let refused = allowed.check_pipeline(&stage(Some(nested), None)).unwrap_err();
+        assert!(
+            matches!(&refused, AccessError::Unknown { what, .. } if what.contains("outside its compiled write")),
+            "{refused}"
+        );
+        let write = Write::from_plan(copy_to(&format!("{}/x.csv", dir.path().display()))).unwrap();
+        let touched = allowed.check_pipeline(&stage(None, Some(write))).unwrap();
+        assert_eq!(touched.written, vec![format!("file://{}/x.csv", dir.path().display())]);
+    }
+
+    #[test]
+    fn a_write_through_another_store_than_its_path_names_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = copy_to(&format!("{}/x.csv", dir.path().display()));
+        let exec = sink.as_ref().downcast_ref::<DataSinkExec>().unwrap();
+        let mut config = sink_config(&sink).unwrap();
+        config.object_store_url = ObjectStoreUrl::parse("s3://other").unwrap();
+        let csv = exec.sink().downcast_ref::<CsvSink>().unwrap();
+        let redirected = Arc::new(CsvSink::new(config, csv.writer_options().clone()));
+        let plan = Arc::new(DataSinkExec::new(exec.input().clone(), redirected, None));
+        let allowed = AllowList::parse(&[], dir.path());
+        let refused = allowed.check_pipeline(&stage(None, Some(Write::File(plan)))).unwrap_err();
+        assert!(refused.to_string().contains("through the store `s3://other/`"), "{refused}");
+    }
+
+    #[test]
+    fn a_destination_may_not_be_an_allowed_prefix_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let allowed = AllowList::parse(&[out.display().to_string()], dir.path());
+        let whole = Write::from_plan(copy_to(&format!("{}/", out.display()))).unwrap();
+        let refused = allowed.check_pipeline(&stage(None, Some(whole))).unwrap_err();
+        assert!(matches!(refused, AccessError::WholePrefix { .. }), "{refused}");
+        let inside = Write::from_plan(copy_to(&format!("{}/part.csv", out.display()))).unwrap();
+        assert!(allowed.check_pipeline(&stage(None, Some(inside))).is_ok());
+    }
+
+    #[test]
+    fn internal_addresses_only_when_named() {
+        for internal in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/latest",
+            "http://127.0.0.1:9000/bucket",
+            "https://localhost/x",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://[::ffff:127.0.0.1]/x",
+            "http://[fe80::1]/x",
+            "http://0.0.0.0:80/",
+        ] {
+            assert!(names_internal_address(internal), "{internal}");
+            assert!(!AllowList::everything().allows(internal), "{internal}");
+        }
+        assert!(!names_internal_address("https://example.com/data.csv"));
+        assert!(AllowList::everything().allows("https://example.com/data.csv"));
+        let dir = tempfile::tempdir().unwrap();
+        let named = AllowList::parse(&["*".to_string(), "http://127.0.0.1:9000".to_string()], dir.path());
+        assert!(named.allows("http://127.0.0.1:9000/bucket/x.csv"));
+        assert!(!named.allows("http://127.0.0.1:9001/bucket/x.csv"));
+        let endpoint = |value: &str| StoreDescriptor {
+            url: "s3://b".into(),
+            kind: StoreKind::S3,
+            options: BTreeMap::from([("aws_endpoint".to_string(), value.to_string())]),
+        };
+        assert!(AllowList::everything().check_stores(&[endpoint("http://169.254.169.254")]).is_err());
+        assert!(AllowList::everything().check_stores(&[endpoint("https://s3.example.com")]).is_ok());
+        assert!(named.check_stores(&[endpoint("http://127.0.0.1:9000")]).is_ok());
+    }
+
+    #[test]
+    fn stores_must_be_named_by_an_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let allowed = AllowList::parse(&["s3://bucket/in".to_string()], dir.path());
+        let store = |url: &str| StoreDescriptor { url: url.into(), kind: StoreKind::S3, options: BTreeMap::new() };
+        assert!(allowed.check_stores(&[store("s3://bucket")]).is_ok());
+        let refused = allowed.check_stores(&[store("s3://other")]).unwrap_err();
+        assert!(refused.to_string().contains("the store `s3://other`"), "{refused}");
+        assert!(AllowList::parse(&[], dir.path()).check_stores(&[store("s3://bucket")]).is_err());
+    }
 
     #[test]
     fn prefixes_match_whole_segments() {

@@ -74,14 +74,15 @@ pub fn display(text: &str) -> String {
     out
 }
 
-/// The text with the values of `PWD=` and `Password=` (as in ODBC connection strings)
-/// replaced by `*`, byte for byte. A value ends at `;`, a quote or the end of the line;
-/// a value in braces (`PWD={a;b}`) at the closing brace. References to secrets and
-/// templates are left as they are.
+/// The text with the values of `PWD=`, `Password=`, `Token=`, `AccessToken=` and
+/// `...Secret=` (as in ODBC connection strings) replaced by `*`, byte for byte. A value
+/// ends at `;`, a quote or the end of the line; a value in braces (`PWD={a;b}`) at the
+/// closing brace, one in quotes (`PWD="a;b"`, quotes inside doubled) at the closing
+/// quote. References to secrets and templates are left as they are.
 pub fn mask_passwords(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     let mut bytes = text.as_bytes().to_vec();
-    for key in ["pwd", "password"] {
+    for key in ["pwd", "password", "token", "secret"] {
         let mut from = 0;
         while let Some(found) = lower[from..].find(key) {
             let after_key = from + found + key.len();
@@ -99,10 +100,13 @@ pub fn mask_passwords(text: &str) -> String {
             if value.starts_with(OPEN.as_bytes()) || value.starts_with(b"{{") {
                 continue;
             }
-            let length = if value.first() == Some(&b'{') {
-                braced_length(value)
-            } else {
-                value.iter().position(|&b| matches!(b, b';' | b'\'' | b'"' | b'\n' | b'\r')).unwrap_or(value.len())
+            let (start, length) = match value.first() {
+                Some(b'{') => (start, braced_length(value)),
+                Some(&quote @ (b'"' | b'\'')) => (start + 1, quoted_value_length(&value[1..], quote)),
+                _ => (
+                    start,
+                    value.iter().position(|&b| matches!(b, b';' | b'\'' | b'"' | b'\n' | b'\r')).unwrap_or(value.len()),
+                ),
             };
             bytes[start..start + length].fill(b'*');
             from = start + length;
@@ -110,6 +114,21 @@ pub fn mask_passwords(text: &str) -> String {
     }
     // Only whole values between ASCII delimiters were replaced: still UTF-8.
     String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
+/// The length of a quoted value up to its closing `quote` (a doubled quote is one quote
+/// inside the value), or to the end of the line when it has none.
+fn quoted_value_length(inside: &[u8], quote: u8) -> usize {
+    let mut at = 0;
+    while at < inside.len() {
+        match inside[at] {
+            b if b == quote && inside.get(at + 1) == Some(&quote) => at += 2,
+            b if b == quote => return at,
+            b'\n' | b'\r' => return at,
+            _ => at += 1,
+        }
+    }
+    at
 }
 
 /// Whether a setting of this name holds a credential (`aws_secret_access_key`,
@@ -298,6 +317,27 @@ mod tests {
             "environment variable `NOPE` is not set (the spec asks for it with `env(\"NOPE\")`)"
         );
         assert_eq!(resolve_with("plain", |_| None).unwrap(), "plain");
+    }
+
+    #[test]
+    fn every_spelling_of_a_connection_string_credential_is_masked() {
+        let table = [
+            ("PWD=hunter2;UID=me", "PWD=*******;UID=me"),
+            ("pwd=hunter2", "pwd=*******"),
+            ("Password=hunter2;Server=db", "Password=*******;Server=db"),
+            ("PASSWORD = hunter2 ;X=1", "PASSWORD = ********;X=1"),
+            ("Token=abc.def;Server=db", "Token=*******;Server=db"),
+            ("AccessToken=abc.def", "AccessToken=*******"),
+            ("ClientSecret=s3;Tenant=t", "ClientSecret=**;Tenant=t"),
+            ("PWD=\"x;y\";Server=db", "PWD=\"***\";Server=db"),
+            ("PWD='x;y';Server=db", "PWD='***';Server=db"),
+            ("PWD=\"a\"\"b\";X=1", "PWD=\"****\";X=1"),
+            ("PWD={a;b};X=1", "PWD=*****;X=1"),
+            ("Uid=pwdadmin;Server=tokens", "Uid=pwdadmin;Server=tokens"),
+        ];
+        for (written, shown) in table {
+            assert_eq!(mask_passwords(written), shown, "{written}");
+        }
     }
 
     #[test]

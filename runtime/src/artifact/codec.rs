@@ -93,12 +93,15 @@ impl PhysicalExtensionCodec for AqueductsCodec {
             return write.encode(buf);
         }
         let name = node.name().to_string();
-        self.inner.try_encode(node, buf, converter).map_err(|inner| {
-            DataFusionError::NotImplemented(format!(
-                "{name} cannot be stored in a plan artifact ({})",
-                inner.strip_backtrace().lines().next().unwrap_or_default()
-            ))
-        })
+        // The inner codec says "not implemented" for nodes nobody knows (DataFusion's own
+        // codec always does): that is a node no artifact can carry. Any other failure is
+        // the inner codec's own, and reported as it is.
+        match self.inner.try_encode(node, buf, converter) {
+            Err(DataFusionError::NotImplemented(_)) => {
+                Err(DataFusionError::NotImplemented(format!("{name} cannot be stored in a plan artifact")))
+            }
+            other => other,
+        }
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {

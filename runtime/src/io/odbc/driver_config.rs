@@ -63,3 +63,15 @@ pub fn prepare_driver_config() {
         unsafe { std::env::set_var("ODBCSYSINI", &dir) };
     }
 }
+
+/// The driver names registered in the `odbcinst.ini` this process's driver manager
+/// reads (`$ODBCSYSINI/odbcinst.ini`, else `/etc/odbcinst.ini`): its section names but
+/// `[ODBC]`.
+pub fn registered_drivers() -> Vec<String> {
+    let dir = std::env::var_os("ODBCSYSINI").map_or_else(|| std::path::PathBuf::from("/etc"), std::path::PathBuf::from);
+    let Ok(text) = std::fs::read_to_string(dir.join("odbcinst.ini")) else { return Vec::new() };
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix('[')?.strip_suffix(']').map(|name| name.trim().to_string()))
+        .filter(|name| !name.eq_ignore_ascii_case("ODBC"))
+        .collect()
+}

@@ -126,6 +126,11 @@ impl OdbcScanExec {
     /// The first bytes of the node in an artifact.
     pub(crate) const TAG: &'static [u8] = b"AQO1";
 
+    /// The connection string, as written in the spec.
+    pub fn connection_string(&self) -> &ConnectionString {
+        &self.connection_string
+    }
+
     /// `AQO1`, connection string, query, projection, then the schema ([`crate::artifact::layout`]).
     pub(crate) fn encode(&self, buf: &mut Vec<u8>) -> Result<()> {
         buf.extend_from_slice(Self::TAG);

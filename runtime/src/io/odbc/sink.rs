@@ -102,6 +102,11 @@ impl OdbcWriteExec {
         &self.target.table
     }
 
+    /// Where and how it writes.
+    pub fn target(&self) -> &WriteTarget {
+        &self.target
+    }
+
     /// The first bytes of the node in an artifact.
     pub(crate) const TAG: &'static [u8] = b"AQW1";
 

@@ -1,0 +1,144 @@
+//! The command line as clap reads it, and the spec file an argument names.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aqueducts_compiler::{CheckOptions, SourceFile, SpecFormat};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::{CliError, CliResult};
+
+#[derive(Parser)]
+#[command(name = "aqueducts", version, about = "Compile and run declarative SQL data pipelines")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Validate a pipeline spec and report every problem with its location.
+    Check {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Output format for diagnostics.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
+    /// Compile a pipeline into a plan artifact, or show what it compiles to.
+    Plan {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Write the compiled plan artifact here (run it with `aqueducts run --plan`).
+        #[arg(long, value_name = "PLAN")]
+        out: Option<PathBuf>,
+        /// Print the stage graph and every stage's physical plan.
+        #[arg(long)]
+        explain: bool,
+        /// With `--explain`: `text` (default) or `dot` (the stage graph as Graphviz).
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Check, compile and run a pipeline locally, or run a plan artifact.
+    Run {
+        /// The pipeline spec: .yml/.yaml, .json or .toml.
+        #[arg(short, long, required_unless_present = "plan", conflicts_with = "plan")]
+        file: Option<PathBuf>,
+        /// A template parameter, `name=value` (repeatable).
+        #[arg(short = 'p', long = "param", visible_alias = "params", value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// A plan artifact written by `aqueducts plan --out`.
+        #[arg(long, value_name = "PLAN")]
+        plan: Option<PathBuf>,
+        /// Memory limit in GB for the whole run (decimals allowed; 0 = unlimited). Sorts,
+        /// aggregates and joins spill to disk to stay under it.
+        #[arg(long, value_name = "GB", default_value_t = 0.0)]
+        max_memory: f64,
+        /// Print only what stages ask to show, and errors.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Run on this executor instead of here: HOST:PORT, or an http(s):// or ws(s):// URL.
+        #[arg(long, value_name = "ADDRESS")]
+        executor: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Cancel a queued or running execution on an executor.
+    Cancel {
+        /// The executor: HOST:PORT, or an http(s):// or ws(s):// URL.
+        #[arg(long, value_name = "ADDRESS")]
+        executor: String,
+        /// The id `aqueducts run --executor` printed.
+        #[arg(long, value_name = "ID")]
+        execution_id: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Print the JSON schema of the pipeline format.
+    Schema,
+}
+
+#[derive(clap::Args)]
+pub struct RemoteArgs {
+    /// The executor's API key (sent in the X-API-Key header).
+    #[arg(long, env = "AQUEDUCTS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Trust this PEM certificate for wss:// and https:// executors (e.g. a self-signed one).
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct SpecArgs {
+    /// The pipeline spec: .yml/.yaml, .json or .toml.
+    #[arg(short, long)]
+    pub file: PathBuf,
+    /// A template parameter, `name=value` (repeatable).
+    #[arg(short = 'p', long = "param", visible_alias = "params", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Dot,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+fn parse_param(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
+        _ => Err(format!("`{raw}` is not `name=value`")),
+    }
+}
+
+impl SpecArgs {
+    /// The spec file and the options to check it with (its parameters, the working
+    /// directory); a file that cannot be read is a usage error.
+    pub fn load(&self) -> CliResult<(SourceFile, CheckOptions)> {
+        let spec = self;
+        let path = &spec.file;
+        let format = SpecFormat::from_path(path).ok_or_else(|| {
+            CliError::Usage(format!(
+                "cannot tell the format of `{}`: use the extension .yml, .yaml, .json or .toml",
+                path.display()
+            ))
+        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::Usage(format!("cannot read `{}`: {e}", path.display())))?;
+        let mut file = SourceFile::new(path.display().to_string(), text, format);
+        file.path = Some(path.clone());
+        let mut params = BTreeMap::new();
+        for (name, value) in &spec.params {
+            params.insert(name.clone(), value.clone());
+        }
+        let base_dir =
+            std::env::current_dir().map_err(|e| CliError::Usage(format!("cannot read the working directory: {e}")))?;
+        Ok((file, CheckOptions::new(params, base_dir)))
+    }
+}

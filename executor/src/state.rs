@@ -1,0 +1,58 @@
+//! [`Executor`]: what every connection of one executor shares (its settings, allowed
+//! locations, key and queue).
+
+use std::path::PathBuf;
+
+use aqueducts_runtime::RunSettings;
+use aqueducts_runtime::access::{AllowList, DatabasePolicy};
+use aqueducts_runtime::io::odbc::registered_drivers;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ServeError;
+use crate::options::Options;
+use crate::queue::Queue;
+
+/// What every connection shares.
+pub struct Executor {
+    pub id: String,
+    api_key: String,
+    pub settings: RunSettings,
+    /// The locations plans and compiling clients may touch.
+    pub allowed: AllowList,
+    /// What plans may do on databases.
+    pub databases: DatabasePolicy,
+    pub max_message_bytes: usize,
+    pub working_directory: PathBuf,
+    pub queue: Queue,
+}
+
+impl Executor {
+    pub fn new(options: &Options) -> Result<Self, ServeError> {
+        let settings = RunSettings::from_gigabytes(options.max_memory)?;
+        let current = std::env::current_dir().map_err(ServeError::WorkingDirectory)?;
+        let working_directory = match &options.data_dir {
+            Some(dir) => std::fs::canonicalize(current.join(dir))
+                .map_err(|e| ServeError::DataDir { path: dir.clone(), source: e })?,
+            None => current,
+        };
+        let allowed = AllowList::parse(&options.allow_locations, &working_directory);
+        Ok(Executor {
+            id: options.executor_id.clone().unwrap_or_else(|| format!("executor-{}", uuid::Uuid::new_v4().simple())),
+            api_key: options.api_key.clone(),
+            settings,
+            allowed,
+            databases: DatabasePolicy::new(options.allow_custom_sql, registered_drivers()),
+            max_message_bytes: options.max_message_mb.saturating_mul(1024 * 1024).max(1024),
+            working_directory,
+            queue: Queue::new(options.max_queue),
+        })
+    }
+
+    /// Compares in constant time, so the key cannot be guessed from response times.
+    pub fn key_matches(&self, offered: &[u8]) -> bool {
+        // Digests of equal length, so the time taken says nothing of the key's length.
+        let (offered, expected) = (Sha256::digest(offered), Sha256::digest(self.api_key.as_bytes()));
+        offered.as_slice().ct_eq(expected.as_slice()).into()
+    }
+}
