@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::executor::{Client, Executor, KEY, executor_binary, raw_session, remote};
+use common::executor::{Client, Executor, KEY, executor_binary, raw_connect, raw_session, remote};
 use common::{aqueducts, text, workspace};
 
 use std::path::Path;
@@ -276,6 +276,197 @@ fn driver_libraries_and_custom_sql_need_the_executors_consent() {
         Executor::start(dir.path(), &["--allow-location", "odbc://", "--allow-location", data, "--allow-custom-sql"]);
     let reply = first_reply(&consenting, plan(&database_spec(registered, &custom)));
     assert!(reply.contains("\"accepted\""), "{reply}");
+}
+
+/// A file of `mib` MiB in `dir`, for large `get` replies.
+fn big_file(dir: &Path, mib: usize) -> std::path::PathBuf {
+    let path = dir.join("big.bin");
+    std::fs::write(&path, vec![7u8; mib * 1024 * 1024]).unwrap();
+    path
+}
+
+/// `count` store requests for 4 MiB of `path`, as text frames.
+fn get_requests(path: &Path, count: u64) -> Vec<tokio_tungstenite::tungstenite::Message> {
+    (1..=count)
+        .map(|request| {
+            let operation =
+                serde_json::json!({"op": "get", "path": path.to_str().unwrap(), "start": 0, "end": 4 * 1024 * 1024});
+            let message = serde_json::json!({"type": "store", "request": request, "operation": operation});
+            tokio_tungstenite::tungstenite::Message::Text(message.to_string().into())
+        })
+        .collect()
+}
+
+#[test]
+fn a_client_that_does_not_read_holds_back_only_itself() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &[]);
+    let file = big_file(dir.path(), 4);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        // 150 requests of 4 MiB, and nothing read for a while: before, the executor
+        // queued every reply (600 MiB and more).
+        let mut socket = raw_connect(&executor).await;
+        for request in get_requests(&file, 150) {
+            socket.send(request).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Another client is served meanwhile.
+        let mut other = raw_connect(&executor).await;
+        other.send(Message::Text(r#"{"type":"cancel","execution_id":"none"}"#.into())).await.unwrap();
+        let reply = tokio::time::timeout(Duration::from_secs(10), other.next()).await.unwrap().unwrap().unwrap();
+        assert!(reply.to_text().unwrap().contains("cancel_reply"), "{reply:?}");
+        // Every reply arrives, in order, once the client reads.
+        let mut next = 1u64;
+        while next <= 150 {
+            match tokio::time::timeout(Duration::from_secs(30), socket.next()).await.unwrap().unwrap().unwrap() {
+                Message::Binary(frame) => {
+                    assert_eq!(u64::from_le_bytes(frame[..8].try_into().unwrap()), next);
+                    assert_eq!(frame.len(), 8 + 4 * 1024 * 1024);
+                    next += 1;
+                }
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    });
+    let peak = executor.peak_rss_mib();
+    eprintln!("executor peak RSS with 150 unread 4 MiB replies: {peak} MiB");
+    assert!(peak < 200, "the executor held {peak} MiB for one client's unread replies");
+}
+
+#[test]
+fn oversized_control_messages_and_half_sent_requests_are_cut_short() {
+    use std::io::{Read, Write};
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &["--max-connections", "2"]);
+    // A 3 MiB text message is refused without being parsed.
+    let text =
+        format!(r#"{{"type":"store","request":1,"operation":{{"op":"head","path":"{}"}}}}"#, "x".repeat(3 << 20));
+    let replies = raw_session(&executor, vec![Message::Text(text.into())], |r| !r.is_empty());
+    assert!(
+        replies[0].contains("control messages are at most 1048576 bytes"),
+        "{}",
+        &replies[0][..200.min(replies[0].len())]
+    );
+    // Requests whose headers never end are closed after the header timeout.
+    let mut half_sent: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&executor.address).unwrap();
+            stream.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").unwrap();
+            stream
+        })
+        .collect();
+    let started = Instant::now();
+    for stream in &mut half_sent {
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 256];
+        let read = stream.read(&mut buf).unwrap_or(0);
+        assert!(
+            read == 0 || String::from_utf8_lossy(&buf[..read]).contains("408"),
+            "{}",
+            String::from_utf8_lossy(&buf[..read])
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(25), "closed after {:?}", started.elapsed());
+    // A wrong key waits before its refusal; a guesser is also throttled in the log.
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(executor.get("/ws/connect", Some("guess")).0, 401);
+    }
+    assert!(started.elapsed() >= Duration::from_millis(2000), "{:?}", started.elapsed());
+    assert!(executor.events("refused a connection: wrong or missing API key").len() < 5, "{}", executor.logs());
+    // Past --max-connections a client is refused until one leaves.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let first = raw_connect(&executor).await;
+        let second = raw_connect(&executor).await;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws/connect", executor.address).into_client_request().unwrap();
+        request.headers_mut().insert("X-API-Key", KEY.parse().unwrap());
+        request.headers_mut().insert("X-Aqueducts-Protocol", "1".parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 503),
+            other => panic!("a third connection was not refused: {:?}", other.map(|_| ())),
+        }
+        drop((first, second));
+    });
+}
+
+#[test]
+fn a_run_over_the_executors_time_limit_is_stopped() {
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &["--max-run-duration", "1"]);
+    let client = client_dir(&counting_spec(200_000_000, "./out/slow.csv"));
+    let started = Instant::now();
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("took longer than this executor allows (1 s"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(!dir.path().join("out/slow.csv").exists());
+}
+
+#[test]
+fn fifty_clients_at_once_are_all_answered() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &["--max-queue", "64"]);
+    let file = big_file(dir.path(), 4);
+    // 16 runs through the CLI, 24 raw clients reading files, 10 cancelling.
+    let runs: Vec<(Client, tempfile::TempDir)> = (0..16)
+        .map(|i| {
+            let client = client_dir(&counting_spec(1000, &format!("./out/load_{i}.csv")));
+            (Client::start(client.path(), &executor, &["run", "-f", "spec.yml", "-q"]), client)
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let answered = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..34 {
+            let (executor, file) = (&executor, file.clone());
+            let mut socket = raw_connect(executor).await;
+            tasks.push(async move {
+                if i < 24 {
+                    for request in get_requests(&file, 8) {
+                        socket.send(request).await.unwrap();
+                    }
+                    let mut next = 1u64;
+                    while next <= 8 {
+                        if let Message::Binary(frame) = socket.next().await.unwrap().unwrap() {
+                            assert_eq!(u64::from_le_bytes(frame[..8].try_into().unwrap()), next, "in order");
+                            next += 1;
+                        }
+                    }
+                } else {
+                    let cancel = format!(r#"{{"type":"cancel","execution_id":"gone-{i}"}}"#);
+                    socket.send(Message::Text(cancel.into())).await.unwrap();
+                    let reply = socket.next().await.unwrap().unwrap();
+                    assert!(reply.to_text().unwrap().contains("\"unknown\""), "{reply:?}");
+                }
+                1
+            });
+        }
+        futures::future::join_all(tasks).await.into_iter().sum::<usize>()
+    });
+    assert_eq!(answered, 34);
+    for (client, _dir) in runs {
+        let (code, stderr) = client.finish(Duration::from_secs(180));
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 16);
+    let peak = executor.peak_rss_mib();
+    eprintln!("executor peak RSS with 50 clients at once: {peak} MiB");
+    assert!(peak < 768, "{peak} MiB");
+    // The next client is served normally.
+    executor.wait_idle();
+    let client = client_dir(&counting_spec(10, "./out/after.csv"));
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 #[test]

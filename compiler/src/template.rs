@@ -124,6 +124,19 @@ pub fn check_secret_placement(root: &Node) -> Vec<Diagnostic> {
             Value::Str(text) if aqueducts_runtime::access::secrets::has_references(&text.value) => {
                 let allowed = key.is_some_and(|k| SECRET_KEYS.contains(&k))
                     || parent.is_some_and(|p| SECRET_PARENTS.contains(&p));
+                if allowed
+                    && key == Some("connection_string")
+                    && let Some(attribute) = aqueducts_runtime::io::odbc::misplaced_secret(&text.value)
+                {
+                    out.push(
+                        Diagnostic::error(
+                            Code::InvalidTemplate,
+                            format!("`env(...)` secrets can only stand in a credential of a connection string, not in `{attribute}`"),
+                        )
+                        .label(node.span.clone(), format!("a secret in `{attribute}`"))
+                        .help("write secrets as `PWD={{ env(\"NAME\") }}` (or `UID=`, `Token=`); a driver may repeat other parts in its errors, so write them in the spec or pass them with `--param`"),
+                    );
+                }
                 if !allowed {
                     out.push(
                         Diagnostic::error(

@@ -18,6 +18,7 @@ pub mod state;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aqueducts_protocol::{
     API_KEY_HEADER, CONNECT_PATH, HEALTH_PATH, Health, HealthDetails, PROTOCOL_HEADER, PROTOCOL_VERSION,
@@ -75,7 +76,9 @@ async fn connect(
 ) -> Response {
     let offered = headers.get(API_KEY_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
     if !executor.key_matches(offered) {
-        tracing::warn!(key_sent = !offered.is_empty(), "refused a connection: wrong or missing API key");
+        executor.log_refused_key(!offered.is_empty());
+        // Each wrong guess costs its sender time.
+        tokio::time::sleep(FAILED_KEY_DELAY).await;
         return (StatusCode::UNAUTHORIZED, "a valid API key is needed in the X-API-Key header\n").into_response();
     }
     let Some(upgrade) = upgrade else {
@@ -85,11 +88,18 @@ async fn connect(
         tracing::warn!(%refusal, "refused a connection: protocol version");
         return (StatusCode::BAD_REQUEST, format!("{refusal}\n")).into_response();
     }
+    let Ok(permit) = executor.connections.clone().try_acquire_owned() else {
+        tracing::warn!("refused a connection: --max-connections reached");
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections; try again later\n").into_response();
+    };
     let limit = executor.max_message_bytes;
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| session::serve(executor, socket))
+        .on_upgrade(move |socket| async move {
+            session::serve(executor, socket).await;
+            drop(permit);
+        })
         .into_response()
 }
 
@@ -111,6 +121,13 @@ fn protocol_spoken(headers: &axum::http::HeaderMap) -> Result<(), String> {
         )),
     }
 }
+
+/// How long a client may take to send the headers of a request (and its first request
+/// after connecting): half-sent requests do not hold connections open.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the answer to a wrong key is held back.
+const FAILED_KEY_DELAY: Duration = Duration::from_millis(500);
 
 /// Listens and serves until the process is stopped.
 pub async fn serve(options: Options) -> Result<(), ServeError> {
@@ -150,12 +167,11 @@ pub async fn serve(options: Options) -> Result<(), ServeError> {
             "listening beyond loopback without TLS: API keys and data travel in clear text (use --tls-cert and --tls-key)"
         );
     }
+    let mut server = axum_server::from_tcp(listener).map_err(listen_error)?.first_request_timeout(HEADER_READ_TIMEOUT);
+    server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
     let served = match tls {
-        Some(config) => axum_server::from_tcp_rustls(listener, config).map_err(listen_error)?.serve(app).await,
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(listen_error)?;
-            axum::serve(listener, app).await
-        }
+        Some(config) => server.acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config)).serve(app).await,
+        None => server.serve(app).await,
     };
     served.map_err(ServeError::Stopped)
 }

@@ -9,8 +9,10 @@ fn main() -> ExitCode {
     // Before any thread starts: it sets an environment variable.
     aqueducts_runtime::io::odbc::prepare_driver_config();
     let options = Options::parse();
+    // The ODBC layer logs the driver's diagnostics, which may repeat what a connection
+    // string gave the driver (a resolved secret included): never logged.
     let filter = tracing_subscriber::EnvFilter::new(format!(
-        "aqueducts_executor={level},aqueducts_runtime={level},warn",
+        "aqueducts_executor={level},aqueducts_runtime={level},odbc_api=off,arrow_odbc=off,warn",
         level = options.log_level
     ));
     tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();

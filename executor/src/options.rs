@@ -70,6 +70,14 @@ pub struct Options {
     #[arg(long, env = "AQUEDUCTS_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Client connections served at once; more are refused (503) until one closes.
+    #[arg(long, env = "AQUEDUCTS_MAX_CONNECTIONS", default_value_t = 64)]
+    pub max_connections: usize,
+
+    /// Stop a run that takes longer than this many seconds (0: no limit).
+    #[arg(long, env = "AQUEDUCTS_MAX_RUN_DURATION", default_value_t = 0, value_name = "SECONDS")]
+    pub max_run_duration: u64,
+
     /// Messages larger than this are refused (an artifact is one message).
     #[arg(long, env = "AQUEDUCTS_MAX_MESSAGE_MB", default_value_t = 256, value_name = "MB")]
     pub max_message_mb: usize,
@@ -114,6 +122,8 @@ impl std::fmt::Debug for Options {
             .field("max_queue", &self.max_queue)
             .field("tls", &self.tls_cert.is_some())
             .field("max_message_mb", &self.max_message_mb)
+            .field("max_connections", &self.max_connections)
+            .field("max_run_duration", &self.max_run_duration)
             .finish_non_exhaustive()
     }
 }

@@ -53,14 +53,24 @@ impl Queue {
         (usize::from(state.running.is_some()), state.waiting.len())
     }
 
-    /// Puts an execution at the back of the queue, unless the queue is full.
-    pub fn enqueue(&self, id: &str, cancel: CancellationToken) -> Result<(), Busy> {
-        let mut state = self.state();
+    /// How many wait, when that many leave no room for another: the check
+    /// [`Queue::enqueue`] makes, for refusing before any work is done.
+    pub fn full(&self) -> Option<usize> {
+        Self::no_room(&self.state(), self.max_waiting)
+    }
+
+    fn no_room(state: &State, max_waiting: usize) -> Option<usize> {
         // With nothing running, the front of the queue is about to start: it does not wait.
         let still_waiting = state.waiting.len() - usize::from(state.running.is_none() && !state.waiting.is_empty());
         let idle = state.running.is_none() && state.waiting.is_empty();
-        if !idle && still_waiting >= self.max_waiting {
-            return Err(Busy { waiting: still_waiting });
+        (!idle && still_waiting >= max_waiting).then_some(still_waiting)
+    }
+
+    /// Puts an execution at the back of the queue, unless the queue is full.
+    pub fn enqueue(&self, id: &str, cancel: CancellationToken) -> Result<(), Busy> {
+        let mut state = self.state();
+        if let Some(waiting) = Self::no_room(&state, self.max_waiting) {
+            return Err(Busy { waiting });
         }
         state.waiting.push_back(id.to_string());
         state.cancels.insert(id.to_string(), cancel);

@@ -4,32 +4,66 @@
 //! so messages arrive in the order they were produced: an execution's queue positions,
 //! then its progress and stage output, then its final message, always last. When the
 //! client goes away, its queued and running executions are cancelled.
+//!
+//! What one connection can make the executor hold is bounded: its file requests are
+//! served one after the other, in the order they came (so their answers come in that
+//! order too), and at most [`STORE_REQUESTS_IN_FLIGHT`] answers wait to be written to
+//! the socket (a client that does not read stops its own requests, not the executor); control messages over [`MAX_CONTROL_BYTES`] are refused unparsed;
+//! an artifact is refused as busy before it is decoded when the queue is full; the
+//! executor pings every [`PING_INTERVAL`] and closes a connection it has heard nothing
+//! from (not even a pong) for [`IDLE_TIMEOUT`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use aqueducts_protocol::{ClientMessage, Event, ExecutorMessage, Outcome, PROTOCOL_VERSION, get_reply_frame};
+use aqueducts_protocol::{
+    ClientMessage, Event, ExecutorMessage, Outcome, PROTOCOL_VERSION, StoreAnswer, StoreOperation, get_reply_frame,
+};
 use aqueducts_runtime::{ExecutablePipeline, artifact, execute};
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::files::{Served, serve as serve_files};
 use crate::state::Executor;
 
+/// Answers to file requests of one connection that may wait to be written (each at most
+/// `files::MAX_GET_BYTES`), and requests that may wait to be served.
+pub const STORE_REQUESTS_IN_FLIGHT: usize = 2;
+/// The largest text message: control messages are small (a described query is the
+/// longest); a larger one is refused without being parsed.
+pub const MAX_CONTROL_BYTES: usize = 1024 * 1024;
+/// How often the executor pings a client.
+pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// How long a connection may stay silent (no message, no pong) before it is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A message for the client, with the permit of the file request it answers, released
+/// once the message is written.
+type Outgoing = (Message, Option<OwnedSemaphorePermit>);
+
 /// Sends messages to the client, in order.
 #[derive(Clone)]
-struct Outbox(mpsc::UnboundedSender<Message>);
+struct Outbox(mpsc::UnboundedSender<Outgoing>);
 
 impl Outbox {
     fn send(&self, message: &ExecutorMessage) {
+        self.send_holding(message, None);
+    }
+
+    fn send_holding(&self, message: &ExecutorMessage, permit: Option<OwnedSemaphorePermit>) {
         if let Ok(text) = serde_json::to_string(message) {
-            let _ = self.0.send(Message::Text(text.into()));
+            let _ = self.0.send((Message::Text(text.into()), permit));
         }
     }
 
-    fn send_bytes(&self, bytes: Vec<u8>) {
-        let _ = self.0.send(Message::Binary(bytes.into()));
+    fn send_bytes(&self, bytes: Vec<u8>, permit: Option<OwnedSemaphorePermit>) {
+        let _ = self.0.send((Message::Binary(bytes.into()), permit));
+    }
+
+    fn ping(&self) {
+        let _ = self.0.send((Message::Ping(Vec::new().into()), None));
     }
 }
 
@@ -37,13 +71,20 @@ pub async fn serve(executor: Arc<Executor>, socket: WebSocket) {
     let connection = uuid::Uuid::new_v4().simple().to_string();
     tracing::info!(%connection, "client connected");
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+    // Cancelled when the writer stops: a client that reads nothing for IDLE_TIMEOUT
+    // (its socket buffer full) is gone as far as this connection is concerned.
+    let writer_gone = CancellationToken::new();
+    let writer_done = writer_gone.clone();
     let writer = tokio::spawn(async move {
-        while let Some(message) = rx.recv().await {
-            if sink.send(message).await.is_err() {
+        while let Some((message, permit)) = rx.recv().await {
+            let sent = tokio::time::timeout(IDLE_TIMEOUT, sink.send(message)).await;
+            drop(permit); // the next file request of this connection may be served
+            if !matches!(sent, Ok(Ok(()))) {
                 break;
             }
         }
+        writer_done.cancel();
         let _ = sink.close().await;
     });
     let outbox = Outbox(tx);
@@ -58,9 +99,34 @@ pub async fn serve(executor: Arc<Executor>, socket: WebSocket) {
 
     // Cancelled when this connection ends: stops every execution it submitted.
     let gone = CancellationToken::new();
-    while let Some(frame) = stream.next().await {
+    let store_requests = serve_store_requests(executor.clone(), outbox.clone());
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    loop {
+        let frame = tokio::select! {
+            frame = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => frame,
+            _ = ping.tick() => {
+                outbox.ping();
+                continue;
+            }
+            _ = writer_gone.cancelled() => break,
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                tracing::info!(%connection, "closing a connection silent for {} s", IDLE_TIMEOUT.as_secs());
+                break;
+            }
+        };
         match frame {
-            Ok(Message::Text(text)) => on_text(&executor, &outbox, text.as_str()),
+            Ok(Message::Text(text)) if text.len() > MAX_CONTROL_BYTES => {
+                let message = format!(
+                    "a text message of {} bytes; control messages are at most {MAX_CONTROL_BYTES} bytes (an artifact is sent as a binary message)",
+                    text.len()
+                );
+                outbox.send(&ExecutorMessage::Error { message });
+            }
+            Ok(Message::Text(text)) => on_text(&executor, &outbox, &store_requests, text.as_str()).await,
             Ok(Message::Binary(bytes)) => {
                 submit(&executor, &outbox, bytes.to_vec(), gone.child_token(), &connection).await
             }
@@ -89,16 +155,44 @@ fn too_large(error: &str, limit: usize) -> Option<String> {
         .then(|| format!("message too large: this executor accepts messages of at most {limit} bytes"))
 }
 
-fn on_text(executor: &Arc<Executor>, outbox: &Outbox, text: &str) {
+/// Serves a connection's file requests in the order they come, each once fewer than
+/// [`STORE_REQUESTS_IN_FLIGHT`] answers wait to be written; returns where to send them.
+fn serve_store_requests(executor: Arc<Executor>, outbox: Outbox) -> mpsc::Sender<(u64, StoreOperation)> {
+    let (requests, mut incoming) = mpsc::channel::<(u64, StoreOperation)>(STORE_REQUESTS_IN_FLIGHT);
+    let unwritten = Arc::new(Semaphore::new(STORE_REQUESTS_IN_FLIGHT));
+    tokio::spawn(async move {
+        while let Some((request, operation)) = incoming.recv().await {
+            let Ok(permit) = unwritten.clone().acquire_owned().await else { return };
+            let executor = executor.clone();
+            let served =
+                tokio::task::spawn_blocking(move || serve_files(&operation, &executor.allowed, &executor.databases))
+                    .await;
+            match served {
+                Ok(Served::Answer(answer)) => {
+                    outbox.send_holding(&ExecutorMessage::StoreReply { request, answer }, Some(permit))
+                }
+                Ok(Served::Bytes(bytes)) => outbox.send_bytes(get_reply_frame(request, &bytes), Some(permit)),
+                Err(_) => {
+                    let answer = StoreAnswer::Refused { message: "the request failed on the executor".into() };
+                    outbox.send_holding(&ExecutorMessage::StoreReply { request, answer }, Some(permit))
+                }
+            }
+        }
+    });
+    requests
+}
+
+async fn on_text(
+    executor: &Arc<Executor>,
+    outbox: &Outbox,
+    store_requests: &mpsc::Sender<(u64, StoreOperation)>,
+    text: &str,
+) {
     match serde_json::from_str::<ClientMessage>(text) {
         Ok(ClientMessage::Store { request, operation }) => {
-            let (executor, outbox) = (executor.clone(), outbox.clone());
-            tokio::task::spawn_blocking(move || {
-                match serve_files(&operation, &executor.allowed, &executor.databases) {
-                    Served::Answer(answer) => outbox.send(&ExecutorMessage::StoreReply { request, answer }),
-                    Served::Bytes(bytes) => outbox.send_bytes(get_reply_frame(request, &bytes)),
-                }
-            });
+            // Waits while this connection has its fill of requests waiting: reading from
+            // it stops, so a client that sends faster than it reads is held back.
+            let _ = store_requests.send((request, operation)).await;
         }
         Ok(ClientMessage::Cancel { execution_id }) => {
             let outcome = executor.queue.cancel(&execution_id);
@@ -106,9 +200,13 @@ fn on_text(executor: &Arc<Executor>, outbox: &Outbox, text: &str) {
             outbox.send(&ExecutorMessage::CancelReply { execution_id, outcome });
         }
         Err(error) => {
-            let kind = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string));
+            // Only the `type` is read again (everything else is skipped, not kept).
+            #[derive(serde::Deserialize)]
+            struct Kind {
+                #[serde(rename = "type")]
+                kind: Option<String>,
+            }
+            let kind = serde_json::from_str::<Kind>(text).ok().and_then(|k| k.kind);
             let message = match kind {
                 Some(kind) if !["store", "cancel"].contains(&kind.as_str()) => {
                     format!("unknown message type `{kind}`; expected `store` or `cancel`, or a plan artifact")
@@ -146,6 +244,10 @@ async fn submit(
         tracing::warn!(%connection, %message, "refused an artifact");
         outbox.send(&ExecutorMessage::Error { message });
     };
+    // A full queue refuses before anything is decoded (enqueueing checks again).
+    if let Some(waiting) = executor.queue.full() {
+        return refuse(format!("the executor is busy: {waiting} runs are waiting already; try again later"));
+    }
     // Hashing, decoding and walking a large plan is CPU work: off the async workers.
     let checker = executor.clone();
     let checked = tokio::task::spawn_blocking(move || decode_and_check(&checker, &bytes)).await;
@@ -194,7 +296,24 @@ async fn run(
         };
         execute(pipeline, &ctx, &mut on_event).await
     });
+    let deadline = async {
+        match executor.max_run_duration {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
+        _ = deadline => {
+            task.abort();
+            let _ = task.await; // wait until its work is dropped and its staging removed
+            let limit = executor.max_run_duration.map_or(0, |d| d.as_secs());
+            Outcome::Failed {
+                stage: None,
+                message: format!("the run took longer than this executor allows ({limit} s, --max-run-duration); it was stopped"),
+                memory_limit: false,
+                destination_changed: false,
+            }
+        }
         joined = &mut task => match joined {
             Ok(Ok(summary)) => Outcome::Succeeded { summary },
             Ok(Err(error)) => Outcome::Failed {

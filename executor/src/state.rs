@@ -2,12 +2,15 @@
 //! locations, key and queue).
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aqueducts_runtime::RunSettings;
 use aqueducts_runtime::access::{AllowList, DatabasePolicy};
 use aqueducts_runtime::io::odbc::registered_drivers;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 use crate::error::ServeError;
 use crate::options::Options;
@@ -22,6 +25,12 @@ pub struct Executor {
     pub allowed: AllowList,
     /// What plans may do on databases.
     pub databases: DatabasePolicy,
+    /// A permit per client connection being served.
+    pub connections: Arc<Semaphore>,
+    /// Runs longer than this are stopped.
+    pub max_run_duration: Option<Duration>,
+    /// Refused keys, logged at most once a second (with how many went unlogged).
+    refusals: Mutex<Refusals>,
     pub max_message_bytes: usize,
     pub working_directory: PathBuf,
     pub queue: Queue,
@@ -43,6 +52,9 @@ impl Executor {
             settings,
             allowed,
             databases: DatabasePolicy::new(options.allow_custom_sql, registered_drivers()),
+            connections: Arc::new(Semaphore::new(options.max_connections.max(1))),
+            max_run_duration: (options.max_run_duration > 0).then(|| Duration::from_secs(options.max_run_duration)),
+            refusals: Mutex::new(Refusals::default()),
             max_message_bytes: options.max_message_mb.saturating_mul(1024 * 1024).max(1024),
             working_directory,
             queue: Queue::new(options.max_queue),
@@ -54,5 +66,28 @@ impl Executor {
         // Digests of equal length, so the time taken says nothing of the key's length.
         let (offered, expected) = (Sha256::digest(offered), Sha256::digest(self.api_key.as_bytes()));
         offered.as_slice().ct_eq(expected.as_slice()).into()
+    }
+}
+
+/// How refused keys were logged lately.
+#[derive(Default)]
+struct Refusals {
+    last_logged: Option<Instant>,
+    unlogged: u64,
+}
+
+impl Executor {
+    /// Logs a refused key, at most once a second: a client guessing keys cannot fill the
+    /// log. Returns nothing; the caller delays its answer.
+    pub fn log_refused_key(&self, key_sent: bool) {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        let due = refusals.last_logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+        if !due {
+            refusals.unlogged += 1;
+            return;
+        }
+        let unlogged = std::mem::take(&mut refusals.unlogged);
+        refusals.last_logged = Some(Instant::now());
+        tracing::warn!(key_sent, refused_since_last_line = unlogged, "refused a connection: wrong or missing API key");
     }
 }

@@ -77,6 +77,13 @@ impl Executor {
         }
     }
 
+    /// The most memory the executor process has held (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    }
+
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
@@ -240,4 +247,20 @@ pub fn raw_session(
         }
         out
     })
+}
+
+/// Opens a raw WebSocket to the executor (key and protocol version sent) and reads the
+/// welcome.
+pub async fn raw_connect(
+    executor: &Executor,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/ws/connect", executor.address).into_client_request().unwrap();
+    request.headers_mut().insert("X-API-Key", KEY.parse().unwrap());
+    request.headers_mut().insert(PROTOCOL_HEADER, PROTOCOL_VERSION.into());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let welcome = socket.next().await.unwrap().unwrap();
+    assert!(welcome.to_text().unwrap().contains("\"welcome\""));
+    socket
 }

@@ -5,7 +5,7 @@
 
 use super::allow_list::AccessError;
 use super::touched::DatabaseUse;
-use crate::io::odbc::connection::ConnectionString;
+use crate::io::odbc::connection::{ConnectionString, attributes};
 
 /// Connection string keywords that make the driver manager read a file of the client's
 /// choosing (which may name any driver library) or write one.
@@ -62,44 +62,6 @@ impl DatabasePolicy {
     }
 }
 
-/// The `key=value` attributes of an ODBC connection string; values in braces may hold
-/// `;` (and `}}` for a brace).
-fn attributes(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while !rest.trim().is_empty() {
-        let Some((key, after)) = rest.split_once('=') else { break };
-        let after = after.trim_start();
-        let (value, next) = if let Some(braced) = after.strip_prefix('{') {
-            let mut value = String::new();
-            let mut chars = braced.char_indices().peekable();
-            let mut end = braced.len();
-            while let Some((at, c)) = chars.next() {
-                if c == '}' {
-                    if chars.peek().is_some_and(|(_, next)| *next == '}') {
-                        chars.next();
-                        value.push('}');
-                        continue;
-                    }
-                    end = at + 1;
-                    break;
-                }
-                value.push(c);
-            }
-            let tail = &braced[end.min(braced.len())..];
-            (value, tail.split_once(';').map_or("", |(_, next)| next))
-        } else {
-            match after.split_once(';') {
-                Some((value, next)) => (value.to_string(), next),
-                None => (after.to_string(), ""),
-            }
-        };
-        out.push((key.trim().trim_start_matches(';').trim().to_string(), value));
-        rest = next;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,13 +99,5 @@ mod tests {
         let custom = DatabaseUse { connection_string: ConnectionString::new("DSN=w"), custom_sql: true };
         assert!(policy().check(std::slice::from_ref(&custom)).is_err());
         assert!(DatabasePolicy::new(true, vec![]).check(&[custom]).is_ok());
-    }
-
-    #[test]
-    fn attributes_read_braces() {
-        assert_eq!(
-            attributes("Driver={A;B}}};Pwd=x;;Uid = u"),
-            vec![("Driver".into(), "A;B}".into()), ("Pwd".into(), "x".into()), ("Uid".into(), "u".into())]
-        );
     }
 }

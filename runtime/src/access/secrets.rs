@@ -54,6 +54,36 @@ pub fn resolve_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resu
     Ok(out)
 }
 
+/// The values, in this process, of the variables the text references (those that are
+/// set), for [`scrub`].
+pub fn referenced_values(text: &str) -> Vec<String> {
+    let values = std::cell::RefCell::new(Vec::new());
+    let _ = resolve_with(text, |name| {
+        let value = std::env::var(name).ok();
+        values.borrow_mut().extend(value.clone());
+        value
+    });
+    values.into_inner()
+}
+
+/// The text with every occurrence of `values` (resolved secrets) replaced by `****`.
+/// Values shorter than 3 characters are left: replacing them would garble messages
+/// and hide nothing worth hiding.
+pub fn scrub(text: &str, values: &[String]) -> String {
+    let mut longest_first: Vec<&String> = values.iter().filter(|v| v.chars().count() >= 3).collect();
+    longest_first.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    longest_first.into_iter().fold(text.to_string(), |text, value| text.replace(value.as_str(), "****"))
+}
+
+/// Whether an ODBC connection string attribute holds a credential, where an `env()`
+/// secret may stand: `PWD`, `Password`, `UID`, `User`, `Token`, `AccessToken`, any
+/// `...Secret...`, in any case.
+pub fn is_connection_credential(attribute: &str) -> bool {
+    let name = attribute.trim().to_ascii_lowercase();
+    ["pwd", "uid", "user", "username", "user id"].contains(&name.as_str())
+        || ["password", "token", "secret"].iter().any(|marker| name.contains(marker))
+}
+
 /// Replaces every reference with the value of its variable in this process.
 pub fn resolve(text: &str) -> Result<String, MissingSecret> {
     resolve_with(text, |name| std::env::var(name).ok())
@@ -345,6 +375,22 @@ mod tests {
         assert_eq!(mask_passwords("UID=a; PWD = s3cret ;X=1"), "UID=a; PWD = *******;X=1");
         assert_eq!(mask_passwords("Pwd={a}}b;c};X=1"), "Pwd=********;X=1");
         assert_eq!(mask_passwords("PWD={{ env(\"P\") }}"), "PWD={{ env(\"P\") }}");
+    }
+
+    #[test]
+    fn resolved_secrets_are_scrubbed_from_messages() {
+        // SAFETY: a variable of this test alone.
+        unsafe { std::env::set_var("AQ_SCRUB_TEST_SECRET", "hunter22") };
+        let text = format!("Driver={};PWD=x", reference("AQ_SCRUB_TEST_SECRET"));
+        let values = referenced_values(&text);
+        assert_eq!(values, vec!["hunter22".to_string()]);
+        assert_eq!(
+            scrub("Can't open lib 'hunter22' : file not found", &values),
+            "Can't open lib '****' : file not found"
+        );
+        assert_eq!(scrub("a b", &["a".to_string()]), "a b");
+        assert!(is_connection_credential("PWD") && is_connection_credential(" AccessToken "));
+        assert!(!is_connection_credential("Driver") && !is_connection_credential("Server"));
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::time::Instant;
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_plan::execution_plan::reset_plan_states;
-use datafusion::physical_plan::{ExecutionPlan, collect, displayable, execute_stream};
+use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
@@ -211,10 +212,11 @@ async fn print_and_write(
             plan.clone()
         };
         let limited = Arc::new(GlobalLimitExec::new(single, 0, Some(limit)));
-        let batches = collect(limited, ctx.task_ctx()).await.map_err(|e| RunError::new(name, e))?;
+        let (batches, held) = collect_shown(limited, name, ctx).await.map_err(|e| RunError::new(name, e))?;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let table = pretty_format_batches(&batches).map_err(|e| RunError::new(name, e.into()))?;
         text.push_str(&format!("stage `{name}` ({rows} rows shown):\n{table}\n"));
+        drop((batches, held));
     }
 
     let run = match (&stage.write, run_for_analysis(stage)) {
@@ -247,6 +249,24 @@ async fn print_and_write(
         }
     }
     Ok((text, rows))
+}
+
+/// The rows a stage shows, held in the memory pool until they are printed: a `show` of
+/// wide rows under a memory limit fails as a memory limit rather than outgrowing it.
+async fn collect_shown(
+    plan: Arc<dyn ExecutionPlan>,
+    stage: &str,
+    ctx: &SessionContext,
+) -> datafusion::error::Result<(Vec<datafusion::arrow::record_batch::RecordBatch>, MemoryReservation)> {
+    let reservation = MemoryConsumer::new(format!("rows shown by {stage}")).register(&ctx.runtime_env().memory_pool);
+    let mut stream = execute_stream(plan, ctx.task_ctx())?;
+    let mut batches = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        reservation.try_grow(batch.get_array_memory_size())?;
+        batches.push(batch);
+    }
+    Ok((batches, reservation))
 }
 
 /// Streams a plan to its end and counts rows; a write reports the rows it wrote in a

@@ -38,6 +38,10 @@ pub enum OdbcError {
     /// The commit of a write failed, or its connection was lost before it.
     #[error("{0}")]
     Commit(String),
+    #[error(
+        "`env(...)` secrets may only stand in a credential of a connection string (PWD, UID, Token, ...), not in `{attribute}`"
+    )]
+    SecretPlacement { attribute: String },
 }
 
 impl From<OdbcError> for DataFusionError {
@@ -55,12 +59,69 @@ pub(crate) fn driver_message(error: impl fmt::Display) -> String {
     }
 }
 
+/// Connects with the connection string's secrets resolved from this process's
+/// environment. A secret may stand only in a credential attribute (see
+/// [`misplaced_secret`]), and the driver's words are scrubbed of every resolved value:
+/// a driver that repeats what it was given (`can't open lib '...'`) repeats no secret.
 pub(crate) fn connect(connection_string: &str) -> Result<arrow_odbc::odbc_api::Connection<'static>, OdbcError> {
+    if let Some(attribute) = misplaced_secret(connection_string) {
+        return Err(OdbcError::SecretPlacement { attribute });
+    }
     let resolved = secrets::resolve(connection_string)?;
+    let values = secrets::referenced_values(connection_string);
     let environment = environment()?;
     environment
         .connect_with_connection_string(&resolved, ConnectionOptions::default())
-        .map_err(|e| OdbcError::Connect(driver_message(e)))
+        .map_err(|e| OdbcError::Connect(secrets::scrub(&driver_message(e), &values)))
+}
+
+/// The attribute of a connection string that holds an `env()` reference although it is
+/// not a credential (`Driver=`, `Server=`, a key itself), if any: references are
+/// resolved only where a secret belongs, never where a driver would echo it back.
+pub fn misplaced_secret(connection_string: &str) -> Option<String> {
+    attributes(connection_string).into_iter().find_map(|(key, value)| {
+        let misplaced = secrets::has_references(&key)
+            || (secrets::has_references(&value) && !secrets::is_connection_credential(&key));
+        misplaced.then(|| secrets::display(&key))
+    })
+}
+
+/// The `key=value` attributes of an ODBC connection string; values in braces may hold
+/// `;` (and `}}` for a brace).
+pub(crate) fn attributes(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.trim().is_empty() {
+        let Some((key, after)) = rest.split_once('=') else { break };
+        let after = after.trim_start();
+        let (value, next) = if let Some(braced) = after.strip_prefix('{') {
+            let mut value = String::new();
+            let mut chars = braced.char_indices().peekable();
+            let mut end = braced.len();
+            while let Some((at, c)) = chars.next() {
+                if c == '}' {
+                    if chars.peek().is_some_and(|(_, next)| *next == '}') {
+                        chars.next();
+                        value.push('}');
+                        continue;
+                    }
+                    end = at + 1;
+                    break;
+                }
+                value.push(c);
+            }
+            let tail = &braced[end.min(braced.len())..];
+            (value, tail.split_once(';').map_or("", |(_, next)| next))
+        } else {
+            match after.split_once(';') {
+                Some((value, next)) => (value.to_string(), next),
+                None => (after.to_string(), ""),
+            }
+        };
+        out.push((key.trim().trim_start_matches(';').trim().to_string(), value));
+        rest = next;
+    }
+    out
 }
 
 /// A connection for reading query results. psqlodbc reports `text` and unbounded
@@ -127,5 +188,35 @@ impl fmt::Display for ConnectionString {
 impl fmt::Debug for ConnectionString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self:?}", self = self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_read_braces() {
+        assert_eq!(
+            attributes("Driver={A;B}}};Pwd=x;;Uid = u"),
+            vec![("Driver".into(), "A;B}".into()), ("Pwd".into(), "x".into()), ("Uid".into(), "u".into())]
+        );
+    }
+
+    #[test]
+    fn secrets_stand_only_in_credentials() {
+        let secret = secrets::reference("S");
+        for placed in [
+            format!("Driver=x;PWD={secret}"),
+            format!("UID={secret};Token={{{secret}}}"),
+            format!("AccessToken={secret}"),
+        ] {
+            assert_eq!(misplaced_secret(&placed), None, "{placed}");
+        }
+        assert_eq!(misplaced_secret(&format!("Driver={secret};PWD=x")).as_deref(), Some("Driver"));
+        assert_eq!(misplaced_secret(&format!("Server=h{secret};PWD=x")).as_deref(), Some("Server"));
+        assert!(misplaced_secret(&format!("{secret}=x")).is_some());
+        let refused = connect(&format!("Driver={secret}")).unwrap_err();
+        assert!(matches!(refused, OdbcError::SecretPlacement { .. }), "{refused}");
     }
 }

@@ -10,7 +10,7 @@ pub mod scan;
 pub mod sink;
 pub mod transactions;
 
-pub use connection::{ConnectionString, MAX_TEXT_BYTES, OdbcError, environment};
+pub use connection::{ConnectionString, MAX_TEXT_BYTES, OdbcError, environment, misplaced_secret};
 pub use describe::{Describer, LocalDescriber, columns_to_schema, describe, schema_to_columns};
 pub use driver_config::{prepare_driver_config, registered_drivers};
 pub use scan::{OdbcScanExec, OdbcTable};
