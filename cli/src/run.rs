@@ -12,7 +12,7 @@ use aqueducts_compiler::diagnostic::{Diagnostic, render};
 use aqueducts_compiler::lower::{explain, lower};
 use aqueducts_compiler::{Severity, SourceFile, Spec, check};
 use aqueducts_runtime::io::odbc::Describer;
-use aqueducts_runtime::{Event, RunSettings, RunSummary, artifact, execute};
+use aqueducts_runtime::{Event, RunSettings, RunSummary, artifact, execute_until};
 use object_store::ObjectStore;
 use std::sync::Arc;
 
@@ -165,16 +165,19 @@ pub async fn run(input: Input, max_memory: f64, quiet: bool) -> CliResult {
             progress.on_event(event);
         }
     };
-    let run = execute(executable, &ctx, &mut on_event);
-    // Ctrl-C drops the run: DataFusion's tasks stop with it, and the staged output is
-    // removed, so the destination keeps its previous content.
-    let outcome = tokio::select! {
-        outcome = run => outcome,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted: the run was stopped and the destination left as it was");
-            return Err(CliError::Failed);
+    // Ctrl-C stops the run: DataFusion's tasks stop, and the staged output is removed,
+    // so the destination keeps its previous content; once the destination is being
+    // replaced, the replacement finishes first.
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
     };
+    let outcome = execute_until(executable, &ctx, &mut on_event, interrupted).await;
+    if matches!(&outcome, Err(error) if error.cancelled) {
+        eprintln!("interrupted: the run was stopped and the destination left as it was");
+        return Err(CliError::Failed);
+    }
     if let Ok(mut progress) = progress.lock() {
         progress.finish();
     }

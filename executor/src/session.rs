@@ -19,7 +19,7 @@ use std::time::Duration;
 use aqueducts_protocol::{
     ClientMessage, Event, ExecutorMessage, Outcome, PROTOCOL_VERSION, StoreAnswer, StoreOperation, get_reply_frame,
 };
-use aqueducts_runtime::{ExecutablePipeline, artifact, execute};
+use aqueducts_runtime::{ExecutablePipeline, artifact, execute_until};
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -288,13 +288,16 @@ async fn run(
     outbox.send(&ExecutorMessage::Started { execution_id: id.to_string() });
     let events = outbox.clone();
     let execution_id = id.to_string();
-    // A task of its own: a panic inside DataFusion ends this run, not the executor, and
-    // aborting the task drops every stream of the run.
+    // Told to stop by a cancel or the time limit; a run already replacing its
+    // destinations finishes that first, and its outcome says what it did.
+    let stop = CancellationToken::new();
+    let stopping = stop.clone();
+    // A task of its own: a panic inside DataFusion ends this run, not the executor.
     let mut task = tokio::spawn(async move {
         let mut on_event = move |event: Event| {
             events.send(&ExecutorMessage::Progress { execution_id: execution_id.clone(), event });
         };
-        execute(pipeline, &ctx, &mut on_event).await
+        execute_until(pipeline, &ctx, &mut on_event, stopping.cancelled_owned()).await
     });
     let deadline = async {
         match executor.max_run_duration {
@@ -302,38 +305,48 @@ async fn run(
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        _ = deadline => {
-            task.abort();
-            let _ = task.await; // wait until its work is dropped and its staging removed
+    let timed_out = tokio::select! {
+        joined = &mut task => return outcome_of(joined, false, executor),
+        _ = deadline => true,
+        _ = cancel.cancelled() => false,
+    };
+    stop.cancel();
+    outcome_of(task.await, timed_out, executor)
+}
+
+/// What a run's task ended with; a stopped run is cancelled, or failed when the time
+/// limit stopped it.
+fn outcome_of(
+    joined: Result<Result<aqueducts_runtime::RunSummary, aqueducts_runtime::RunError>, tokio::task::JoinError>,
+    timed_out: bool,
+    executor: &Executor,
+) -> Outcome {
+    match joined {
+        Ok(Ok(summary)) => Outcome::Succeeded { summary },
+        Ok(Err(error)) if error.cancelled && timed_out => {
             let limit = executor.max_run_duration.map_or(0, |d| d.as_secs());
             Outcome::Failed {
                 stage: None,
-                message: format!("the run took longer than this executor allows ({limit} s, --max-run-duration); it was stopped"),
+                message: format!(
+                    "the run took longer than this executor allows ({limit} s, --max-run-duration); it was stopped"
+                ),
                 memory_limit: false,
                 destination_changed: false,
             }
         }
-        joined = &mut task => match joined {
-            Ok(Ok(summary)) => Outcome::Succeeded { summary },
-            Ok(Err(error)) => Outcome::Failed {
-                stage: Some(error.stage.clone()),
-                message: error.to_string(),
-                memory_limit: error.memory_limit,
-                destination_changed: error.destination_changed,
-            },
-            Err(_) => Outcome::Failed {
-                stage: None,
-                message: "the run stopped on an internal error (a panic in the plan); the executor keeps serving".into(),
-                memory_limit: false,
-                destination_changed: false,
-            },
+        Ok(Err(error)) if error.cancelled => Outcome::Cancelled,
+        Ok(Err(error)) => Outcome::Failed {
+            stage: Some(error.stage.clone()),
+            message: error.to_string(),
+            memory_limit: error.memory_limit,
+            destination_changed: error.destination_changed,
         },
-        _ = cancel.cancelled() => {
-            task.abort();
-            let _ = task.await; // wait until its work is dropped and its staging removed
-            Outcome::Cancelled
-        }
+        Err(_) => Outcome::Failed {
+            stage: None,
+            message: "the run stopped on an internal error (a panic in the plan); the executor keeps serving".into(),
+            memory_limit: false,
+            destination_changed: false,
+        },
     }
 }
 

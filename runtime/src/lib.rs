@@ -22,4 +22,4 @@ pub use aqueducts_protocol as protocol;
 pub use aqueducts_protocol::{Event, RunSummary};
 pub use artifact::DATAFUSION_VERSION;
 pub use pipeline::{ExecutablePipeline, StagePlans};
-pub use run::{InvalidMemoryLimit, RunError, RunSettings, configure_types, execute};
+pub use run::{InvalidMemoryLimit, RunError, RunSettings, configure_types, execute, execute_until};

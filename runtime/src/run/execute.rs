@@ -38,9 +38,22 @@ use crate::shared::scan::count_reads;
 /// stages are stopped and every destination keeps its previous content: staged output is
 /// dropped, never committed.
 pub async fn execute(
+    pipeline: ExecutablePipeline,
+    ctx: &SessionContext,
+    on_event: &mut (dyn FnMut(Event) + Send),
+) -> Result<RunSummary, RunError> {
+    execute_until(pipeline, ctx, on_event, std::future::pending()).await
+}
+
+/// [`execute`], stopped when `stop` completes (a cancel, Ctrl-C, a time limit) unless
+/// the destinations are being replaced already: then the commit goes on to its end and
+/// the run reports what it did, so a stop never tears a commit. A run stopped before
+/// its commit removes its staged output and returns a [`RunError`] marked `cancelled`.
+pub async fn execute_until(
     mut pipeline: ExecutablePipeline,
     ctx: &SessionContext,
     on_event: &mut (dyn FnMut(Event) + Send),
+    stop: impl std::future::Future<Output = ()>,
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let stages = pipeline.stages.len();
@@ -83,11 +96,21 @@ pub async fn execute(
     });
     // Destinations are replaced only once every stage has succeeded: a failure anywhere
     // (or an interrupt) drops all staged output and leaves every destination as it was.
-    let outcome = futures::future::try_join_all(runs).await;
+    let outcome = tokio::select! {
+        outcome = futures::future::try_join_all(runs) => Some(outcome),
+        () = stop => None,
+    };
     let staged = std::mem::take(&mut *stagings.lock().unwrap_or_else(|p| p.into_inner()));
     let written = match outcome {
-        Ok(written) => written,
-        Err(error) => {
+        Some(Ok(written)) => written,
+        None => {
+            // Stopped: the stages' work was dropped with their futures.
+            for (_, area) in staged {
+                area.abort().await;
+            }
+            return Err(RunError::cancelled());
+        }
+        Some(Err(error)) => {
             for (_, area) in staged {
                 area.abort().await;
             }
@@ -98,6 +121,8 @@ pub async fn execute(
             return Err(cause.unwrap_or(error));
         }
     };
+    // From here on nothing stops the run: every destination is replaced, or the failure
+    // says what changed.
     let mut rows_written = None;
     for (stage, area) in staged {
         let rows = written.iter().flatten().find(|(name, _)| *name == stage).map_or(0, |(_, rows)| *rows);
@@ -289,4 +314,50 @@ async fn run_to_completion(
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::execute_until;
+    use crate::RunSettings;
+    use crate::output::write::Write;
+    use crate::pipeline::{ExecutablePipeline, StagePlans};
+
+    /// A pipeline whose one stage writes `rows` numbers to `target` (CSV).
+    async fn writing(ctx: &datafusion::prelude::SessionContext, rows: u64, target: &str) -> ExecutablePipeline {
+        let sql = format!("COPY (SELECT value FROM range({rows})) TO '{target}' STORED AS CSV");
+        let plan = ctx.sql(&sql).await.unwrap().create_physical_plan().await.unwrap();
+        let stage = StagePlans {
+            name: "out".into(),
+            plan: None,
+            show: None,
+            print_schema: false,
+            explain: false,
+            explain_analyze: false,
+            write: Some(Write::from_plan(Arc::clone(&plan)).unwrap()),
+            materialize: None,
+        };
+        ExecutablePipeline { stages: vec![stage], stores: vec![] }
+    }
+
+    #[tokio::test]
+    async fn a_stop_before_the_commit_leaves_the_destination_and_no_debris() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        std::fs::write(&target, "previous\n").unwrap();
+        let ctx = RunSettings::default().session_context().unwrap();
+        let pipeline = writing(&ctx, 500_000_000, target.to_str().unwrap()).await;
+        let stop = tokio::time::sleep(std::time::Duration::from_millis(200));
+        let error = execute_until(pipeline, &ctx, &mut |_| {}, stop).await.unwrap_err();
+        assert!(error.cancelled && !error.destination_changed, "{error}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "staging and lock removed");
+        // Without a stop the same run replaces the destination.
+        let pipeline = writing(&ctx, 10, target.to_str().unwrap()).await;
+        let summary = execute_until(pipeline, &ctx, &mut |_| {}, std::future::pending()).await.unwrap();
+        assert_eq!(summary.rows_written, Some(10));
+        assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 11);
+    }
 }

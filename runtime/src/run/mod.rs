@@ -6,6 +6,6 @@ pub mod memory;
 pub mod outcome;
 pub mod settings;
 
-pub use execute::execute;
+pub use execute::{execute, execute_until};
 pub use outcome::RunError;
 pub use settings::{InvalidMemoryLimit, RunSettings, configure_types};

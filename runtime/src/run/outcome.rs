@@ -13,6 +13,8 @@ pub struct RunError {
     pub memory_limit: bool,
     /// The run failed while replacing the destination, after part of it was replaced.
     pub destination_changed: bool,
+    /// The run was stopped before it replaced anything (see `execute_until`).
+    pub cancelled: bool,
 }
 
 impl RunError {
@@ -26,6 +28,17 @@ impl RunError {
         let memory_limit = matches!(error.find_root(), DataFusionError::ResourcesExhausted(_));
         let message = error.strip_backtrace();
         let message = message.lines().next().unwrap_or(&message).to_string();
-        RunError { stage: stage.to_string(), message, memory_limit, destination_changed: false }
+        RunError { stage: stage.to_string(), message, memory_limit, destination_changed: false, cancelled: false }
+    }
+
+    /// A run stopped before its commit; every destination is as it was.
+    pub fn cancelled() -> Self {
+        RunError {
+            stage: String::new(),
+            message: "the run was stopped; every destination was left as it was".into(),
+            memory_limit: false,
+            destination_changed: false,
+            cancelled: true,
+        }
     }
 }
