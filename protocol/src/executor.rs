@@ -182,3 +182,46 @@ mod tests {
         assert_eq!(parse_get_reply_frame(b"short"), None);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Any text a peer sends is a message or an error, never a panic; every message
+    //! survives a round trip.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn json_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,200}",
+            r#"\{"type":"(store|cancel|welcome|queued|finished|x)"(,"[a-z_]{1,12}":("[^"]{0,12}"|[0-9]{1,20}|-1|null|\{\}|\[\]))*\}"#,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_message_or_an_error(text in json_like()) {
+            let _ = serde_json::from_str::<ClientMessage>(&text);
+            let _ = serde_json::from_str::<ExecutorMessage>(&text);
+            let _ = serde_json::from_str::<crate::Health>(&text);
+            let _ = parse_get_reply_frame(text.as_bytes());
+        }
+
+        #[test]
+        fn messages_round_trip(request in any::<u64>(), path in "\\PC{0,40}", start in any::<u64>(), end in any::<u64>(), id in "\\PC{0,20}") {
+            let messages = [
+                ClientMessage::Store { request, operation: StoreOperation::Get { path: path.clone(), start, end } },
+                ClientMessage::Store { request, operation: StoreOperation::List { prefix: path.clone(), recursive: start % 2 == 0 } },
+                ClientMessage::Cancel { execution_id: id.clone() },
+            ];
+            for message in messages {
+                let text = serde_json::to_string(&message).unwrap();
+                let back: ClientMessage = serde_json::from_str(&text).unwrap();
+                prop_assert_eq!(serde_json::to_string(&back).unwrap(), text);
+            }
+            let frame = get_reply_frame(request, path.as_bytes());
+            prop_assert_eq!(parse_get_reply_frame(&frame), Some((request, path.as_bytes())));
+        }
+    }
+}

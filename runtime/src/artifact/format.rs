@@ -342,4 +342,60 @@ mod tests {
             assert!(decode(&good[..cut], &ctx).is_err());
         }
     }
+
+    mod fuzz {
+        //! Damaged artifacts, with their hash made right again so the damage reaches the
+        //! decoders behind it, are refused or decoded, never a panic or a hang.
+
+        use proptest::prelude::*;
+        use sha2::{Digest, Sha256};
+
+        use super::*;
+
+        /// Where the body starts: magic, version, DataFusion version, hash.
+        fn body_start(artifact: &[u8]) -> usize {
+            let df_len = u16::from_le_bytes([artifact[12], artifact[13]]) as usize;
+            14 + df_len + 32
+        }
+
+        /// The artifact with its body replaced and its hash computed again.
+        fn rehashed(artifact: &[u8], body: &[u8]) -> Vec<u8> {
+            let start = body_start(artifact);
+            let mut out = artifact[..start - 32].to_vec();
+            out.extend_from_slice(&Sha256::digest(body));
+            out.extend_from_slice(body);
+            out
+        }
+
+        proptest! {
+            #[test]
+            fn damaged_bodies_are_refused_not_panicked_on(
+                edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..12),
+            ) {
+                let good = sample();
+                let mut body = good[body_start(&good)..].to_vec();
+                for (at, byte, kind) in edits {
+                    if body.is_empty() {
+                        break;
+                    }
+                    let i = at.index(body.len());
+                    match kind {
+                        0 => body[i] = byte,
+                        1 => body.insert(i, byte),
+                        _ => body.truncate(i),
+                    }
+                }
+                let ctx = datafusion::prelude::SessionContext::new();
+                let damaged = rehashed(&good, &body);
+                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(&damaged, &ctx.task_ctx())));
+                prop_assert!(decoded.is_ok(), "the decoder panicked outside its boundary");
+            }
+
+            #[test]
+            fn arbitrary_bytes_are_not_artifacts(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                let ctx = datafusion::prelude::SessionContext::new();
+                prop_assert!(decode(&bytes, &ctx.task_ctx()).is_err());
+            }
+        }
+    }
 }
