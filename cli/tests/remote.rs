@@ -469,6 +469,60 @@ fn fifty_clients_at_once_are_all_answered() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
+/// An artifact of one stage: `plan` as what it shows, `write` as its write.
+fn crafted_artifact(
+    plan: Option<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
+    write: Option<aqueducts_runtime::output::Write>,
+) -> Vec<u8> {
+    let stage = aqueducts_runtime::StagePlans {
+        name: "s".into(),
+        plan,
+        show: Some(1),
+        print_schema: false,
+        explain: false,
+        explain_analyze: false,
+        write,
+        materialize: None,
+    };
+    aqueducts_runtime::artifact::encode(&aqueducts_runtime::ExecutablePipeline { stages: vec![stage], stores: vec![] })
+        .unwrap()
+}
+
+#[test]
+fn artifacts_that_hide_a_write_are_refused() {
+    use datafusion::datasource::file_format::csv::CsvSink;
+    use datafusion::datasource::physical_plan::FileSink;
+    use datafusion::datasource::sink::DataSinkExec;
+    use datafusion::execution::object_store::ObjectStoreUrl;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = workspace();
+    let executor = Executor::start(dir.path(), &[]);
+    // A sink inside the plan a stage shows, aimed inside the data directory: it would
+    // write there unstaged, outside the write the compiler made.
+    let target = dir.path().join("hidden.csv");
+    let ctx = datafusion::prelude::SessionContext::new();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let copy = runtime.block_on(async {
+        let sql = format!("COPY (SELECT 1 AS a) TO '{}' STORED AS CSV", target.display());
+        ctx.sql(&sql).await.unwrap().create_physical_plan().await.unwrap()
+    });
+    let nested = crafted_artifact(Some(copy.clone()), None);
+    let replies = raw_session(&executor, vec![Message::Binary(nested.into())], |r| !r.is_empty());
+    assert!(replies[0].contains("outside its compiled write"), "{replies:?}");
+    assert!(!target.exists());
+    // A write whose path is in the data directory but whose store is another bucket.
+    let exec = copy.as_ref().downcast_ref::<DataSinkExec>().unwrap();
+    let csv = exec.sink().downcast_ref::<CsvSink>().unwrap();
+    let mut config = csv.config().clone();
+    config.object_store_url = ObjectStoreUrl::parse("s3://other").unwrap();
+    let sink = std::sync::Arc::new(CsvSink::new(config, csv.writer_options().clone()));
+    let redirected = std::sync::Arc::new(DataSinkExec::new(exec.input().clone(), sink, None));
+    let write = aqueducts_runtime::output::Write::from_plan(redirected).unwrap();
+    let elsewhere = crafted_artifact(None, Some(write));
+    let replies = raw_session(&executor, vec![Message::Binary(elsewhere.into())], |r| !r.is_empty());
+    assert!(replies[0].contains("through the store `s3://other/`"), "{replies:?}");
+}
+
 #[test]
 fn executor_options_come_from_flags_or_the_environment() {
     let dir = tempfile::tempdir().unwrap();

@@ -361,7 +361,10 @@ fn check_stores(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(
             }
             if REDIRECTING_KEYS.contains(&key.as_str()) {
                 let location = if value.contains("://") { value.clone() } else { format!("file://{value}") };
-                if secrets::has_references(value) || !is_allowed(&location, allowed) {
+                // A credential file is checked where its links lead, too.
+                let resolved = canonical_file_url(&location);
+                let outside = !is_allowed(&location, allowed) || resolved.is_some_and(|r| !is_allowed(&r, allowed));
+                if secrets::has_references(value) || outside {
                     return Err(format!(
                         "the store `{}` sets `{key}` to `{}`, which this executor does not allow (allow it with --allow-location)",
                         descriptor.url,

@@ -279,11 +279,17 @@ pub enum StoreError {
 /// Builds the store a descriptor describes, from this process's environment.
 pub fn build(descriptor: &StoreDescriptor) -> Result<Arc<dyn ObjectStore>, StoreError> {
     let mut resolved = Vec::with_capacity(descriptor.options.len());
+    let mut secret_values = Vec::new();
     for (key, value) in &descriptor.options {
         resolved.push((key.as_str(), secrets::resolve(value)?));
+        secret_values.extend(secrets::referenced_values(value));
     }
     let unknown = |key: &str| StoreError::UnknownKey { store: descriptor.kind.name(), key: key.to_string() };
-    let failed = |e: object_store::Error| StoreError::Build { url: descriptor.url.clone(), message: e.to_string() };
+    // A builder that rejects a value may repeat it: never a resolved secret.
+    let failed = |e: object_store::Error| StoreError::Build {
+        url: descriptor.url.clone(),
+        message: secrets::scrub(&e.to_string(), &secret_values),
+    };
     // Every builder takes the same steps with its own key type.
     macro_rules! configured {
         ($builder:expr) => {{
