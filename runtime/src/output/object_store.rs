@@ -5,8 +5,14 @@
 //! failed or stopped run never touches the previous objects. On success the staged
 //! objects are copied into place (a copy replaces an object whole: readers see the old
 //! or the new object, never a part), previous objects the new output does not replace
-//! are deleted, and the staging prefix is removed. A staging prefix left by a killed
-//! process is removed by the next write to the same destination once it is an hour old.
+//! are deleted, and the staging prefix is removed.
+//!
+//! A run holds a lease on the destination (`.NAME.aqueducts-lease` beside it: who holds
+//! it and until when) from the moment it stages until it committed or gave up, and
+//! renews it while it runs, however long that is. A second run writing the same
+//! destination meanwhile fails clearly; a run that finds a lease expired (its holder was
+//! killed) takes it over. Whoever holds the lease knows every staging prefix beside the
+//! destination was left by a run that is gone, and sweeps it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,13 +20,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 
 use super::error::CommitError;
 
 const STAGING_MARK: &str = ".aqueducts-staging-";
-/// Debris younger than this may belong to a run still going (on another machine).
-const DEBRIS_AGE: Duration = Duration::from_secs(3600);
+const LEASE_MARK: &str = ".aqueducts-lease";
+/// How long a lease holds without renewal; it is renewed every third of that.
+const LEASE_TERM: Duration = Duration::from_secs(300);
 
 /// A staging prefix for one destination on an object store.
 pub struct ObjectStaging {
@@ -32,6 +39,8 @@ pub struct ObjectStaging {
     directory: bool,
     /// Committed or aborted: nothing left to clean up when dropped.
     settled: bool,
+    /// Released when settled (or, when dropped unsettled, in the background).
+    lease: Option<Lease>,
 }
 
 impl ObjectStaging {
@@ -51,11 +60,13 @@ impl ObjectStaging {
             });
         };
         let parent = parent_of(&target);
+        let store_url = store_url.trim_end_matches('/').to_string();
+        let shown = format!("{store_url}/{target}");
+        let lease = Lease::acquire(store.clone(), &parent, &name, &shown).await?;
         sweep(store.as_ref(), &parent, &name).await;
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let staging = parent.clone().join(format!(".{name}{STAGING_MARK}{}-{nanos}", std::process::id()));
-        let store_url = store_url.trim_end_matches('/').to_string();
-        Ok(ObjectStaging { store, store_url, target, staging, directory, settled: false })
+        Ok(ObjectStaging { store, store_url, target, staging, directory, settled: false, lease: Some(lease) })
     }
 
     /// The URL the writer writes to (ending in `/` for a directory).
@@ -80,6 +91,9 @@ impl ObjectStaging {
             self.remove_staged().await;
         }
         self.settled = true;
+        if let Some(lease) = self.lease.take() {
+            lease.release().await;
+        }
         copied.map_err(|error| CommitError { message: error.to_string(), destination_changed })
     }
 
@@ -126,6 +140,9 @@ impl ObjectStaging {
     pub async fn abort(mut self) {
         self.remove_staged().await;
         self.settled = true;
+        if let Some(lease) = self.lease.take() {
+            lease.release().await;
+        }
     }
 
     async fn remove_staged(&self) {
@@ -149,6 +166,7 @@ impl Drop for ObjectStaging {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let lease = self.lease.take();
         let leftover = ObjectStaging {
             store: self.store.clone(),
             store_url: self.store_url.clone(),
@@ -156,8 +174,14 @@ impl Drop for ObjectStaging {
             staging: self.staging.clone(),
             directory: self.directory,
             settled: true,
+            lease: None,
         };
-        runtime.spawn(async move { leftover.remove_staged().await });
+        runtime.spawn(async move {
+            leftover.remove_staged().await;
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
+        });
     }
 }
 
@@ -172,14 +196,13 @@ async fn delete_quietly(store: &dyn ObjectStore, path: &Path) {
     let _ = store.delete(path).await;
 }
 
-/// Removes staging prefixes of `name` in `parent` older than [`DEBRIS_AGE`].
+/// Removes the staging prefixes of `name` in `parent`: the caller holds the lease, so
+/// they were left by runs that are gone.
 async fn sweep(store: &dyn ObjectStore, parent: &Path, name: &str) {
     let Ok(listing) = store.list_with_delimiter(Some(parent)).await else { return };
     let marker = format!(".{name}{STAGING_MARK}");
-    let now = SystemTime::now();
-    let old = |modified: SystemTime| now.duration_since(modified).is_ok_and(|age| age > DEBRIS_AGE);
     for object in &listing.objects {
-        if object.location.filename().is_some_and(|f| f.starts_with(&marker)) && old(object.last_modified.into()) {
+        if object.location.filename().is_some_and(|f| f.starts_with(&marker)) {
             delete_quietly(store, &object.location).await;
         }
     }
@@ -188,12 +211,97 @@ async fn sweep(store: &dyn ObjectStore, parent: &Path, name: &str) {
             continue;
         }
         let Ok(files) = store.list(Some(prefix)).try_collect::<Vec<_>>().await else { continue };
-        if files.iter().all(|f| old(f.last_modified.into())) {
-            for file in files {
-                delete_quietly(store, &file.location).await;
-            }
+        for file in files {
+            delete_quietly(store, &file.location).await;
         }
     }
+}
+
+/// A run's claim on a destination: an object naming its holder and when it expires,
+/// renewed in the background while held.
+struct Lease {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    renewing: tokio::task::JoinHandle<()>,
+}
+
+/// Milliseconds since the epoch.
+fn now_ms() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+/// A lease's content: the holder, then the expiry in milliseconds since the epoch.
+fn lease_body(holder: &str) -> String {
+    format!("{holder} {}", now_ms() + LEASE_TERM.as_millis())
+}
+
+impl Lease {
+    async fn acquire(
+        store: Arc<dyn ObjectStore>,
+        parent: &Path,
+        name: &str,
+        shown: &str,
+    ) -> object_store::Result<Lease> {
+        let path = parent.clone().join(format!(".{name}{LEASE_MARK}"));
+        // Unique across processes and hosts: a random number of this process's hasher keys.
+        let random = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), now_ms());
+        let holder = format!("{}-{random:016x}", std::process::id());
+        let busy = |until: u128| object_store::Error::Generic {
+            store: "aqueducts",
+            source: format!(
+                "another run is writing `{shown}` (its lease runs for {} s more); run again once it has finished",
+                until.saturating_sub(now_ms()).div_ceil(1000)
+            )
+            .into(),
+        };
+        // Created only if absent where the store can say so; elsewhere (and over an
+        // expired lease) written, then read back: of two runs that wrote at once, the
+        // one whose write is not there stops.
+        let created = store.put_opts(&path, lease_body(&holder).into(), PutMode::Create.into()).await;
+        if created.is_err() {
+            if let Some((_, until)) = read_lease(store.as_ref(), &path).await.filter(|(_, until)| *until > now_ms()) {
+                return Err(busy(until));
+            }
+            store.put(&path, lease_body(&holder).into()).await?;
+        }
+        match read_lease(store.as_ref(), &path).await {
+            Some((who, _)) if who == holder => {}
+            Some((_, until)) => return Err(busy(until)),
+            None => {
+                return Err(object_store::Error::Generic {
+                    store: "aqueducts",
+                    source: format!("cannot hold the lease of `{shown}`: it vanished as it was taken").into(),
+                });
+            }
+        }
+        let (renew_store, renew_path) = (store.clone(), path.clone());
+        let renewing = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE_TERM / 3).await;
+                let _ = renew_store.put(&renew_path, lease_body(&holder).into()).await;
+            }
+        });
+        Ok(Lease { store, path, renewing })
+    }
+
+    async fn release(self) {
+        self.renewing.abort();
+        delete_quietly(self.store.as_ref(), &self.path).await;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renewing.abort();
+    }
+}
+
+/// Who holds the lease at `path` and until when, if it is there and readable.
+async fn read_lease(store: &dyn ObjectStore, path: &Path) -> Option<(String, u128)> {
+    let bytes = store.get(path).await.ok()?.bytes().await.ok()?;
+    let text = String::from_utf8(bytes.to_vec()).ok()?;
+    let (holder, until) = text.trim().rsplit_once(' ')?;
+    Some((holder.to_string(), until.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -296,6 +404,28 @@ mod tests {
         assert!(failure.destination_changed);
         // One new object is in place beside the old one; the staging is gone.
         assert_eq!(names(&store).await, ["out/a.csv", "out/old.csv"]);
+    }
+
+    #[tokio::test]
+    async fn one_run_at_a_time_holds_a_destination_and_debris_is_swept() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        // Debris of a killed run, however young: the next lease holder sweeps it.
+        store.put(&Path::from(format!(".out{STAGING_MARK}1-1/a.csv")), "half".into()).await.unwrap();
+        let first = ObjectStaging::new(store.clone(), "memory://", Path::from("out"), true).await.unwrap();
+        let listed: Vec<String> = store.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+        assert_eq!(listed, [format!(".out{LEASE_MARK}")], "debris swept, lease held");
+        let second = ObjectStaging::new(store.clone(), "memory://", Path::from("out"), true).await.err().unwrap();
+        assert!(second.to_string().contains("another run is writing `memory:/out`"), "{second}");
+        first.abort().await;
+        // Released: the next run may write, and a lease left expired is taken over.
+        let third = ObjectStaging::new(store.clone(), "memory://", Path::from("out"), true).await.unwrap();
+        drop(third);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        store.put(&Path::from(format!(".out{LEASE_MARK}")), "killed-run 1".into()).await.unwrap();
+        let fourth = ObjectStaging::new(store.clone(), "memory://", Path::from("out"), true).await.unwrap();
+        fourth.abort().await;
+        let listed: Vec<String> = store.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+        assert!(listed.is_empty(), "{listed:?}");
     }
 
     #[tokio::test]
