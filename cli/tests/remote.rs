@@ -186,6 +186,15 @@ fn an_executor_without_allow_location_keeps_to_its_data_directory() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("outside the locations this executor allows"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "ssh-ed25519 AAAA mine\n");
+    // Nor replace the data directory itself (its staging would sit outside it).
+    let whole = counting_spec(10, "./out/n.csv")
+        .replace("location: ./out/n.csv", &format!("location: {}\n  single_file: false", dir.path().display()));
+    let client = client_dir(&whole);
+    let out = remote(client.path(), &executor, &["run", "-f", "spec.yml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("which is an allowed location itself"), "{stderr}");
+    assert!(dir.path().join("examples/data/location_dict.csv").exists());
     // Inside its data directory a plan runs as before.
     let client = client_dir(&counting_spec(10, "./out/n.csv"));
     let out = remote(client.path(), &executor, &["run", "-f", "spec.yml", "-q"]);
@@ -343,17 +352,20 @@ fn oversized_control_messages_and_half_sent_requests_are_cut_short() {
     use tokio_tungstenite::tungstenite::Message;
     let dir = workspace();
     let executor = Executor::start(dir.path(), &["--max-connections", "2"]);
-    // A 3 MiB text message is refused without being parsed.
+    // A 24 MiB text message is refused without being parsed (parsing it cost 420 MB).
     let text =
-        format!(r#"{{"type":"store","request":1,"operation":{{"op":"head","path":"{}"}}}}"#, "x".repeat(3 << 20));
+        format!(r#"{{"type":"store","request":1,"operation":{{"op":"head","path":"{}"}}}}"#, "x".repeat(24 << 20));
     let replies = raw_session(&executor, vec![Message::Text(text.into())], |r| !r.is_empty());
     assert!(
         replies[0].contains("control messages are at most 1048576 bytes"),
         "{}",
         &replies[0][..200.min(replies[0].len())]
     );
+    let peak = executor.peak_rss_mib();
+    eprintln!("executor peak RSS after a 24 MiB text message: {peak} MiB");
+    assert!(peak < 200, "{peak} MiB");
     // Requests whose headers never end are closed after the header timeout.
-    let mut half_sent: Vec<std::net::TcpStream> = (0..20)
+    let mut half_sent: Vec<std::net::TcpStream> = (0..200)
         .map(|_| {
             let mut stream = std::net::TcpStream::connect(&executor.address).unwrap();
             stream.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").unwrap();
@@ -521,6 +533,42 @@ fn artifacts_that_hide_a_write_are_refused() {
     let elsewhere = crafted_artifact(None, Some(write));
     let replies = raw_session(&executor, vec![Message::Binary(elsewhere.into())], |r| !r.is_empty());
     assert!(replies[0].contains("through the store `s3://other/`"), "{replies:?}");
+}
+
+#[test]
+fn a_secret_outside_a_credential_never_reaches_the_driver() {
+    use aqueducts_runtime::access::secrets::reference;
+    use aqueducts_runtime::io::odbc::{ConnectionString, OdbcScanExec};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = workspace();
+    let data = dir.path().to_str().unwrap();
+    let secret = "s3cr3t-value-that-must-not-travel";
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--api-key",
+        KEY,
+        "--allow-location",
+        "odbc://",
+        "--allow-location",
+        data,
+    ];
+    let executor = Executor::spawn(dir.path(), &args, &[("AQ_TEST_SECRET_IN_SERVER", secret)]);
+    // Built past the compiler, which refuses it: a secret where a driver would echo it.
+    let connection = format!("Driver={{PostgreSQL Unicode}};Server={};Port=1", reference("AQ_TEST_SECRET_IN_SERVER"));
+    let schema = std::sync::Arc::new(Schema::new(vec![Field::new("one", DataType::Int32, true)]));
+    let scan = OdbcScanExec::new(ConnectionString::new(connection), "SELECT 1 AS one".into(), schema, None).unwrap();
+    let artifact = crafted_artifact(Some(std::sync::Arc::new(scan)), None);
+    let replies = raw_session(&executor, vec![Message::Binary(artifact.into())], |r| {
+        r.iter().any(|m| m.contains("\"finished\"") || m.contains("\"error\""))
+    });
+    let finished = replies.iter().find(|m| m.contains("\"finished\"")).expect("the run ends");
+    assert!(finished.contains("may only stand in a credential of a connection string"), "{finished}");
+    assert!(replies.iter().all(|m| !m.contains(secret)), "{replies:?}");
+    assert!(!executor.logs().contains(secret));
 }
 
 #[test]

@@ -268,10 +268,17 @@ fn is_internal_ip(ip: IpAddr) -> bool {
 }
 
 /// Under `*`: store settings that send requests somewhere may not name an internal
-/// address that no entry names.
+/// address that no entry names, and secrets of the executor's environment stand only in
+/// credentials (a region or an endpoint would carry them to whoever reads the errors).
 fn check_internal_endpoints(descriptors: &[StoreDescriptor], named: &[String]) -> Result<(), String> {
     for descriptor in descriptors {
         for (key, value) in &descriptor.options {
+            if secrets::has_references(value) && !secrets::is_credential_name(key) {
+                return Err(format!(
+                    "the store `{}` takes `{key}` from the executor's environment; only credentials may be",
+                    descriptor.url
+                ));
+            }
             if REDIRECTING_KEYS.contains(&key.as_str()) && names_internal_address(value) && !is_allowed(value, named) {
                 return Err(format!(
                     "the store `{}` sets `{key}` to the internal address `{}`, which this executor allows only when named (allow it with --allow-location)",
@@ -550,6 +557,12 @@ mod tests {
             options: BTreeMap::from([("aws_endpoint".to_string(), value.to_string())]),
         };
         assert!(AllowList::everything().check_stores(&[endpoint("http://169.254.169.254")]).is_err());
+        let region = StoreDescriptor {
+            url: "s3://b".into(),
+            kind: StoreKind::S3,
+            options: BTreeMap::from([("aws_region".to_string(), crate::access::secrets::reference("SECRET"))]),
+        };
+        assert!(AllowList::everything().check_stores(&[region]).is_err(), "secrets only in credentials, even under *");
         assert!(AllowList::everything().check_stores(&[endpoint("https://s3.example.com")]).is_ok());
         assert!(named.check_stores(&[endpoint("http://127.0.0.1:9000")]).is_ok());
     }
