@@ -9,6 +9,10 @@ pub enum ServeError {
     MemoryLimit(#[from] aqueducts_runtime::InvalidMemoryLimit),
     #[error("cannot read the working directory: {0}")]
     WorkingDirectory(std::io::Error),
+    #[error(
+        "the data directory would be `/` (the working directory): give --data-dir, or name what plans may use with --allow-location"
+    )]
+    RootDataDir,
     #[error("cannot use the data directory `{}`: {source}", path.display())]
     DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error("cannot resolve host `{host}`: {source}")]

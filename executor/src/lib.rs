@@ -43,6 +43,11 @@ pub fn router(executor: Arc<Executor>) -> Router {
 /// The status for anyone; what the executor is and does only with the key.
 async fn health(State(executor): State<Arc<Executor>>, headers: axum::http::HeaderMap) -> Json<Health> {
     let offered = headers.get(API_KEY_HEADER).map(|v| v.as_bytes());
+    if offered.is_some_and(|key| !executor.key_matches(key)) {
+        // A wrong guess here costs what it costs at `/ws/connect`.
+        executor.log_refused_key(true);
+        tokio::time::sleep(FAILED_KEY_DELAY).await;
+    }
     let details = offered.filter(|key| executor.key_matches(key)).map(|_| {
         let (running, queued) = executor.queue.counts();
         HealthDetails {

@@ -7,7 +7,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     // Before any thread starts: it sets an environment variable.
-    aqueducts_runtime::io::odbc::prepare_driver_config();
+    aqueducts_runtime::io::odbc::prepare_server_driver_config();
     let options = Options::parse();
     // The ODBC layer logs the driver's diagnostics, which may repeat what a connection
     // string gave the driver (a resolved secret included): never logged.

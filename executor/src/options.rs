@@ -96,12 +96,21 @@ fn parse_mode(value: &str) -> Result<Mode, String> {
     }
 }
 
+/// Shorter keys are refused: a key is all that stands between a stranger and the data.
+pub const MIN_KEY_LENGTH: usize = 16;
+
 fn parse_api_key(value: &str) -> Result<String, String> {
     if value.trim().is_empty() {
         return Err("the API key must not be empty".into());
     }
     if value.trim() != value {
         return Err("the API key starts or ends with whitespace (a newline from a secret file?); remove it".into());
+    }
+    if value.chars().count() < MIN_KEY_LENGTH {
+        return Err(format!(
+            "the API key has {} characters; use at least {MIN_KEY_LENGTH}, random (for example `openssl rand -hex 16`)",
+            value.chars().count()
+        ));
     }
     Ok(value.to_string())
 }

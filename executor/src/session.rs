@@ -85,7 +85,8 @@ pub async fn serve(executor: Arc<Executor>, socket: WebSocket) {
             }
         }
         writer_done.cancel();
-        let _ = sink.close().await;
+        // A peer that reads nothing does not hold the connection open by not closing.
+        let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
     });
     let outbox = Outbox(tx);
     outbox.send(&ExecutorMessage::Welcome {
@@ -101,23 +102,23 @@ pub async fn serve(executor: Arc<Executor>, socket: WebSocket) {
     let gone = CancellationToken::new();
     let store_requests = serve_store_requests(executor.clone(), outbox.clone());
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    // When the client was last heard from (any frame, a pong included).
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         let frame = tokio::select! {
-            frame = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => frame,
+            frame = stream.next() => frame,
             _ = ping.tick() => {
+                if last_heard.elapsed() > IDLE_TIMEOUT {
+                    tracing::info!(%connection, "closing a connection silent for {} s", IDLE_TIMEOUT.as_secs());
+                    break;
+                }
                 outbox.ping();
                 continue;
             }
             _ = writer_gone.cancelled() => break,
         };
-        let frame = match frame {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(_) => {
-                tracing::info!(%connection, "closing a connection silent for {} s", IDLE_TIMEOUT.as_secs());
-                break;
-            }
-        };
+        let Some(frame) = frame else { break };
+        last_heard = tokio::time::Instant::now();
         match frame {
             Ok(Message::Text(text)) if text.len() > MAX_CONTROL_BYTES => {
                 let message = format!(

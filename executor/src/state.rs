@@ -45,6 +45,11 @@ impl Executor {
                 .map_err(|e| ServeError::DataDir { path: dir.clone(), source: e })?,
             None => current,
         };
+        // The root as the data directory would allow the whole machine without anyone
+        // having said so (a container's working directory is often `/`).
+        if options.allow_locations.is_empty() && working_directory.parent().is_none() {
+            return Err(ServeError::RootDataDir);
+        }
         let allowed = AllowList::parse(&options.allow_locations, &working_directory);
         Ok(Executor {
             id: options.executor_id.clone().unwrap_or_else(|| format!("executor-{}", uuid::Uuid::new_v4().simple())),

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::secrets;
 use super::touched::{ODBC_LOCATION, Touched, touched};
-use crate::io::stores::{StoreDescriptor, StoreKind, normalize_location};
+use crate::io::stores::{StoreDescriptor, StoreKind, canonical_key, normalize_location};
 use crate::output::repoint::percent_decode;
 use crate::pipeline::ExecutablePipeline;
 
@@ -114,6 +114,9 @@ impl AllowList {
     /// written and with its links resolved; an internal address (loopback, link-local,
     /// cloud metadata) only when an entry names it.
     pub fn allows(&self, location: &str) -> bool {
+        if names_kernel_files(location) || canonical_file_url(location).is_some_and(|c| names_kernel_files(&c)) {
+            return false;
+        }
         if names_internal_address(location) {
             return is_allowed(location, &self.entries);
         }
@@ -230,6 +233,14 @@ fn same_location(location: &str, entry: &str) -> bool {
     percent_decode(location).trim_end_matches('/') == entry.trim_end_matches('/')
 }
 
+/// Kernel file systems describe the executor process (its environment, its memory),
+/// never a pipeline's data: refused even under `*`.
+fn names_kernel_files(location: &str) -> bool {
+    let Some(path) = location.strip_prefix("file://") else { return false };
+    let path = percent_decode(path);
+    ["/proc", "/sys", "/dev"].iter().any(|root| path == *root || path.starts_with(&format!("{root}/")))
+}
+
 /// Whether a URL's host is a loopback, link-local, unspecified or cloud metadata
 /// address, which a plan may reach only when an allow-list entry names it.
 pub fn names_internal_address(location: &str) -> bool {
@@ -273,13 +284,18 @@ fn is_internal_ip(ip: IpAddr) -> bool {
 fn check_internal_endpoints(descriptors: &[StoreDescriptor], named: &[String]) -> Result<(), String> {
     for descriptor in descriptors {
         for (key, value) in &descriptor.options {
+            check_canonical(descriptor, key)?;
             if secrets::has_references(value) && !secrets::is_credential_name(key) {
                 return Err(format!(
                     "the store `{}` takes `{key}` from the executor's environment; only credentials may be",
                     descriptor.url
                 ));
             }
-            if REDIRECTING_KEYS.contains(&key.as_str()) && names_internal_address(value) && !is_allowed(value, named) {
+            if REGION_KEYS.contains(&key.as_str()) {
+                check_region(descriptor, key, value)?;
+            }
+            // Any URL-valued setting (endpoints, metadata and token services) counts.
+            if names_internal_address(value) && !is_allowed(value, named) {
                 return Err(format!(
                     "the store `{}` sets `{key}` to the internal address `{}`, which this executor allows only when named (allow it with --allow-location)",
                     descriptor.url,
@@ -311,32 +327,93 @@ fn is_allowed(location: &str, allowed: &[String]) -> bool {
     })
 }
 
-/// Keys that send a store's requests (and the credentials with them) somewhere else, or
-/// make the store read files of the machine it is built on.
+/// Settings whose value is where a store sends its requests (or a file it reads):
+/// allowed only when an allow-list entry names the value.
 const REDIRECTING_KEYS: &[&str] = &[
     "aws_endpoint",
     "aws_endpoint_url_s3",
-    "aws_endpoint_url_sts",
-    "aws_metadata_endpoint",
-    "aws_container_credentials_relative_uri",
-    "aws_container_credentials_full_uri",
-    "aws_container_authorization_token_file",
-    "aws_web_identity_token_file",
     "google_base_url",
     "google_service_account",
+    "google_service_account_path",
     "google_application_credentials",
     "azure_storage_endpoint",
-    "azure_storage_use_emulator",
-    "azure_storage_authority_host",
-    "azure_msi_endpoint",
-    "azure_federated_token_file",
-    "azure_use_azure_cli",
     "proxy_url",
-    "proxy_ca_certificate",
 ];
 
+/// Switches a plan may only turn off (on, they point a store at a fixed endpoint).
+const OFF_ONLY_KEYS: &[&str] = &["azure_storage_use_emulator", "azure_use_azure_cli"];
+
+/// Settings that are values of their own: credentials, and choices that change how the
+/// store talks to the endpoint it was given, not which one. Everything else (metadata
+/// and token services, credential files of other kinds, role assumption, other buckets
+/// or containers) is refused.
+const PLAIN_KEYS: &[&str] = &[
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_virtual_hosted_style_request",
+    "aws_unsigned_payload",
+    "aws_checksum_algorithm",
+    "aws_skip_signature",
+    "aws_s3_express",
+    "aws_request_payer",
+    "aws_disable_tagging",
+    "aws_server_side_encryption",
+    "aws_sse_kms_key_id",
+    "aws_sse_bucket_key_enabled",
+    "aws_sse_customer_key_base64",
+    "google_service_account_key",
+    "google_skip_signature",
+    "azure_storage_account_name",
+    "azure_storage_account_key",
+    "azure_storage_sas_key",
+    "azure_storage_token",
+    "azure_skip_signature",
+    "azure_disable_tagging",
+    "allow_http",
+    "allow_invalid_certificates",
+    "connect_timeout",
+    "default_content_type",
+    "http1_only",
+    "http2_only",
+    "pool_idle_timeout",
+    "pool_max_idle_per_host",
+    "proxy_ca_certificate",
+    "proxy_excludes",
+    "timeout",
+    "user_agent",
+];
+
+/// Settings that become part of a host name: a region that is not a region would send
+/// requests (and credentials) to another host.
+const REGION_KEYS: &[&str] = &["aws_region", "aws_default_region"];
+
+/// Every setting must be written as its canonical key (the form the compiler writes):
+/// an alias object_store also accepts (`endpoint`, `metadata_endpoint`) would pass any
+/// check of the canonical names unseen.
+fn check_canonical(descriptor: &StoreDescriptor, key: &str) -> Result<(), String> {
+    if canonical_key(descriptor.kind, key).as_deref() == Some(key) {
+        return Ok(());
+    }
+    Err(format!(
+        "the store `{}` has the setting `{key}`, which is not a {} setting in its canonical form (`aqueducts plan` writes only those)",
+        descriptor.url,
+        descriptor.kind.name()
+    ))
+}
+
+/// A region as the clouds name them (`eu-west-1`): letters, digits and dashes.
+fn check_region(descriptor: &StoreDescriptor, key: &str, value: &str) -> Result<(), String> {
+    let written = secrets::resolve_with(value, |_| Some("x".into())).unwrap_or_default();
+    if !written.is_empty() && written.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Ok(());
+    }
+    Err(format!("the store `{}` sets `{key}` to something that is not a region", descriptor.url))
+}
+
 /// What an executor with an allow-list accepts of a plan's stores, checked before any
-/// store is built: settings that redirect requests or read local files only with values
+/// store is built: only settings it knows to be harmless ([`PLAIN_KEYS`]), regions that
+/// are regions, settings that redirect requests or read local files only with values
 /// the allow-list names (an endpoint such as `http://minio:9000`, a path), and secrets
 /// of the executor's environment only as credentials, never as settings that travel
 /// elsewhere in clear text (a key id, a user agent, a region, an account name that
@@ -347,6 +424,7 @@ fn check_stores(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(
             check_azure_account(descriptor, allowed)?;
         }
         for (key, value) in &descriptor.options {
+            check_canonical(descriptor, key)?;
             if key == "google_service_account_key" {
                 check_key_endpoint(&descriptor.url, value, allowed)?;
             }
@@ -356,8 +434,12 @@ fn check_stores(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(
                     descriptor.url
                 ));
             }
+            if REGION_KEYS.contains(&key.as_str()) {
+                check_region(descriptor, key, value)?;
+                continue;
+            }
             // Switches that point a store at a fixed local endpoint: off is harmless.
-            if matches!(key.as_str(), "azure_storage_use_emulator" | "azure_use_azure_cli") {
+            if OFF_ONLY_KEYS.contains(&key.as_str()) {
                 if value.eq_ignore_ascii_case("false") {
                     continue;
                 }
@@ -378,6 +460,13 @@ fn check_stores(descriptors: &[StoreDescriptor], allowed: &[String]) -> Result<(
                         secrets::display(value)
                     ));
                 }
+                continue;
+            }
+            if !PLAIN_KEYS.contains(&key.as_str()) {
+                return Err(format!(
+                    "the store `{}` sets `{key}`, which this executor does not allow (it sends requests or reads files elsewhere)",
+                    descriptor.url
+                ));
             }
         }
     }
@@ -473,6 +562,7 @@ mod tests {
         assert!(!allowed.allows_databases());
         let everything = AllowList::parse(&["*".to_string()], dir.path());
         assert!(everything.allows_everything() && everything.allows("file:///etc/passwd"));
+        assert!(!everything.allows("file:///proc/self/environ") && !everything.allows("file:///%70roc/1/mem"));
         assert_eq!(everything.entries(), vec!["*".to_string()]);
     }
 
@@ -611,29 +701,39 @@ mod tests {
             kind: StoreKind::S3,
             options: BTreeMap::from([(key.to_string(), value.to_string())]),
         };
+        let gcs = |key: &str, value: &str| StoreDescriptor {
+            url: "gs://b".into(),
+            kind: StoreKind::Gcs,
+            options: BTreeMap::from([(key.to_string(), value.to_string())]),
+        };
+        let azure_switch = |key: &str, value: &str| StoreDescriptor {
+            url: "az://data".into(),
+            kind: StoreKind::Azure,
+            options: BTreeMap::from([(key.to_string(), value.to_string())]),
+        };
         let allowed = vec!["s3://b/in".to_string(), "http://127.0.0.1:9000".to_string()];
         assert!(check_stores(&[store("aws_endpoint", "http://127.0.0.1:9000")], &allowed).is_ok());
         assert!(check_stores(&[store("aws_endpoint", "http://evil.example")], &allowed).is_err());
-        assert!(check_stores(&[store("google_service_account", "/etc/passwd")], &allowed).is_err());
+        assert!(check_stores(&[gcs("google_service_account", "/etc/passwd")], &allowed).is_err());
         let secret = crate::access::secrets::reference("S3_SECRET");
         assert!(check_stores(&[store("aws_secret_access_key", &secret)], &allowed).is_ok());
         assert!(check_stores(&[store("user_agent", &secret)], &allowed).is_err());
         // A key id travels in clear text, and servers echo unknown ones in their errors.
         assert!(check_stores(&[store("aws_access_key_id", &secret)], &allowed).is_err());
-        assert!(check_stores(&[store("azure_storage_account_name", &secret)], &allowed).is_err());
+        assert!(check_stores(&[azure_switch("azure_storage_account_name", &secret)], &allowed).is_err());
         // A service account key naming its own endpoint is checked like `google_base_url`.
         let key = |url: &str| format!(r#"{{"disable_oauth": true, "gcs_base_url": "{url}"}}"#);
-        assert!(check_stores(&[store("google_service_account_key", &key("http://evil.example"))], &allowed).is_err());
-        assert!(check_stores(&[store("google_service_account_key", &key("http://127.0.0.1:9000"))], &allowed).is_ok());
+        assert!(check_stores(&[gcs("google_service_account_key", &key("http://evil.example"))], &allowed).is_err());
+        assert!(check_stores(&[gcs("google_service_account_key", &key("http://127.0.0.1:9000"))], &allowed).is_ok());
         let templated = format!(r#"{{"gcs_base_url": "http://evil.example", "private_key": "{secret}"}}"#);
-        assert!(check_stores(&[store("google_service_account_key", &templated)], &allowed).is_err());
+        assert!(check_stores(&[gcs("google_service_account_key", &templated)], &allowed).is_err());
         // JSON escapes do not hide the endpoint; a key wholly from the environment is the executor's.
         let escaped = format!(r#"{{"gcs\u005fbase_url": "http://evil.example", "private_key": "{secret}"}}"#);
-        assert!(check_stores(&[store("google_service_account_key", &escaped)], &allowed).is_err());
-        assert!(check_stores(&[store("google_service_account_key", &secret)], &allowed).is_ok());
+        assert!(check_stores(&[gcs("google_service_account_key", &escaped)], &allowed).is_err());
+        assert!(check_stores(&[gcs("google_service_account_key", &secret)], &allowed).is_ok());
         // On/off switches: off is fine, on points at a fixed endpoint.
-        assert!(check_stores(&[store("azure_storage_use_emulator", "false")], &allowed).is_ok());
-        assert!(check_stores(&[store("azure_use_azure_cli", "true")], &allowed).is_err());
+        assert!(check_stores(&[azure_switch("azure_storage_use_emulator", "false")], &allowed).is_ok());
+        assert!(check_stores(&[azure_switch("azure_use_azure_cli", "true")], &allowed).is_err());
         // An Azure account named by the plan must be named by the allow-list.
         let azure = |account: &str| StoreDescriptor {
             url: "az://data".into(),
@@ -644,5 +744,21 @@ mod tests {
         assert!(check_stores(&[azure("trusted")], &allowed).is_ok());
         assert!(check_stores(&[azure("attacker")], &allowed).is_err());
         assert!(format!("{:?}", store("aws_secret_access_key", "hunter2")).contains("****"));
+        // Aliases, settings that send requests or read files elsewhere, and regions that
+        // are host names are refused.
+        for (key, value) in [
+            ("endpoint", "http://evil.example"),
+            ("metadata_endpoint", "http://evil.example"),
+            ("aws_metadata_endpoint", "http://evil.example"),
+            ("aws_web_identity_token_file", "/etc/shadow"),
+            ("aws_container_credentials_full_uri", "http://evil.example"),
+            ("aws_endpoint_url_sts", "http://evil.example"),
+            ("aws_bucket", "other"),
+            ("aws_region", "attacker.example/"),
+        ] {
+            assert!(check_stores(&[store(key, value)], &allowed).is_err(), "{key}");
+        }
+        assert!(check_stores(&[store("aws_region", "eu-west-1")], &allowed).is_ok());
+        assert!(check_stores(&[store("aws_session_token", &secret)], &allowed).is_ok());
     }
 }

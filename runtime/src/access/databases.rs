@@ -40,7 +40,10 @@ impl DatabasePolicy {
 
     /// A connection string may name a registered driver (or a DSN) and no file DSN.
     pub fn check_connection_string(&self, connection_string: &ConnectionString) -> Result<(), AccessError> {
-        for (key, value) in attributes(connection_string.as_written()) {
+        let attributes = attributes(connection_string.as_written()).map_err(|why| {
+            AccessError::Database(format!("the connection string cannot be read unambiguously ({why})"))
+        })?;
+        for (key, value) in attributes {
             let key = key.to_ascii_lowercase();
             if FILE_KEYWORDS.contains(&key.as_str()) {
                 return Err(AccessError::Database(format!(
@@ -86,6 +89,8 @@ mod tests {
             "FILEDSN=/tmp/x.dsn",
             "SaveFile=/tmp/out.dsn;DSN=warehouse",
             "Driver={PostgreSQL Unicode}}evil};Server=db",
+            "Driver={PostgreSQL Unicode}Driver=/data/x.so;Server=h",
+            "Pwd= {a;Driver=/tmp/x.so;}",
         ] {
             assert!(check(hostile).is_err(), "{hostile}");
         }

@@ -72,12 +72,16 @@ impl Staging {
     /// previous output is removed afterwards.
     pub fn commit(mut self) -> io::Result<()> {
         if !self.staging.exists() {
-            // Nothing was written (no rows and no partitions): the output is empty.
-            if self.directory {
-                std::fs::create_dir_all(&self.staging)?;
-            } else {
-                File::create(&self.staging)?;
+            // A directory of no rows and no partitions has no files: the output is
+            // empty. A single file is always written, even for no rows: a missing one
+            // means the write went elsewhere, and nothing must replace the target.
+            if !self.directory {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("the staged output `{}` is missing", self.staging.display()),
+                ));
             }
+            std::fs::create_dir_all(&self.staging)?;
         }
         sync_tree(&self.staging)?;
         if std::fs::symlink_metadata(&self.target).is_ok() {

@@ -86,6 +86,12 @@ impl ObjectStaging {
     /// destination was replaced; a single object is replaced whole or not at all.
     pub async fn commit(mut self) -> Result<(), CommitError> {
         let mut destination_changed = false;
+        if self.lease.as_ref().is_some_and(Lease::is_lost) {
+            self.remove_staged().await;
+            self.settled = true;
+            let message = format!("another run took over the lease of `{}`; nothing was replaced", self.target_url());
+            return Err(CommitError { message, destination_changed });
+        }
         let copied = self.copy_into_place(&mut destination_changed).await;
         if copied.is_err() {
             self.remove_staged().await;
@@ -218,10 +224,15 @@ async fn sweep(store: &dyn ObjectStore, parent: &Path, name: &str) {
 }
 
 /// A run's claim on a destination: an object naming its holder and when it expires,
-/// renewed in the background while held.
+/// renewed in the background while held. Where the store has conditional writes, a
+/// lease is created only if absent, and taken over or renewed only if unchanged since it
+/// was read, so two runs never both hold it; a renewal that finds the lease changed marks
+/// it lost, and a run whose lease was lost does not commit.
 struct Lease {
     store: Arc<dyn ObjectStore>,
     path: Path,
+    holder: String,
+    lost: Arc<std::sync::atomic::AtomicBool>,
     renewing: tokio::task::JoinHandle<()>,
 }
 
@@ -233,6 +244,10 @@ fn now_ms() -> u128 {
 /// A lease's content: the holder, then the expiry in milliseconds since the epoch.
 fn lease_body(holder: &str) -> String {
     format!("{holder} {}", now_ms() + LEASE_TERM.as_millis())
+}
+
+fn version_of(result: &object_store::PutResult) -> object_store::UpdateVersion {
+    object_store::UpdateVersion { e_tag: result.e_tag.clone(), version: result.version.clone() }
 }
 
 impl Lease {
@@ -254,16 +269,40 @@ impl Lease {
             )
             .into(),
         };
-        // Created only if absent where the store can say so; elsewhere (and over an
-        // expired lease) written, then read back: of two runs that wrote at once, the
-        // one whose write is not there stops.
-        let created = store.put_opts(&path, lease_body(&holder).into(), PutMode::Create.into()).await;
-        if created.is_err() {
+        let conditional = match store.put_opts(&path, lease_body(&holder).into(), PutMode::Create.into()).await {
+            Ok(created) => Some(version_of(&created)),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                // Someone's lease: a live one refuses; an expired one is taken over only
+                // if nobody changed it since it was read.
+                let current = store.get(&path).await?;
+                let seen = object_store::UpdateVersion {
+                    e_tag: current.meta.e_tag.clone(),
+                    version: current.meta.version.clone(),
+                };
+                let text = String::from_utf8(current.bytes().await?.to_vec()).unwrap_or_default();
+                let until = text.trim().rsplit_once(' ').and_then(|(_, u)| u.parse::<u128>().ok()).unwrap_or(0);
+                if until > now_ms() {
+                    return Err(busy(until));
+                }
+                match store.put_opts(&path, lease_body(&holder).into(), PutMode::Update(seen).into()).await {
+                    Ok(taken) => Some(version_of(&taken)),
+                    Err(object_store::Error::Precondition { .. }) => {
+                        return Err(busy(now_ms() + LEASE_TERM.as_millis()));
+                    }
+                    Err(object_store::Error::NotImplemented { .. }) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+            // No conditional writes here: written, then read back below.
+            Err(_) => None,
+        };
+        if conditional.is_none() {
             if let Some((_, until)) = read_lease(store.as_ref(), &path).await.filter(|(_, until)| *until > now_ms()) {
                 return Err(busy(until));
             }
             store.put(&path, lease_body(&holder).into()).await?;
         }
+        // Of two runs that wrote at once, the one whose write is not there stops.
         match read_lease(store.as_ref(), &path).await {
             Some((who, _)) if who == holder => {}
             Some((_, until)) => return Err(busy(until)),
@@ -274,19 +313,52 @@ impl Lease {
                 });
             }
         }
-        let (renew_store, renew_path) = (store.clone(), path.clone());
-        let renewing = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(LEASE_TERM / 3).await;
-                let _ = renew_store.put(&renew_path, lease_body(&holder).into()).await;
-            }
-        });
-        Ok(Lease { store, path, renewing })
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let renewing = tokio::spawn(renew(store.clone(), path.clone(), holder.clone(), conditional, lost.clone()));
+        Ok(Lease { store, path, holder, lost, renewing })
     }
 
+    /// Whether another run took the lease (renewals found it changed).
+    fn is_lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Removes the lease, if it is still this run's.
     async fn release(self) {
         self.renewing.abort();
-        delete_quietly(self.store.as_ref(), &self.path).await;
+        if read_lease(self.store.as_ref(), &self.path).await.is_some_and(|(who, _)| who == self.holder) {
+            delete_quietly(self.store.as_ref(), &self.path).await;
+        }
+    }
+}
+
+/// Renews a lease every third of its term; with conditional writes, only while it is
+/// unchanged since this run last wrote it.
+async fn renew(
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    holder: String,
+    mut version: Option<object_store::UpdateVersion>,
+    lost: Arc<std::sync::atomic::AtomicBool>,
+) {
+    loop {
+        tokio::time::sleep(LEASE_TERM / 3).await;
+        let mode = version.clone().map_or(PutMode::Overwrite, PutMode::Update);
+        match store.put_opts(&path, lease_body(&holder).into(), mode.into()).await {
+            Ok(written) => {
+                if version.is_some() {
+                    version = Some(version_of(&written));
+                }
+            }
+            Err(object_store::Error::Precondition { .. }) => {
+                lost.store(true, std::sync::atomic::Ordering::Release);
+                return;
+            }
+            // Conditional updates are not there after all: plain writes from now on.
+            Err(object_store::Error::NotImplemented { .. }) => version = None,
+            // A passing failure: the lease holds for the rest of its term; next time.
+            Err(_) => {}
+        }
     }
 }
 
@@ -426,6 +498,21 @@ mod tests {
         fourth.abort().await;
         let listed: Vec<String> = store.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
         assert!(listed.is_empty(), "{listed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_lease_taken_over_by_another_run_stops_the_commit() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let staging = ObjectStaging::new(store.clone(), "memory://", Path::from("out"), false).await.unwrap();
+        store.put(&staging.staging, "new".into()).await.unwrap();
+        // Another run wrote the lease (say, after this one stalled past its term).
+        store.put(&Path::from(format!(".out{LEASE_MARK}")), "other-run 99999999999999".into()).await.unwrap();
+        staging.lease.as_ref().unwrap().lost.store(true, std::sync::atomic::Ordering::Release);
+        let failure = staging.commit().await.unwrap_err();
+        assert!(failure.to_string().contains("another run took over the lease"), "{failure}");
+        assert!(store.head(&Path::from("out")).await.is_err(), "nothing replaced");
+        // The other run's lease is not removed by this one.
+        assert!(store.head(&Path::from(format!(".out{LEASE_MARK}"))).await.is_ok());
     }
 
     #[tokio::test]

@@ -95,11 +95,15 @@ pub async fn stage_write(
         let target = target_path(write)?;
         let staging = Staging::new(&target, directory)
             .map_err(|e| DataFusionError::Execution(format!("cannot prepare `{}`: {e}", target.display())))?;
-        let mut staged_url = staging.path().display().to_string();
-        if directory {
-            staged_url.push('/');
+        // A URL, not a path: a path is read as a glob, and `[`, `*` or `?` in a name
+        // would cut it short and send the write to a parent directory.
+        let url = if directory {
+            url::Url::from_directory_path(staging.path())
+        } else {
+            url::Url::from_file_path(staging.path())
         }
-        (staged_url, Staged::Local(staging))
+        .map_err(|()| DataFusionError::Execution(format!("`{}` is not an absolute path", staging.path().display())))?;
+        (url.to_string(), Staged::Local(staging))
     } else {
         let store = ctx.runtime_env().object_store(&config.object_store_url)?;
         let table =
@@ -109,7 +113,8 @@ pub async fn stage_write(
         let staging = ObjectStaging::new(store, &store_url, target, directory).await?;
         (staging.url(), Staged::Object(staging))
     };
-    config.table_paths = vec![ListingTableUrl::parse(&staged_url)?];
+    let parsed = url::Url::parse(&staged_url).map_err(|e| DataFusionError::Execution(e.to_string()))?;
+    config.table_paths = vec![ListingTableUrl::try_new(parsed, None)?];
     config.original_url = staged_url;
     let any = exec.sink();
     let sink: Arc<dyn DataSink> = if let Some(s) = any.downcast_ref::<ParquetSink>() {

@@ -239,6 +239,18 @@ async fn print_and_write(
         let limited = Arc::new(GlobalLimitExec::new(single, 0, Some(limit)));
         let (batches, held) = collect_shown(limited, name, ctx).await.map_err(|e| RunError::new(name, e))?;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        // The table pads every cell to its column's widest: its size is known before it
+        // is made, and it is held in the pool like the rows.
+        let size = shown_size(&batches).map_err(|e| RunError::new(name, e))?;
+        if size > MAX_SHOWN_BYTES {
+            let message = format!(
+                "the {rows} rows it shows would print {} MiB (every cell padded to its column's widest value); show fewer rows or narrower columns (at most {} MiB)",
+                size / (1024 * 1024),
+                MAX_SHOWN_BYTES / (1024 * 1024)
+            );
+            return Err(RunError::new(name, DataFusionError::Execution(message)));
+        }
+        held.try_grow(size).map_err(|e| RunError::new(name, e))?;
         let table = pretty_format_batches(&batches).map_err(|e| RunError::new(name, e.into()))?;
         text.push_str(&format!("stage `{name}` ({rows} rows shown):\n{table}\n"));
         drop((batches, held));
@@ -274,6 +286,31 @@ async fn print_and_write(
         }
     }
     Ok((text, rows))
+}
+
+/// The most text the rows a stage shows may print.
+const MAX_SHOWN_BYTES: usize = 64 * 1024 * 1024;
+
+/// The size of the table `pretty_format_batches` makes of `batches`: every row as wide
+/// as the widest value (or name) of each column, plus the borders.
+fn shown_size(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> datafusion::error::Result<usize> {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let Some(first) = batches.first() else { return Ok(0) };
+    // In bytes: at least the characters the table pads to, whatever the characters.
+    let mut widths: Vec<usize> = first.schema().fields().iter().map(|f| f.name().len()).collect();
+    let options = FormatOptions::default();
+    let mut rows = 0usize;
+    for batch in batches {
+        rows += batch.num_rows();
+        for (column, width) in batch.columns().iter().zip(widths.iter_mut()) {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            for row in 0..batch.num_rows() {
+                *width = (*width).max(formatter.value(row).to_string().len());
+            }
+        }
+    }
+    let line: usize = widths.iter().map(|w| w.saturating_add(3)).sum::<usize>() + 2;
+    Ok(line.saturating_mul(rows.saturating_add(4)))
 }
 
 /// The rows a stage shows, held in the memory pool until they are printed: a `show` of
@@ -359,5 +396,43 @@ mod tests {
         let summary = execute_until(pipeline, &ctx, &mut |_| {}, std::future::pending()).await.unwrap();
         assert_eq!(summary.rows_written, Some(10));
         assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 11);
+    }
+
+    #[tokio::test]
+    async fn rows_shown_are_bounded_by_the_size_of_their_table() {
+        use crate::pipeline::StagePlans;
+        let ctx = RunSettings::default().session_context().unwrap();
+        let sql = "SELECT CASE WHEN value = 0 THEN repeat('x', 1000000) ELSE '' END AS wide FROM range(100)";
+        let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+        let stage = StagePlans {
+            name: "wide".into(),
+            plan: Some(plan),
+            show: Some(100),
+            print_schema: false,
+            explain: false,
+            explain_analyze: false,
+            write: None,
+            materialize: None,
+        };
+        let pipeline = ExecutablePipeline { stages: vec![stage], stores: vec![] };
+        let error = execute_until(pipeline, &ctx, &mut |_| {}, std::future::pending()).await.unwrap_err();
+        assert!(error.message.contains("would print 99 MiB"), "{error}");
+        // Under a memory limit the table counts against it.
+        let limited = RunSettings::from_gigabytes(0.03).unwrap().session_context().unwrap();
+        let sql = "SELECT CASE WHEN value = 0 THEN repeat('x', 100000) ELSE '' END AS wide FROM range(400)";
+        let plan = limited.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+        let stage = StagePlans {
+            name: "wide".into(),
+            plan: Some(plan),
+            show: Some(400),
+            print_schema: false,
+            explain: false,
+            explain_analyze: false,
+            write: None,
+            materialize: None,
+        };
+        let pipeline = ExecutablePipeline { stages: vec![stage], stores: vec![] };
+        let error = execute_until(pipeline, &limited, &mut |_| {}, std::future::pending()).await.unwrap_err();
+        assert!(error.memory_limit, "{error}");
     }
 }

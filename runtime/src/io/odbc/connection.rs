@@ -79,25 +79,40 @@ pub(crate) fn connect(connection_string: &str) -> Result<arrow_odbc::odbc_api::C
 /// not a credential (`Driver=`, `Server=`, a key itself), if any: references are
 /// resolved only where a secret belongs, never where a driver would echo it back.
 pub fn misplaced_secret(connection_string: &str) -> Option<String> {
-    attributes(connection_string).into_iter().find_map(|(key, value)| {
+    // A string that cannot be read strictly cannot show where its secrets are.
+    let Ok(attributes) = attributes(connection_string) else { return Some("the whole string".into()) };
+    attributes.into_iter().find_map(|(key, value)| {
         let misplaced = secrets::has_references(&key)
             || (secrets::has_references(&value) && !secrets::is_connection_credential(&key));
         misplaced.then(|| secrets::display(&key))
     })
 }
 
-/// The `key=value` attributes of an ODBC connection string; values in braces may hold
-/// `;` (and `}}` for a brace).
-pub(crate) fn attributes(text: &str) -> Vec<(String, String)> {
+/// The `key=value` attributes of an ODBC connection string, read strictly: a value in
+/// braces (which may hold `;`, and `}}` for a brace) starts right after the `=` and is
+/// followed by `;` or the end; any other value holds no brace. Anything else is an
+/// error: the driver manager reads such text its own way (it resumes right after a
+/// closing brace, and does not skip spaces before an opening one), so a string that
+/// means one thing here could mean another there (a second `Driver=` hidden in a value).
+pub(crate) fn attributes(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     let mut rest = text;
-    while !rest.trim().is_empty() {
-        let Some((key, after)) = rest.split_once('=') else { break };
-        let after = after.trim_start();
+    loop {
+        rest = rest.trim_start_matches(|c: char| c == ';' || c.is_whitespace());
+        if rest.is_empty() {
+            return Ok(out);
+        }
+        let Some((key, after)) = rest.split_once('=') else {
+            return Err("an attribute without `=`".into());
+        };
+        let key = key.trim();
+        if key.is_empty() || key.contains(['{', '}', ';']) {
+            return Err("an attribute name with braces or without a name".into());
+        }
         let (value, next) = if let Some(braced) = after.strip_prefix('{') {
             let mut value = String::new();
             let mut chars = braced.char_indices().peekable();
-            let mut end = braced.len();
+            let mut end = None;
             while let Some((at, c)) = chars.next() {
                 if c == '}' {
                     if chars.peek().is_some_and(|(_, next)| *next == '}') {
@@ -105,23 +120,28 @@ pub(crate) fn attributes(text: &str) -> Vec<(String, String)> {
                         value.push('}');
                         continue;
                     }
-                    end = at + 1;
+                    end = Some(at + 1);
                     break;
                 }
                 value.push(c);
             }
-            let tail = &braced[end.min(braced.len())..];
-            (value, tail.split_once(';').map_or("", |(_, next)| next))
-        } else {
-            match after.split_once(';') {
-                Some((value, next)) => (value.to_string(), next),
-                None => (after.to_string(), ""),
+            let end = end.ok_or_else(|| format!("the value of `{key}` opens a brace it never closes"))?;
+            let tail = &braced[end..];
+            let trimmed = tail.trim_start_matches([' ', '\t']);
+            if !(trimmed.is_empty() || trimmed.starts_with(';')) {
+                return Err(format!("text after the closing brace of `{key}`"));
             }
+            (value, trimmed)
+        } else {
+            let (value, next) = after.split_once(';').unwrap_or((after, ""));
+            if value.contains(['{', '}']) {
+                return Err(format!("a brace inside the value of `{key}` (write the whole value in braces)"));
+            }
+            (value.trim().to_string(), next)
         };
-        out.push((key.trim().trim_start_matches(';').trim().to_string(), value));
+        out.push((key.to_string(), value));
         rest = next;
     }
-    out
 }
 
 /// A connection for reading query results. psqlodbc reports `text` and unbounded
@@ -198,9 +218,20 @@ mod tests {
     #[test]
     fn attributes_read_braces() {
         assert_eq!(
-            attributes("Driver={A;B}}};Pwd=x;;Uid = u"),
+            attributes("Driver={A;B}}};Pwd=x;;Uid = u").unwrap(),
             vec![("Driver".into(), "A;B}".into()), ("Pwd".into(), "x".into()), ("Uid".into(), "u".into())]
         );
+        // What the driver manager would read differently is refused.
+        for ambiguous in [
+            "Driver={PostgreSQL Unicode}Driver=/data/x.so;Server=h",
+            "Pwd= {a;Driver=/tmp/x.so;}",
+            "Pwd={a;Driver=/tmp/x.so;",
+            "Server=h{x};Driver=y",
+            "{Driver}=x",
+            "Driver",
+        ] {
+            assert!(attributes(ambiguous).is_err(), "{ambiguous}");
+        }
     }
 
     #[test]

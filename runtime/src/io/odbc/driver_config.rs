@@ -23,6 +23,25 @@ pub fn prepare_driver_config() {
     if std::env::var_os("ODBCSYSINI").is_some() {
         return;
     }
+    write_driver_config();
+}
+
+/// [`prepare_driver_config`] for a server that runs other people's plans: user DSNs
+/// (`$ODBCINI`, else `~/.odbc.ini`, a file a plan might write) are not read either; DSNs
+/// come from the system's `odbc.ini` alone.
+///
+/// Changes the process environment, so it must run before any other thread starts.
+pub fn prepare_server_driver_config() {
+    if std::env::var_os("ODBCSYSINI").is_none() {
+        write_driver_config();
+    }
+    if let Some(dir) = std::env::var_os("ODBCSYSINI") {
+        // SAFETY: called at the start of `main`, before any other thread exists.
+        unsafe { std::env::set_var("ODBCINI", std::path::Path::new(&dir).join("odbc.ini")) };
+    }
+}
+
+fn write_driver_config() {
     let Ok(odbcinst) = std::fs::read_to_string("/etc/odbcinst.ini") else { return };
     let resolved: Vec<String> = odbcinst
         .lines()
