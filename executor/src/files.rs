@@ -44,7 +44,7 @@ pub fn serve(operation: &StoreOperation, allowed: &AllowList, databases: &Databa
         StoreOperation::List { prefix, recursive } => {
             let mut files = Vec::new();
             let mut directories = Vec::new();
-            if list(Path::new(prefix), *recursive, &mut files, &mut directories).is_err() {
+            if list(Path::new(prefix), *recursive, allowed, &mut files, &mut directories).is_err() {
                 return not_found();
             }
             files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -107,7 +107,8 @@ fn permitted(path: &str, allowed: &AllowList) -> Result<(), String> {
         if NEVER_SERVED.iter().any(|root| candidate.starts_with(root)) {
             return Err(format!("`{path}` is not a data location"));
         }
-        if !allowed.allows(&format!("file://{}", candidate.display())) {
+        // A plain path as a URL: its `%` is a character, not an escape.
+        if !allowed.allows(&format!("file://{}", candidate.display().to_string().replace('%', "%25"))) {
             return Err(format!("`{path}` is outside the locations this executor allows"));
         }
     }
@@ -124,18 +125,28 @@ fn info(path: &Path, meta: &std::fs::Metadata) -> FileInfo {
     FileInfo { path: path.display().to_string(), size: meta.len(), modified_ms }
 }
 
-fn list(dir: &Path, recursive: bool, files: &mut Vec<FileInfo>, directories: &mut Vec<String>) -> std::io::Result<()> {
+fn list(
+    dir: &Path,
+    recursive: bool,
+    allowed: &AllowList,
+    files: &mut Vec<FileInfo>,
+    directories: &mut Vec<String>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        // Linked directories are not followed: a link to a parent would never end.
-        if entry.file_type()?.is_symlink() && path.is_dir() {
-            continue;
+        if entry.file_type()?.is_symlink() {
+            // Linked directories are not followed: a link to a parent would never end.
+            // A linked file is listed only when where it leads is allowed too (its size
+            // and time would tell of a file elsewhere).
+            if path.is_dir() || permitted(&path.display().to_string(), allowed).is_err() {
+                continue;
+            }
         }
         let meta = std::fs::metadata(&path)?;
         if meta.is_dir() {
             if recursive {
-                list(&path, true, files, directories)?;
+                list(&path, true, allowed, files, directories)?;
             } else {
                 directories.push(path.display().to_string());
             }
@@ -176,9 +187,25 @@ mod tests {
             _ => panic!("not a listing"),
         }
         std::os::unix::fs::symlink("/etc", dir.path().join("sub/etc")).unwrap();
-        for path in
-            ["/etc/passwd".to_string(), format!("{root}/../x"), "relative".into(), format!("{root}/sub/etc/passwd")]
-        {
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("sub/passwd")).unwrap();
+        match serve(&StoreOperation::List { prefix: root.clone(), recursive: true }, &allowed, &databases) {
+            Served::Answer(StoreAnswer::Listing { files, .. }) => {
+                assert_eq!(files.len(), 2, "a link to a file outside is not listed: {files:?}")
+            }
+            _ => panic!("not a listing"),
+        }
+        // `%2E` in a plain path is three characters, not a `.`: `/tmp/%2Etmp…` is not
+        // the allowed `/tmp/.tmp…`.
+        let name = dir.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with('.'), "tempfile names start with a dot: {name}");
+        let lookalike = format!("{}/%2E{}/x", dir.path().parent().unwrap().display(), &name[1..]);
+        for path in [
+            "/etc/passwd".to_string(),
+            format!("{root}/../x"),
+            "relative".into(),
+            format!("{root}/sub/etc/passwd"),
+            lookalike,
+        ] {
             let refused = serve(&StoreOperation::Head { path }, &allowed, &databases);
             assert!(matches!(refused, Served::Answer(StoreAnswer::Refused { .. })));
         }

@@ -220,7 +220,8 @@ fn canonical_file_url(location: &str) -> Option<String> {
     let path = location.strip_prefix("file://")?;
     let decoded = percent_decode(path);
     let resolved = resolve_links(Path::new(&decoded))?;
-    let mut url = format!("file://{}", resolved.display());
+    // Back to a URL: a `%` in the resolved name is a character, not an escape.
+    let mut url = format!("file://{}", resolved.display().to_string().replace('%', "%25"));
     if path.ends_with('/') && !url.ends_with('/') {
         url.push('/');
     }
