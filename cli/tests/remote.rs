@@ -223,6 +223,14 @@ fn an_executor_without_allow_location_keeps_to_its_data_directory() {
     assert!(data.path().join("out/n.csv").exists());
 }
 
+/// An executor in `dir` that allows its data directory and databases, with `env`.
+fn database_executor(dir: &Path, env: &[(&str, &str)]) -> Executor {
+    let data = dir.to_str().unwrap();
+    let args = ["--host", "127.0.0.1", "--port", "0", "--api-key", KEY];
+    let allowed = ["--allow-location", "odbc://", "--allow-location", data];
+    Executor::spawn(dir, &[&args[..], &allowed[..]].concat(), env)
+}
+
 /// A spec reading a database with a declared schema (so it compiles without one).
 fn database_spec(connection_string: &str, destination: &str) -> String {
     format!(
@@ -542,21 +550,8 @@ fn a_secret_outside_a_credential_never_reaches_the_driver() {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use tokio_tungstenite::tungstenite::Message;
     let dir = workspace();
-    let data = dir.path().to_str().unwrap();
     let secret = "s3cr3t-value-that-must-not-travel";
-    let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-        "--allow-location",
-        "odbc://",
-        "--allow-location",
-        data,
-    ];
-    let executor = Executor::spawn(dir.path(), &args, &[("AQ_TEST_SECRET_IN_SERVER", secret)]);
+    let executor = database_executor(dir.path(), &[("AQ_TEST_SECRET_IN_SERVER", secret)]);
     // Built past the compiler, which refuses it: a secret where a driver would echo it.
     let connection = format!("Driver={{PostgreSQL Unicode}};Server={};Port=1", reference("AQ_TEST_SECRET_IN_SERVER"));
     let schema = std::sync::Arc::new(Schema::new(vec![Field::new("one", DataType::Int32, true)]));
@@ -964,20 +959,7 @@ fn a_remote_run_takes_the_database_password_from_the_executor_environment() {
     // The executor loads only drivers registered in its odbcinst.ini, by name.
     let (port, password) = (var("AQUEDUCTS_TEST_PG_PORT"), var("AQUEDUCTS_TEST_PG_PASSWORD"));
     let dir = workspace();
-    let data = dir.path().to_str().unwrap();
-    let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-        "--allow-location",
-        "odbc://",
-        "--allow-location",
-        data,
-    ];
-    let executor = Executor::spawn(dir.path(), &args, &[("AQ_EXECUTOR_PG_PASSWORD", &password)]);
+    let executor = database_executor(dir.path(), &[("AQ_EXECUTOR_PG_PASSWORD", &password)]);
     let spec = format!(
         "sources:
   - type: odbc

@@ -223,15 +223,9 @@ pub fn raw_session(
 ) -> Vec<String> {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let mut request = format!("ws://{}/ws/connect", executor.address).into_client_request().unwrap();
-        request.headers_mut().insert("X-API-Key", KEY.parse().unwrap());
-        request.headers_mut().insert(PROTOCOL_HEADER, PROTOCOL_VERSION.into());
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let welcome = socket.next().await.unwrap().unwrap();
-        assert!(welcome.to_text().unwrap().contains("\"welcome\""));
+        let mut socket = raw_connect(executor).await;
         for frame in frames {
             if socket.send(frame).await.is_err() {
                 break;

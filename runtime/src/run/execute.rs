@@ -400,38 +400,31 @@ mod tests {
 
     #[tokio::test]
     async fn rows_shown_are_bounded_by_the_size_of_their_table() {
-        use crate::pipeline::StagePlans;
+        /// One stage that shows `rows` rows of `plan`.
+        fn showing(plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>, rows: usize) -> ExecutablePipeline {
+            let stage = StagePlans {
+                name: "wide".into(),
+                plan: Some(plan),
+                show: Some(rows),
+                print_schema: false,
+                explain: false,
+                explain_analyze: false,
+                write: None,
+                materialize: None,
+            };
+            ExecutablePipeline { stages: vec![stage], stores: vec![] }
+        }
         let ctx = RunSettings::default().session_context().unwrap();
         let sql = "SELECT CASE WHEN value = 0 THEN repeat('x', 1000000) ELSE '' END AS wide FROM range(100)";
         let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
-        let stage = StagePlans {
-            name: "wide".into(),
-            plan: Some(plan),
-            show: Some(100),
-            print_schema: false,
-            explain: false,
-            explain_analyze: false,
-            write: None,
-            materialize: None,
-        };
-        let pipeline = ExecutablePipeline { stages: vec![stage], stores: vec![] };
+        let pipeline = showing(plan, 100);
         let error = execute_until(pipeline, &ctx, &mut |_| {}, std::future::pending()).await.unwrap_err();
         assert!(error.message.contains("would print 99 MiB"), "{error}");
         // Under a memory limit the table counts against it.
         let limited = RunSettings::from_gigabytes(0.03).unwrap().session_context().unwrap();
         let sql = "SELECT CASE WHEN value = 0 THEN repeat('x', 100000) ELSE '' END AS wide FROM range(400)";
         let plan = limited.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
-        let stage = StagePlans {
-            name: "wide".into(),
-            plan: Some(plan),
-            show: Some(400),
-            print_schema: false,
-            explain: false,
-            explain_analyze: false,
-            write: None,
-            materialize: None,
-        };
-        let pipeline = ExecutablePipeline { stages: vec![stage], stores: vec![] };
+        let pipeline = showing(plan, 400);
         let error = execute_until(pipeline, &limited, &mut |_| {}, std::future::pending()).await.unwrap_err();
         assert!(error.memory_limit, "{error}");
     }
