@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use aqueducts_compiler::diagnostic::{Diagnostic, render};
 use aqueducts_compiler::lower::{explain, lower};
+use aqueducts_compiler::sql::compile_context;
 use aqueducts_compiler::{Severity, SourceFile, Spec, check};
 use aqueducts_runtime::io::odbc::Describer;
 use aqueducts_runtime::{Event, RunSettings, RunSummary, artifact, execute_until};
@@ -103,7 +104,7 @@ pub async fn plan(spec: &SpecArgs, out: Option<PathBuf>, explain_plan: bool, for
                 .into(),
         ));
     }
-    let ctx = RunSettings::default().session_context().map_err(|e| CliError::Usage(e.to_string()))?;
+    let ctx = compile_context(&RunSettings::default()).map_err(|e| CliError::Usage(e.to_string()))?;
     if format == PlanFormat::Dot {
         let (_, checked, _) = checked(spec, &Target::Local).await?;
         print!("{}", crate::graph::dot(&checked));
@@ -137,7 +138,9 @@ pub async fn plan(spec: &SpecArgs, out: Option<PathBuf>, explain_plan: bool, for
 
 pub async fn run(input: Input, max_memory: f64, quiet: bool) -> CliResult {
     let settings = RunSettings::from_gigabytes(max_memory).map_err(|e| CliError::Usage(e.to_string()))?;
-    let ctx = match settings.session_context() {
+    // Compiles and runs: the compiling session is the running one with the SQL front
+    // end's rules added.
+    let ctx = match compile_context(&settings) {
         Ok(ctx) => ctx,
         Err(e) => {
             eprintln!("error: cannot set up the runtime: {e}");

@@ -89,11 +89,14 @@ impl Default for Planner {
 impl Planner {
     /// A planner reading local paths from `file_store` (`None`: this machine's files).
     pub fn new(file_store: Option<Arc<dyn ObjectStore>>) -> Self {
-        let mut config = SessionConfig::new().with_information_schema(false);
-        // Spans let DataFusion attach positions to planning errors ("no column x here").
-        config.options_mut().sql_parser.collect_spans = true;
-        aqueducts_runtime::configure_types(&mut config);
-        let ctx = SessionContext::new_with_config(config);
+        // The session `plan` and `run` compile with, so that `check` plans as they will.
+        let ctx = crate::sql::compile_context(&aqueducts_runtime::RunSettings::default()).unwrap_or_else(|_| {
+            let mut config = SessionConfig::new().with_information_schema(false);
+            // Spans let DataFusion attach positions to planning errors ("no column x here").
+            config.options_mut().sql_parser.collect_spans = true;
+            aqueducts_runtime::configure_types(&mut config);
+            SessionContext::new_with_config(config)
+        });
         let remote = file_store.is_some();
         if let Some(store) = file_store {
             ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), store);
@@ -333,23 +336,27 @@ impl Planner {
         self.register(name, Arc::new(EmptyTable::new(schema)));
     }
 
-    /// Plans one stage's query against what is registered. A panic inside DataFusion
+    /// Plans one stage's query against what is registered, logically and then physically
+    /// (as `run` will), so what cannot run is found here. A panic inside DataFusion
     /// becomes an error rather than taking `check` down.
     pub fn plan_stage(&self, query: &ParsedQuery) -> Result<LogicalPlan, DataFusionError> {
         let state = self.ctx.state();
-        let statement = query.statement.clone();
-        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            futures::executor::block_on(state.statement_to_plan(statement))
-        }));
+        let planned =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| futures::executor::block_on(query.plan(&state))));
         let plan = match planned {
             Ok(result) => result?,
             Err(_) => return Err(DataFusionError::Internal("DataFusion panicked while planning this query".into())),
         };
-        // The analyzer applies type coercion: type errors surface here, not at run time.
+        // The analyzer applies type coercion (type errors surface here, not at run time),
+        // the optimizer decorrelates subqueries, and the physical planner refuses what
+        // nothing can execute (an outer reference left in a plan, say).
         let state = self.ctx.state();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.optimize(&plan))) {
+        let physical = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(state.create_physical_plan(&plan))
+        }));
+        match physical {
             Ok(result) => result.map(|_| plan),
-            Err(_) => Err(DataFusionError::Internal("DataFusion panicked while analysing this query".into())),
+            Err(_) => Err(DataFusionError::Internal("DataFusion panicked while planning this query".into())),
         }
     }
 

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod artifact;
+pub mod functions;
 pub mod io;
 mod node_macros;
 pub mod optimizer;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aqueducts_compiler::sql::compile_context;
 use aqueducts_protocol::{CancelOutcome, ClientMessage, ExecutorMessage, Outcome};
 use aqueducts_runtime::RunSettings;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -56,7 +57,7 @@ pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> CliResult
     let welcome = connection.welcome.clone();
     let bytes = match input {
         Input::Spec(spec) => {
-            let ctx = RunSettings::default().session_context().map_err(|e| CliError::Usage(e.to_string()))?;
+            let ctx = compile_context(&RunSettings::default()).map_err(|e| CliError::Usage(e.to_string()))?;
             let files = Arc::new(ExecutorFiles::new(connection.requests.clone(), welcome.executor_id.clone()));
             ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files.clone());
             let describer = Arc::new(files::ExecutorDescriber::new(connection.requests.clone()));

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use aqueducts_runtime::io::odbc::OdbcError;
 use aqueducts_runtime::io::stores;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::tree_node::TreeNode;
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::LogicalPlan;
 
 use super::context::Checker;
 use crate::dag::{StageDag, Vertex};
@@ -110,9 +108,6 @@ impl Checker<'_> {
                 Ok(plan) => {
                     schemas[i] = Some(Arc::new(plan.schema().as_arrow().clone()));
                     planner.register_stage(&normalize_name(&stage.name.value), &plan);
-                    if let Some(d) = self.unserializable(stage, &plan) {
-                        self.diagnostics.push(d);
-                    }
                 }
                 Err(error) => {
                     let d = self.plan_error(stage, &error);
@@ -248,26 +243,6 @@ impl Checker<'_> {
             return Ok(Some((file_schema.clone(), file_schema)));
         }
         Ok(with_partitions(&file_schema, partitions).map(|table| (file_schema, Arc::new(table))))
-    }
-
-    /// Plans that DataFusion cannot store in a plan artifact, found before `plan` or `run`
-    /// would fail on them.
-    pub(super) fn unserializable(&self, stage: &Stage, plan: &LogicalPlan) -> Option<Diagnostic> {
-        let recursive = plan.exists(|p| Ok(matches!(p, LogicalPlan::RecursiveQuery(_)))).ok()?;
-        if !recursive {
-            return None;
-        }
-        // ASCII folding keeps byte offsets, so the range fits the original text.
-        let sql = stage.query.value.to_ascii_lowercase();
-        let range = sql.find("recursive").map_or(0..0, |at| at..at + "recursive".len());
-        Some(
-            Diagnostic::error(
-                Code::Unsupported,
-                format!("stage `{}` uses a recursive CTE, which cannot be compiled into a plan artifact", stage.name.value),
-            )
-            .label(self.range_in(&stage.query, range), "recursive queries cannot be compiled")
-            .help("compute the recursion another way (a join over a generated series, for example), or precompute it into a file source"),
-        )
     }
 
     pub(super) fn plan_error(&self, stage: &Stage, error: &DataFusionError) -> Diagnostic {

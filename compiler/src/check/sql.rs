@@ -45,6 +45,12 @@ impl Checker<'_> {
                         "at most {} operators may be chained at one level; use IN (...) lists, parentheses or several stages",
                         MAX_OPERATOR_CHAIN
                     )),
+                    SqlProblem::Unsupported { message, range } => Diagnostic::error(
+                        Code::Unsupported,
+                        format!("stage `{}`: {message}", stage.name.value),
+                    )
+                    .label(self.range_in(&stage.query, range), "not supported")
+                    .help("docs/sql.md lists what Aqueducts runs and how it differs from PostgreSQL"),
                     SqlProblem::Several { range } => Diagnostic::error(
                         Code::UnsupportedStatement,
                         format!("stage `{}` holds more than one statement", stage.name.value),

@@ -29,7 +29,7 @@ use crate::spec::{Destination, Spanned};
 use crate::sql::normalize_name;
 use errors::stage_error;
 use sources::register_source;
-use writes::{odbc_write, write_plan};
+use writes::{odbc_write, sink_at_root, write_plan};
 
 /// Rows printed by `show: 0`.
 const SHOW_ALL_LIMIT: usize = 500;
@@ -63,6 +63,8 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
             (Some(destination), true) => {
                 let input = if shared { shared_scan(i, &stage.name, &plan)? } else { plan.clone() };
                 let planned = physical_plan(&state, write_plan(destination, input, base_dir)?, &stage.name).await?;
+                let planned = sink_at_root(planned)
+                    .map_err(|e| vec![stage_error(&stage.name, "cannot plan the write", &e.strip_backtrace())])?;
                 let write = Write::from_plan(planned)
                     .map_err(|e| vec![stage_error(&stage.name, "cannot plan the write", &e.strip_backtrace())])?;
                 Some(write)
@@ -172,8 +174,8 @@ async fn prepare(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result<P
     for &i in &spec.order {
         let stage = &pipeline.stages[i];
         let Some(query) = spec.queries.get(i).and_then(Option::as_ref) else { continue };
-        let plan = state
-            .statement_to_plan(query.statement.clone())
+        let plan = query
+            .plan(&state)
             .await
             .map_err(|e| vec![stage_error(&stage.name, "cannot plan this stage", &e.strip_backtrace())])?;
         // A stage read once is planned inside its reader (a view); a stage read more

@@ -13,8 +13,10 @@ use datafusion::datasource::file_format::csv::CsvFormatFactory;
 use datafusion::datasource::file_format::format_as_file_type;
 use datafusion::datasource::file_format::json::JsonFormatFactory;
 use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
+use datafusion::datasource::sink::DataSinkExec;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::scalar_subquery::ScalarSubqueryExec;
+use datafusion::physical_plan::{ChildrenPropertiesMode, ExecutionPlan, ReplaceChildrenOptions};
 
 use super::errors::{stage_error, unsupported};
 use super::sources::location_url;
@@ -38,6 +40,21 @@ pub(super) fn odbc_write(destination: &OdbcDestination, input: Arc<dyn Execution
         batch_size: destination.batch_size,
     };
     Arc::new(OdbcWriteExec::new(input, target))
+}
+
+/// The write with its sink at the root, where the runtime looks for it. DataFusion puts
+/// the node that computes uncorrelated scalar subqueries (`ScalarSubqueryExec`) above
+/// everything, the sink included; it belongs under the sink, around what the sink
+/// writes, which computes the same rows.
+pub(super) fn sink_at_root(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+    let Some(subqueries) = plan.downcast_ref::<ScalarSubqueryExec>() else { return Ok(plan) };
+    let sink = subqueries.input().clone();
+    let Some(written) = sink.downcast_ref::<DataSinkExec>().map(|s| s.input().clone()) else { return Ok(plan) };
+    let mut children = vec![written];
+    children.extend(subqueries.subqueries().iter().map(|link| link.plan.clone()));
+    let recompute = || ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+    let computed = plan.clone().replace_children(children, recompute())?;
+    sink.replace_children(vec![computed], recompute())
 }
 
 /// The write of the final stage to the destination. (The runtime points it at a staging

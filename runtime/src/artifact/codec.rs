@@ -1,7 +1,8 @@
 //! [`AqueductsCodec`]: how our own plan nodes travel inside datafusion-proto plans.
 //!
 //! It is a layer, not an end point: it encodes and decodes the nodes it knows (shared
-//! stage scans, ODBC scans and writes, each starting with a tag of its own) and hands
+//! stage scans, ODBC scans and writes, and DataFusion's recursive-query nodes, which
+//! datafusion-proto cannot carry; each starting with a tag of its own) and hands
 //! everything else to the codec it wraps. Another codec (Delta Lake's, Ballista's) can
 //! therefore sit under it, or wrap it in turn.
 
@@ -17,6 +18,12 @@ use datafusion_proto::physical_plan::{
     DefaultPhysicalExtensionCodec, PhysicalExtensionCodec, PhysicalProtoConverterExtension,
 };
 
+use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
+use datafusion::physical_plan::work_table::WorkTableExec;
+
+use super::recursive::{
+    RECURSIVE_TAG, WORK_TABLE_TAG, decode_recursive, decode_work_table, encode_recursive, encode_work_table,
+};
 use crate::io::odbc::scan::OdbcScanExec;
 use crate::io::odbc::sink::OdbcWriteExec;
 use crate::shared::scan::SharedStageExec;
@@ -47,6 +54,8 @@ enum OwnNode {
     SharedStage,
     OdbcScan,
     OdbcWrite,
+    RecursiveQuery,
+    WorkTable,
 }
 
 impl OwnNode {
@@ -55,6 +64,8 @@ impl OwnNode {
             SharedStageExec::TAG => Some(OwnNode::SharedStage),
             OdbcScanExec::TAG => Some(OwnNode::OdbcScan),
             OdbcWriteExec::TAG => Some(OwnNode::OdbcWrite),
+            RECURSIVE_TAG => Some(OwnNode::RecursiveQuery),
+            WORK_TABLE_TAG => Some(OwnNode::WorkTable),
             _ => None,
         }
     }
@@ -72,6 +83,8 @@ impl PhysicalExtensionCodec for AqueductsCodec {
             Some(OwnNode::SharedStage) => Ok(Arc::new(SharedStageExec::decode(buf)?)),
             Some(OwnNode::OdbcScan) => Ok(Arc::new(OdbcScanExec::decode(buf)?)),
             Some(OwnNode::OdbcWrite) => Ok(Arc::new(OdbcWriteExec::decode(buf, inputs)?)),
+            Some(OwnNode::RecursiveQuery) => Ok(Arc::new(decode_recursive(buf, inputs)?)),
+            Some(OwnNode::WorkTable) => Ok(Arc::new(decode_work_table(buf)?)),
             None => self.inner.try_decode(buf, inputs, ctx, converter),
         }
     }
@@ -91,6 +104,12 @@ impl PhysicalExtensionCodec for AqueductsCodec {
         }
         if let Some(write) = any.downcast_ref::<OdbcWriteExec>() {
             return write.encode(buf);
+        }
+        if let Some(recursive) = any.downcast_ref::<RecursiveQueryExec>() {
+            return encode_recursive(recursive, buf);
+        }
+        if let Some(work_table) = any.downcast_ref::<WorkTableExec>() {
+            return encode_work_table(work_table, buf);
         }
         let name = node.name().to_string();
         // The inner codec says "not implemented" for nodes nobody knows (DataFusion's own

@@ -1,5 +1,6 @@
 //! [`RunSettings`]: how a run may use the machine, and the DataFusion session every run
-//! (and every compile) uses: memory pool, spilling, optimizer rules, column types.
+//! (and every compile) uses: memory pool, spilling, optimizer rules, column types, our
+//! functions.
 
 use std::sync::Arc;
 
@@ -74,7 +75,9 @@ impl RunSettings {
             .with_default_features()
             .with_physical_optimizer_rules(physical_optimizer_rules())
             .build();
-        Ok(SessionContext::new_with_state(state))
+        let ctx = SessionContext::new_with_state(state);
+        crate::functions::register(&ctx);
+        Ok(ctx)
     }
 }
 

@@ -1,8 +1,10 @@
-//! The SQL of a stage: parsing with DataFusion's parser and finding the tables it reads.
+//! The SQL of a stage: parsing with DataFusion's parser, finding the tables it reads, and
+//! the rewrites of [`super::rewrite`] applied to the parsed tree.
 
 use std::ops::{ControlFlow, Range};
 
 use datafusion::execution::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast::{self, Spanned as _};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -12,8 +14,30 @@ use crate::source::offset_of;
 /// A parsed stage query and the tables it reads.
 #[derive(Debug, Clone)]
 pub struct ParsedQuery {
+    /// The statement after the front end's rewrites.
     pub statement: Statement,
     pub reads: Vec<TableRead>,
+    /// Columns the rewrites added to the statement's output, which [`Self::plan`] removes.
+    pub hidden: Vec<String>,
+}
+
+impl ParsedQuery {
+    /// The query's logical plan in `state`, with the output the SQL asks for (hidden
+    /// columns of the rewrites removed, after the sort that needed them).
+    pub async fn plan(&self, state: &SessionState) -> datafusion::error::Result<LogicalPlan> {
+        let plan = state.statement_to_plan(self.statement.clone()).await?;
+        if self.hidden.is_empty() {
+            return Ok(plan);
+        }
+        let kept: Vec<Expr> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .filter(|column| !self.hidden.contains(&column.name))
+            .map(Expr::Column)
+            .collect();
+        LogicalPlanBuilder::from(plan).project(kept)?.build()
+    }
 }
 
 /// One table a query reads, by its normalised name, with where it is named in the SQL.
@@ -42,6 +66,11 @@ pub enum SqlProblem {
     /// An operator chain so long that planning it could exhaust the stack.
     TooComplex {
         operators: usize,
+    },
+    /// Standard SQL that Aqueducts does not run (`FETCH ... PERCENT`, say).
+    Unsupported {
+        message: String,
+        range: Range<usize>,
     },
 }
 
@@ -125,21 +154,28 @@ pub fn parse_query(sql: &str, state: &SessionState) -> Result<ParsedQuery, SqlPr
         return Err(SqlProblem::NotAQuery { what: word.to_uppercase(), range: start..start + word.len() });
     }
     let reads = table_reads(sql, &statement, state).map_err(|e| syntax_problem(sql, &e.strip_backtrace()))?;
-    Ok(ParsedQuery { statement, reads })
+    let mut statement = statement;
+    let rewritten = super::rewrite::rewrite(&mut statement).map_err(|problem| SqlProblem::Unsupported {
+        range: span_range(sql, problem.span).unwrap_or(0..sql.trim_end().len()),
+        message: problem.message,
+    })?;
+    Ok(ParsedQuery { statement, reads, hidden: rewritten.hidden })
 }
 
 fn statement_range(sql: &str, statement: &Statement) -> Option<Range<usize>> {
     match statement {
-        Statement::Statement(s) => {
-            let span = s.span();
-            (span.start.line > 0).then(|| {
-                let start = offset_of(sql, span.start.line as usize, span.start.column as usize);
-                let end = offset_of(sql, span.end.line as usize, span.end.column as usize);
-                start..end.max(start)
-            })
-        }
+        Statement::Statement(s) => span_range(sql, s.span()),
         _ => None,
     }
+}
+
+/// The byte range of a parser span (lines and columns from 1; 0 when unknown).
+fn span_range(sql: &str, span: datafusion::sql::sqlparser::tokenizer::Span) -> Option<Range<usize>> {
+    (span.start.line > 0).then(|| {
+        let start = offset_of(sql, span.start.line as usize, span.start.column as usize);
+        let end = offset_of(sql, span.end.line as usize, span.end.column as usize);
+        start..end.max(start)
+    })
 }
 
 fn table_reads(sql: &str, statement: &Statement, state: &SessionState) -> datafusion::error::Result<Vec<TableRead>> {
