@@ -124,6 +124,41 @@ fn longest_operator_chain(sql: &str, dialect: &GenericDialect) -> usize {
     longest
 }
 
+/// `TRIM(BOTH FROM x)`, `TRIM(LEADING FROM x)`, `TRIM(TRAILING FROM x)`: standard SQL
+/// for trimming spaces, which the parser refuses without a character string before
+/// `FROM`. Each is written as `TRIM(x)`, `LTRIM(x)` or `RTRIM(x)` padded with spaces to
+/// the same length, so every position in the query stays where it was.
+fn trim_without_characters(sql: &str, dialect: &GenericDialect) -> String {
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(dialect, sql).tokenize_with_location() else { return sql.to_string() };
+    let tokens: Vec<_> = tokens.into_iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).collect();
+    let keyword = |i: usize| match tokens.get(i).map(|t| &t.token) {
+        Some(Token::Word(word)) => Some(word.keyword),
+        _ => None,
+    };
+    let mut text = sql.to_string();
+    for i in 0..tokens.len() {
+        let function = match (keyword(i), tokens.get(i + 1).map(|t| &t.token), keyword(i + 2), keyword(i + 3)) {
+            (Some(Keyword::TRIM), Some(Token::LParen), Some(side), Some(Keyword::FROM)) => match side {
+                Keyword::BOTH => "TRIM(",
+                Keyword::LEADING => "LTRIM(",
+                Keyword::TRAILING => "RTRIM(",
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let (start, end) = (tokens[i].span.start, tokens[i + 3].span.end);
+        let start = offset_of(sql, start.line as usize, start.column as usize);
+        let end = offset_of(sql, end.line as usize, end.column as usize);
+        if end <= start + function.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+            continue;
+        }
+        text.replace_range(start..end, &format!("{function:<width$}", width = end - start));
+    }
+    text
+}
+
 /// Nesting deeper than this is refused by the parser (instead of exhausting the stack).
 const RECURSION_LIMIT: usize = 64;
 
@@ -133,7 +168,8 @@ pub fn parse_query(sql: &str, state: &SessionState) -> Result<ParsedQuery, SqlPr
     if operators > MAX_OPERATOR_CHAIN {
         return Err(SqlProblem::TooComplex { operators });
     }
-    let mut statements = DFParserBuilder::new(sql)
+    let normalized = trim_without_characters(sql, &dialect);
+    let mut statements = DFParserBuilder::new(normalized.as_str())
         .with_dialect(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
         .build()

@@ -12,22 +12,30 @@ use datafusion::optimizer::OptimizerRule;
 use datafusion::prelude::SessionContext;
 
 use super::rules::casts::PostgresCasts;
-use super::rules::lateral_limit::LateralLimit;
+use super::rules::domain::CorrelationDomain;
+use super::rules::lateral_rowwise::LateralRowwise;
+use super::rules::projection_predicates::ProjectionPredicates;
 use super::rules::set_all::SetOperationsAll;
 use super::rules::sort_keys::{self, SortKeys};
+use super::rules::subquery_limit::SubqueryLimit;
 
-/// The name of DataFusion's rule that turns lateral subqueries into joins, which
-/// [`LateralLimit`] prepares for.
-const DECORRELATE_LATERAL: &str = "decorrelate_lateral_join";
+/// DataFusion's first rule that turns subqueries into joins, which our subquery rules
+/// prepare for.
+const DECORRELATE: &str = "decorrelate_predicate_subquery";
 
 /// A session for compiling (and running) with `settings`.
 pub fn compile_context(settings: &RunSettings) -> Result<SessionContext> {
     let state = settings.session_context()?.state();
     let mut optimizer_rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = state.optimizers().to_vec();
-    // Should a DataFusion upgrade rename the rule, ours goes first, which is still
-    // before it; the lateral corpus cases tell if it no longer helps.
-    let at = optimizer_rules.iter().position(|rule| rule.name() == DECORRELATE_LATERAL).unwrap_or(0);
-    optimizer_rules.insert(at, Arc::new(LateralLimit));
+    // Should a DataFusion upgrade rename the rule, ours go first, which is still
+    // before it; the subquery and lateral corpus cases tell if they no longer help.
+    let at = optimizer_rules.iter().position(|rule| rule.name() == DECORRELATE).unwrap_or(0);
+    let subquery_rules: [Arc<dyn OptimizerRule + Send + Sync>; 3] =
+        [Arc::new(LateralRowwise), Arc::new(CorrelationDomain), Arc::new(SubqueryLimit)];
+    for (offset, rule) in subquery_rules.into_iter().enumerate() {
+        optimizer_rules.insert(at + offset, rule);
+    }
+    optimizer_rules.insert(0, Arc::new(ProjectionPredicates));
     for rule in optimizer_rules.iter_mut().filter(|rule| rule.name() == sort_keys::REPLACES) {
         *rule = Arc::new(SortKeys::default());
     }

@@ -7,6 +7,13 @@
 //! - [`order_by`]: an `ORDER BY` expression that names an input column which an output
 //!   alias shadows (`SELECT upper(c.name) AS name ... ORDER BY c.name`) sorts by the
 //!   input column, computed in the select list under a hidden name.
+//! - [`expressions`]: operator precedence of `IS DISTINCT FROM`, `mod()`, regular
+//!   expression `substring`, `LIKE ... ESCAPE`, `SIMILAR TO`, `FILTER` in windows,
+//!   `ANY`/`ALL` subqueries, percentiles of an array of fractions.
+//! - [`columns`]: column lists of CTEs and derived tables name the select list.
+//! - [`windows`]: a window refining a named one (`OVER (w ORDER BY x)`).
+//! - [`table_functions`]: `generate_series` and `unnest` in `FROM` over columns of the
+//!   tables before them.
 //!
 //! Every query of the statement is visited, innermost first (subqueries, CTEs, derived
 //! tables, set operations), so a rewrite sees queries whose parts are already rewritten.
@@ -15,9 +22,13 @@
 //! without a limit), so [`Rewritten::hidden`] names them and planning removes them
 //! from the plan (`ParsedQuery::plan`).
 
+mod columns;
+mod expressions;
 mod fetch;
 mod order_by;
 mod syntax;
+mod table_functions;
+mod windows;
 
 use std::ops::ControlFlow;
 
@@ -62,13 +73,34 @@ pub fn rewrite(statement: &mut Statement) -> Result<Rewritten, Unsupported> {
         }
         fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Unsupported> {
             self.depth -= 1;
+            if let Some(with) = &mut query.with {
+                for cte in &mut with.cte_tables {
+                    columns::name_columns(&mut cte.query, &cte.alias);
+                }
+            }
             if self.depth == 0 {
                 return ControlFlow::Continue(());
             }
-            match rewrite_query(query, Placement::Nested) {
-                Ok(_) => ControlFlow::Continue(()),
-                Err(problem) => ControlFlow::Break(problem),
+            done(rewrite_query(query, Placement::Nested).map(|_| ()))
+        }
+        fn post_visit_select(&mut self, select: &mut ast::Select) -> ControlFlow<Unsupported> {
+            windows::compose_named_windows(select);
+            ControlFlow::Continue(())
+        }
+        fn post_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<Unsupported> {
+            if let ast::TableFactor::Derived { subquery, alias: Some(alias), .. } = factor {
+                columns::name_columns(subquery, alias);
             }
+            done(table_functions::rewrite(factor))
+        }
+        fn post_visit_expr(&mut self, expr: &mut ast::Expr) -> ControlFlow<Unsupported> {
+            done(expressions::rewrite(expr))
+        }
+    }
+    fn done(result: Result<(), Unsupported>) -> ControlFlow<Unsupported> {
+        match result {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(problem) => ControlFlow::Break(problem),
         }
     }
     let Statement::Statement(statement) = statement else { return Ok(Rewritten::default()) };

@@ -2,7 +2,12 @@
 //! sturdier than filling every field of sqlparser's structs), hidden column names, and
 //! what a select list calls its columns.
 
-use datafusion::sql::sqlparser::ast::{Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, TableFactor};
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select, SelectItem, SetExpr,
+    Statement, TableFactor, Value, ValueWithSpan, VisitMut, VisitorMut,
+};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::Span;
@@ -26,6 +31,80 @@ pub fn template(sql: &str) -> Result<Query, Unsupported> {
     match statements.into_iter().next() {
         Some(Statement::Query(query)) => Ok(*query),
         _ => Err(Unsupported { message: "internal rewrite template is not a query".into(), span: Span::empty() }),
+    }
+}
+
+/// An expression parsed from a fixed text of ours in which `$0`, `$1`, ... stand for
+/// `args` (written as identifiers `__aqueducts_arg_0`, ...).
+pub fn expression(sql: &str, args: Vec<Expr>) -> Result<Expr, Unsupported> {
+    let mut text = sql.to_string();
+    for i in (0..args.len()).rev() {
+        text = text.replace(&format!("${i}"), &format!("{HIDDEN}arg_{i}"));
+    }
+    let query = template(&format!("SELECT {text}"))?;
+    let SetExpr::Select(select) = *query.body else {
+        return Err(Unsupported { message: "internal rewrite template has no SELECT".into(), span: Span::empty() });
+    };
+    let Some(SelectItem::UnnamedExpr(mut expr)) = select.projection.into_iter().next() else {
+        return Err(Unsupported { message: "internal rewrite template has no expression".into(), span: Span::empty() });
+    };
+    struct Fill(Vec<Option<Expr>>);
+    impl VisitorMut for Fill {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Identifier(ident) = expr
+                && let Some(i) = ident.value.strip_prefix(HIDDEN).and_then(|n| n.strip_prefix("arg_"))
+                && let Some(arg) = i.parse::<usize>().ok().and_then(|i| self.0.get_mut(i)).and_then(Option::take)
+            {
+                *expr = arg;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = expr.visit(&mut Fill(args.into_iter().map(Some).collect()));
+    Ok(expr)
+}
+
+/// A string literal.
+pub fn string(text: &str) -> Expr {
+    Expr::value(Value::SingleQuotedString(text.to_string()))
+}
+
+/// The text of a string literal, if `expr` is one.
+pub fn string_literal(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Value(ValueWithSpan { value: Value::SingleQuotedString(s), .. }) => Some(s),
+        _ => None,
+    }
+}
+
+/// The lower-case name of a function called by a one-part name.
+pub fn function_name(function: &Function) -> Option<String> {
+    match function.name.0.as_slice() {
+        [part] => part.as_ident().map(normalize),
+        _ => None,
+    }
+}
+
+/// The plain arguments of a call (no names, no wildcards), if all are plain.
+pub fn plain_arguments(function: &Function) -> Option<Vec<&Expr>> {
+    let FunctionArguments::List(list) = &function.args else { return None };
+    list.args
+        .iter()
+        .map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The leftmost `SELECT` of a query body (the first branch of a set operation).
+pub fn leftmost_select(body: &mut SetExpr) -> Option<&mut Select> {
+    match body {
+        SetExpr::Select(select) => Some(select),
+        SetExpr::SetOperation { left, .. } => leftmost_select(left),
+        SetExpr::Query(query) => leftmost_select(&mut query.body),
+        _ => None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! [`LateralLimit`]: the first rows of a `LATERAL` subquery for each outer row, as a
+//! [`SubqueryLimit`]: the first rows of a correlated subquery for each outer row, as a
 //! window over the subquery's input.
 //!
 //! ```sql
@@ -7,11 +7,11 @@
 //!                     ORDER BY amount DESC LIMIT 2) o
 //! ```
 //!
-//! DataFusion turns a lateral subquery into a join by pulling its correlated filters up
-//! (`decorrelate_lateral_join`), which a `LIMIT` above the filter forbids: the plan keeps
-//! its outer references and cannot be run. When every correlated predicate is an
-//! equality between an expression of the subquery's input and one of the outer row
-//! (`o.customer_id = c.id`), the rows an outer row sees are exactly one partition of
+//! DataFusion turns a correlated subquery (lateral, scalar, `EXISTS`, `IN`) into a join
+//! by pulling its correlated filters up, which a `LIMIT` above the filter forbids: the
+//! plan keeps its outer references and cannot be run. When every correlated predicate
+//! is an equality between an expression of the subquery's input and one of the outer
+//! row (`o.customer_id = c.id`), the rows an outer row sees are exactly one partition of
 //! the input by those expressions. So the limit becomes `row_number()` over that
 //! partition, in the sort's order, and a filter keeping the rows the limit kept, with
 //! the correlated predicates above the window:
@@ -23,9 +23,10 @@
 //!   → Window row_number() PARTITION BY o.customer_id ORDER BY amount DESC → orders
 //! ```
 //!
-//! which DataFusion's rule, run next, turns into a join. Other shapes (a correlation that
-//! is not an equality, an aggregate or a join between the limit and the filter) are left
-//! as they are; `check` reports those it cannot plan.
+//! which DataFusion's rules, run next, turn into a join. Correlations that are not
+//! equalities get there through [`super::domain`] first. Other shapes (an aggregate or a
+//! join between the limit and the filter) are left as they are; `check` reports those it
+//! cannot plan.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -37,21 +38,22 @@ use datafusion::logical_expr::expr::Sort as SortExpr;
 use datafusion::logical_expr::logical_plan::{FetchType, SkipType};
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{
-    BinaryExpr, Expr, ExprFunctionExt, Filter, Join, JoinType, Limit, LogicalPlan, Operator, Projection, Sort,
-    Subquery, SubqueryAlias, Window, lit,
+    BinaryExpr, Expr, ExprFunctionExt, Filter, Limit, LogicalPlan, Operator, Projection, Sort, Window, lit,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
+use super::subqueries::{map_subqueries, with_plan};
+
 /// The hidden column holding each row's place in its partition.
-const ROW: &str = "__aqueducts_lateral_row";
+const ROW: &str = "__aqueducts_subquery_row";
 
 #[derive(Debug, Default)]
-pub struct LateralLimit;
+pub struct SubqueryLimit;
 
-impl OptimizerRule for LateralLimit {
+impl OptimizerRule for SubqueryLimit {
     fn name(&self) -> &str {
-        "aqueducts_lateral_limit"
+        "aqueducts_subquery_limit"
     }
 
     fn apply_order(&self) -> Option<ApplyOrder> {
@@ -63,40 +65,9 @@ impl OptimizerRule for LateralLimit {
     }
 
     fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        let LogicalPlan::Join(join) = plan else { return Ok(Transformed::no(plan)) };
-        if !matches!(join.join_type, JoinType::Inner | JoinType::Left) {
-            return Ok(Transformed::no(LogicalPlan::Join(join)));
-        }
-        match lateral_with_window(&join.right)? {
-            Some(right) => Ok(Transformed::yes(LogicalPlan::Join(Join { right: Arc::new(right), ..join }))),
-            None => Ok(Transformed::no(LogicalPlan::Join(join))),
-        }
-    }
-}
-
-/// The right side of a lateral join with its limit turned into a window, if it has one
-/// of the shape this rule handles.
-fn lateral_with_window(right: &LogicalPlan) -> Result<Option<LogicalPlan>> {
-    let windowed = |subquery: &Subquery| -> Result<Option<Subquery>> {
-        Ok(limit_to_window(&subquery.subquery)?.map(|plan| Subquery {
-            subquery: Arc::new(plan),
-            outer_ref_columns: subquery.outer_ref_columns.clone(),
-            spans: subquery.spans.clone(),
-        }))
-    };
-    match right {
-        LogicalPlan::Subquery(subquery) => Ok(windowed(subquery)?.map(LogicalPlan::Subquery)),
-        LogicalPlan::SubqueryAlias(SubqueryAlias { input, alias, .. }) => {
-            let LogicalPlan::Subquery(subquery) = input.as_ref() else { return Ok(None) };
-            match windowed(subquery)? {
-                Some(subquery) => Ok(Some(LogicalPlan::SubqueryAlias(SubqueryAlias::try_new(
-                    Arc::new(LogicalPlan::Subquery(subquery)),
-                    alias.clone(),
-                )?))),
-                None => Ok(None),
-            }
-        }
-        _ => Ok(None),
+        map_subqueries(plan, &mut |subquery, _outer| {
+            Ok(limit_to_window(&subquery.subquery)?.map(|plan| with_plan(subquery, plan)))
+        })
     }
 }
 
