@@ -11,6 +11,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::optimizer::OptimizerRule;
 use datafusion::prelude::SessionContext;
 
+use super::rules::arithmetic::PostgresArithmetic;
 use super::rules::casts::PostgresCasts;
 use super::rules::domain::CorrelationDomain;
 use super::rules::lateral_rowwise::LateralRowwise;
@@ -23,9 +24,14 @@ use super::rules::subquery_limit::SubqueryLimit;
 /// prepare for.
 const DECORRELATE: &str = "decorrelate_predicate_subquery";
 
+/// DataFusion's analyzer rule that decides expression types.
+const TYPE_COERCION: &str = "type_coercion";
+
 /// A session for compiling (and running) with `settings`.
 pub fn compile_context(settings: &RunSettings) -> Result<SessionContext> {
-    let state = settings.session_context()?.state();
+    let mut state = settings.session_context()?.state();
+    // `1.50` is a numeric of scale 2 in PostgreSQL (and DuckDB), not a double.
+    state.config_mut().options_mut().sql_parser.parse_float_as_decimal = true;
     let mut optimizer_rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = state.optimizers().to_vec();
     // Should a DataFusion upgrade rename the rule, ours go first, which is still
     // before it; the subquery and lateral corpus cases tell if they no longer help.
@@ -40,6 +46,8 @@ pub fn compile_context(settings: &RunSettings) -> Result<SessionContext> {
         *rule = Arc::new(SortKeys::default());
     }
     let mut analyzer_rules = state.analyzer().rules.clone();
+    let coercion = analyzer_rules.iter().position(|rule| rule.name() == TYPE_COERCION).unwrap_or(0);
+    analyzer_rules.insert(coercion, Arc::new(PostgresArithmetic));
     analyzer_rules.push(Arc::new(PostgresCasts));
     analyzer_rules.push(Arc::new(SetOperationsAll));
     let state = SessionStateBuilder::new_from_existing(state)

@@ -59,7 +59,7 @@ impl OptimizerRule for CorrelationDomain {
     }
 
     fn rewrite(&self, plan: LogicalPlan, config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        map_subqueries(plan, &mut |subquery, outer| {
+        map_subqueries(plan, &mut |subquery, outer, _kind| {
             if outer.exists(|node| Ok(node.contains_outer_reference()))? {
                 return Ok(None); // the outer plan is itself correlated further out
             }

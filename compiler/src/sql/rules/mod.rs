@@ -1,6 +1,8 @@
 //! Our logical rules, run by DataFusion's analyzer and optimizer in every session that
 //! plans SQL ([`super::session`]):
 //!
+//! - [`arithmetic::PostgresArithmetic`] (analyzer, before type coercion): `interval * n`,
+//!   and decimal quotients and averages with PostgreSQL's precision.
 //! - [`casts::PostgresCasts`] (analyzer, after type coercion): casts as PostgreSQL casts:
 //!   floats and decimals round to integers instead of truncating, timestamps, times,
 //!   intervals and floats become text as PostgreSQL writes them.
@@ -18,6 +20,7 @@
 //!   `eliminate_duplicated_expr`): never drops an `ORDER BY` key that is not truly
 //!   determined by the keys before it.
 
+pub mod arithmetic;
 pub mod casts;
 pub mod domain;
 pub mod lateral_rowwise;

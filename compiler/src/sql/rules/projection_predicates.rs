@@ -51,22 +51,26 @@ impl OptimizerRule for ProjectionPredicates {
         true
     }
 
-    fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
+    fn rewrite(&self, plan: LogicalPlan, config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
         let LogicalPlan::Projection(projection) = &plan else { return Ok(Transformed::no(plan)) };
         let schema = Arc::clone(projection.input.schema());
         plan.map_expressions(|expr| {
             expr.transform_down(|expr| {
+                // The subquery under a name of its own: DataFusion mistakes an outer
+                // reference for an inner column of the same qualified name.
+                let alias = || config.alias_generator().next("__aqueducts_sq");
                 let replaced = match expr {
                     Expr::Exists(Exists { subquery, negated }) => {
-                        let rows = count(&subquery, None)?;
+                        let rows = count(&aliased(&subquery, alias())?, None)?;
                         if negated { rows.eq(lit(0i64)) } else { rows.gt(lit(0i64)) }
                     }
                     Expr::InSubquery(InSubquery { expr, subquery, negated }) => {
+                        let subquery = aliased(&subquery, alias())?;
                         let any = quantified(*expr, &subquery, Operator::Eq, &SetQuantifier::Any, &schema)?;
                         if negated { Expr::Not(Box::new(any)) } else { any }
                     }
                     Expr::SetComparison(SetComparison { expr, subquery, op, quantifier }) => {
-                        quantified(*expr, &subquery, op, &quantifier, &schema)?
+                        quantified(*expr, &aliased(&subquery, alias())?, op, &quantifier, &schema)?
                     }
                     other => return Ok(Transformed::no(other)),
                 };
@@ -112,6 +116,12 @@ fn quantified(
         ],
         Some(Box::new(lit(otherwise))),
     )))
+}
+
+/// The subquery with its plan under `alias`.
+fn aliased(subquery: &Subquery, alias: String) -> Result<Subquery> {
+    let plan = LogicalPlanBuilder::from(Arc::unwrap_or_clone(subquery.subquery.clone())).alias(alias)?.build()?;
+    Ok(with_plan(subquery, plan))
 }
 
 /// `(SELECT count(*) FROM subquery WHERE predicate)`.

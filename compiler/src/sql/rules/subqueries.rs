@@ -9,19 +9,30 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::expr::{Exists, InSubquery, SetComparison};
 use datafusion::logical_expr::{BinaryExpr, Expr, Join, JoinType, LogicalPlan, Operator, Subquery, SubqueryAlias};
 
+/// Where a subquery is, which decides how many rows it may give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A value: at most one row.
+    Scalar,
+    /// `EXISTS`, `IN`, `ANY`, `ALL`: any number of rows.
+    Predicate,
+    /// The right side of a lateral join: any number of rows.
+    Lateral,
+}
+
 /// Applies `rewrite` to every subquery of `plan` (those in a filter's or a projection's
 /// expressions, and a lateral join's right side), giving it the plan its outer
-/// references read. `rewrite` answers `None` to leave a subquery as it is.
+/// references read and its kind. `rewrite` answers `None` to leave a subquery as it is.
 pub fn map_subqueries(
     plan: LogicalPlan,
-    rewrite: &mut dyn FnMut(&Subquery, &LogicalPlan) -> Result<Option<Subquery>>,
+    rewrite: &mut dyn FnMut(&Subquery, &LogicalPlan, Kind) -> Result<Option<Subquery>>,
 ) -> Result<Transformed<LogicalPlan>> {
     match plan {
         LogicalPlan::Join(join) if matches!(join.join_type, JoinType::Inner | JoinType::Left) => {
             let Some((subquery, alias)) = lateral(&join.right) else {
                 return Ok(Transformed::no(LogicalPlan::Join(join)));
             };
-            let Some(subquery) = rewrite(&subquery, &join.left)? else {
+            let Some(subquery) = rewrite(&subquery, &join.left, Kind::Lateral)? else {
                 return Ok(Transformed::no(LogicalPlan::Join(join)));
             };
             let mut right = LogicalPlan::Subquery(subquery);
@@ -37,14 +48,17 @@ pub fn map_subqueries(
             plan.map_expressions(|expr| {
                 expr.transform_down(|expr| {
                     let replaced = match &expr {
-                        Expr::ScalarSubquery(subquery) => rewrite(subquery, &outer)?.map(Expr::ScalarSubquery),
-                        Expr::Exists(Exists { subquery, negated }) => {
-                            rewrite(subquery, &outer)?.map(|subquery| Expr::Exists(Exists::new(subquery, *negated)))
+                        Expr::ScalarSubquery(subquery) => {
+                            rewrite(subquery, &outer, Kind::Scalar)?.map(Expr::ScalarSubquery)
                         }
-                        Expr::InSubquery(InSubquery { expr: tested, subquery, negated }) => rewrite(subquery, &outer)?
-                            .map(|subquery| Expr::InSubquery(InSubquery::new(tested.clone(), subquery, *negated))),
+                        Expr::Exists(Exists { subquery, negated }) => rewrite(subquery, &outer, Kind::Predicate)?
+                            .map(|subquery| Expr::Exists(Exists::new(subquery, *negated))),
+                        Expr::InSubquery(InSubquery { expr: tested, subquery, negated }) => {
+                            rewrite(subquery, &outer, Kind::Predicate)?
+                                .map(|subquery| Expr::InSubquery(InSubquery::new(tested.clone(), subquery, *negated)))
+                        }
                         Expr::SetComparison(SetComparison { expr: tested, subquery, op, quantifier }) => {
-                            rewrite(subquery, &outer)?.map(|subquery| {
+                            rewrite(subquery, &outer, Kind::Predicate)?.map(|subquery| {
                                 Expr::SetComparison(SetComparison::new(
                                     tested.clone(),
                                     subquery,

@@ -33,17 +33,19 @@ use std::sync::Arc;
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, Result, ScalarValue};
+use datafusion::functions_aggregate::first_last::first_value;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::expr::Sort as SortExpr;
 use datafusion::logical_expr::logical_plan::{FetchType, SkipType};
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{
-    BinaryExpr, Expr, ExprFunctionExt, Filter, Limit, LogicalPlan, Operator, Projection, Sort, Window, lit,
+    BinaryExpr, Expr, ExprFunctionExt, Filter, Limit, LogicalPlan, LogicalPlanBuilder, Operator, Projection, Sort,
+    Window, lit,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
-use super::subqueries::{map_subqueries, with_plan};
+use super::subqueries::{Kind, map_subqueries, with_plan};
 
 /// The hidden column holding each row's place in its partition.
 const ROW: &str = "__aqueducts_subquery_row";
@@ -65,24 +67,40 @@ impl OptimizerRule for SubqueryLimit {
     }
 
     fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        map_subqueries(plan, &mut |subquery, _outer| {
-            Ok(limit_to_window(&subquery.subquery)?.map(|plan| with_plan(subquery, plan)))
+        map_subqueries(plan, &mut |subquery, _outer, kind| {
+            let Some(windowed) = limit_to_window(&subquery.subquery, kind)? else { return Ok(None) };
+            Ok(Some(with_plan(subquery, windowed)))
         })
     }
 }
 
 /// The subquery plan with its limit as a window: projections and aliases above the
-/// limit are kept as they are.
-fn limit_to_window(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
+/// limit are kept as they are. A scalar subquery must show DataFusion that it gives at
+/// most one row: only a limit of one is rewritten there, and the row it keeps is taken
+/// by an aggregate (`first_value` of each column, over the one row or none).
+fn limit_to_window(plan: &LogicalPlan, kind: Kind) -> Result<Option<LogicalPlan>> {
     match plan {
         LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) if !plan.contains_outer_reference() => {
             let [input] = plan.inputs()[..] else { return Ok(None) };
-            match limit_to_window(input)? {
+            match limit_to_window(input, kind)? {
                 Some(input) => Ok(Some(plan.with_new_exprs(plan.expressions(), vec![input])?)),
                 None => Ok(None),
             }
         }
-        LogicalPlan::Limit(limit) => windowed_limit(limit),
+        LogicalPlan::Limit(limit) if kind != Kind::Scalar => windowed_limit(limit),
+        LogicalPlan::Limit(limit) if matches!(limit.get_fetch_type(), Ok(FetchType::Literal(Some(1)))) => {
+            let Some(windowed) = windowed_limit(limit)? else { return Ok(None) };
+            let values: Vec<Expr> = windowed
+                .schema()
+                .columns()
+                .into_iter()
+                .map(|column| {
+                    let name = column.name.clone();
+                    first_value(Expr::Column(column), vec![]).alias(name)
+                })
+                .collect();
+            Ok(Some(LogicalPlanBuilder::from(windowed).aggregate(Vec::<Expr>::new(), values)?.build()?))
+        }
         _ => Ok(None),
     }
 }
