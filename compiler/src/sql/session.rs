@@ -11,6 +11,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::optimizer::OptimizerRule;
 use datafusion::prelude::SessionContext;
 
+use super::planner::IntervalArithmetic;
 use super::rules::arithmetic::PostgresArithmetic;
 use super::rules::casts::PostgresCasts;
 use super::rules::domain::CorrelationDomain;
@@ -50,7 +51,10 @@ pub fn compile_context(settings: &RunSettings) -> Result<SessionContext> {
     analyzer_rules.insert(coercion, Arc::new(PostgresArithmetic));
     analyzer_rules.push(Arc::new(PostgresCasts));
     analyzer_rules.push(Arc::new(SetOperationsAll));
+    let mut expr_planners = state.expr_planners().to_vec();
+    expr_planners.insert(0, Arc::new(IntervalArithmetic));
     let state = SessionStateBuilder::new_from_existing(state)
+        .with_expr_planners(expr_planners)
         .with_optimizer_rules(optimizer_rules)
         .with_analyzer_rules(analyzer_rules)
         .build();

@@ -1,27 +1,22 @@
-//! [`PostgresArithmetic`]: arithmetic DataFusion types differently from PostgreSQL,
+//! [`PostgresArithmetic`]: decimal quotients and averages with PostgreSQL's precision,
 //! mended before type coercion decides the types.
 //!
-//! - `interval * n`, `n * interval`, `interval / n`: DataFusion has no such operators;
-//!   they call `interval_mul` (`aqueducts_runtime::functions::dates`), which spills
-//!   fractions of months and days as PostgreSQL does.
-//! - Decimal division and `avg` of decimals: DataFusion gives the quotient four more
-//!   decimals than the dividend (`1121.46 / 7500.50` is `0.149518`); PostgreSQL gives at
-//!   least sixteen significant digits (`0.14951803213119125392`). The dividend (or the
-//!   averaged value) is cast to a larger scale first, so the quotient has up to twenty
-//!   decimals, as many as the 38 digits of a decimal leave room for: the integer digits
-//!   the quotient can have are kept, so nothing can overflow.
+//! DataFusion gives a decimal quotient four more decimals than the dividend
+//! (`1121.46 / 7500.50` is `0.149518`), and so an `avg` of decimals; PostgreSQL gives
+//! at least sixteen significant digits (`0.14951803213119125392`). The dividend (or the
+//! averaged value) is cast to a larger scale first, so the quotient has up to twenty
+//! decimals, as many as the 38 digits of a decimal leave room for: the integer digits
+//! the quotient can have are kept, so nothing can overflow. (Interval arithmetic is
+//! planned by [`crate::sql::planner`].)
 
-use std::sync::Arc;
-
-use aqueducts_runtime::functions::dates::IntervalMul;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{DFSchema, Result};
-use datafusion::logical_expr::expr::{AggregateFunction, ScalarFunction};
+use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::utils::merge_schema;
-use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator, ScalarUDF};
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
 use datafusion::optimizer::AnalyzerRule;
 
 /// The most decimals a quotient gets.
@@ -38,7 +33,6 @@ impl AnalyzerRule for PostgresArithmetic {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        let interval_mul = Arc::new(ScalarUDF::from(IntervalMul::new()));
         plan.transform_up_with_subqueries(|plan| {
             let mut schema = merge_schema(&plan.inputs());
             if let LogicalPlan::TableScan(scan) = &plan {
@@ -47,7 +41,7 @@ impl AnalyzerRule for PostgresArithmetic {
             let names = NamePreserver::new(&plan);
             plan.map_expressions(|expr| {
                 let saved = names.save(&expr);
-                let rewritten = expr.transform_up(|e| rewrite(e, &schema, &interval_mul))?;
+                let rewritten = expr.transform_up(|e| rewrite(e, &schema))?;
                 Ok(rewritten.update_data(|e| saved.restore(e)))
             })
         })
@@ -55,39 +49,22 @@ impl AnalyzerRule for PostgresArithmetic {
     }
 }
 
-fn rewrite(expr: Expr, schema: &DFSchema, interval_mul: &Arc<ScalarUDF>) -> Result<Transformed<Expr>> {
+fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) if matches!(op, Operator::Multiply | Operator::Divide) => {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::Divide, right }) => {
             // Types the expression does not have yet (an unknown column, say) are left
             // for type coercion to report.
-            let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) else {
-                return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })));
+            let wider = match (left.get_type(schema), right.get_type(schema)) {
+                (Ok(l), Ok(r)) => widened_dividend(&l, &r),
+                _ => None,
             };
-            let call = |interval: Expr, factor: Expr| {
-                Expr::ScalarFunction(ScalarFunction::new_udf(interval_mul.clone(), vec![interval, factor]))
-            };
-            let numeric = |t: &DataType| t.is_numeric();
-            let interval = |t: &DataType| matches!(t, DataType::Interval(_));
-            Ok(match op {
-                Operator::Multiply if interval(&l) && numeric(&r) => Transformed::yes(call(*left, *right)),
-                Operator::Multiply if numeric(&l) && interval(&r) => Transformed::yes(call(*right, *left)),
-                Operator::Divide if interval(&l) && numeric(&r) => {
-                    let reciprocal = Expr::BinaryExpr(BinaryExpr::new(
-                        Box::new(datafusion::logical_expr::lit(1.0f64)),
-                        Operator::Divide,
-                        Box::new(right.cast_to(&DataType::Float64, schema)?),
-                    ));
-                    Transformed::yes(call(*left, reciprocal))
-                }
-                Operator::Divide => match widened_dividend(&l, &r) {
-                    Some(wider) => Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
-                        Box::new(left.cast_to(&wider, schema)?),
-                        op,
-                        right,
-                    ))),
-                    None => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
-                },
-                _ => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
+            Ok(match wider {
+                Some(wider) => Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(left.cast_to(&wider, schema)?),
+                    Operator::Divide,
+                    right,
+                ))),
+                None => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op: Operator::Divide, right })),
             })
         }
         Expr::AggregateFunction(mut aggregate) if is_decimal_avg(&aggregate, schema) => {

@@ -56,21 +56,21 @@ impl OptimizerRule for ProjectionPredicates {
         let schema = Arc::clone(projection.input.schema());
         plan.map_expressions(|expr| {
             expr.transform_down(|expr| {
-                // The subquery under a name of its own: DataFusion mistakes an outer
-                // reference for an inner column of the same qualified name.
-                let alias = || config.alias_generator().next("__aqueducts_sq");
+                // The compared value under a name of its own: DataFusion mistakes an
+                // outer reference for an inner column of the same qualified name.
+                let name = || config.alias_generator().next("__aqueducts_value");
                 let replaced = match expr {
                     Expr::Exists(Exists { subquery, negated }) => {
-                        let rows = count(&aliased(&subquery, alias())?, None)?;
+                        let rows = count(&subquery, None)?;
                         if negated { rows.eq(lit(0i64)) } else { rows.gt(lit(0i64)) }
                     }
                     Expr::InSubquery(InSubquery { expr, subquery, negated }) => {
-                        let subquery = aliased(&subquery, alias())?;
+                        let subquery = named_value(&subquery, name())?;
                         let any = quantified(*expr, &subquery, Operator::Eq, &SetQuantifier::Any, &schema)?;
                         if negated { Expr::Not(Box::new(any)) } else { any }
                     }
                     Expr::SetComparison(SetComparison { expr, subquery, op, quantifier }) => {
-                        quantified(*expr, &aliased(&subquery, alias())?, op, &quantifier, &schema)?
+                        quantified(*expr, &named_value(&subquery, name())?, op, &quantifier, &schema)?
                     }
                     other => return Ok(Transformed::no(other)),
                 };
@@ -118,9 +118,11 @@ fn quantified(
     )))
 }
 
-/// The subquery with its plan under `alias`.
-fn aliased(subquery: &Subquery, alias: String) -> Result<Subquery> {
-    let plan = LogicalPlanBuilder::from(Arc::unwrap_or_clone(subquery.subquery.clone())).alias(alias)?.build()?;
+/// The subquery with its (one) column called `name`.
+fn named_value(subquery: &Subquery, name: String) -> Result<Subquery> {
+    let value = Expr::Column(Column::from(subquery.subquery.schema().qualified_field(0))).alias(name);
+    let plan =
+        LogicalPlanBuilder::from(Arc::unwrap_or_clone(subquery.subquery.clone())).project(vec![value])?.build()?;
     Ok(with_plan(subquery, plan))
 }
 
