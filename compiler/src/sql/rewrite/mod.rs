@@ -6,7 +6,8 @@
 //!   tie with the last one, through `rank()`.
 //! - [`order_by`]: an `ORDER BY` expression that names an input column which an output
 //!   alias shadows (`SELECT upper(c.name) AS name ... ORDER BY c.name`) sorts by the
-//!   input column, computed in the select list under a hidden name.
+//!   input column, computed in the select list under a hidden name; so does one that
+//!   holds a subquery, which DataFusion can plan in a select list only.
 //! - [`expressions`]: operator precedence of `IS DISTINCT FROM`, `mod()`, regular
 //!   expression `substring`, `LIKE ... ESCAPE`, `SIMILAR TO`, `FILTER` in windows,
 //!   `ANY`/`ALL` subqueries, percentiles of an array of fractions.
@@ -14,6 +15,8 @@
 //! - [`windows`]: a window refining a named one (`OVER (w ORDER BY x)`).
 //! - [`table_functions`]: `generate_series` and `unnest` in `FROM` over columns of the
 //!   tables before them.
+//! - [`using`]: the merged key of `FULL`/`RIGHT JOIN ... USING`.
+//! - [`aggregates`]: `string_agg`s ordered by different keys in one query.
 //!
 //! Every query of the statement is visited, innermost first (subqueries, CTEs, derived
 //! tables, set operations), so a rewrite sees queries whose parts are already rewritten.
@@ -22,12 +25,14 @@
 //! without a limit), so [`Rewritten::hidden`] names them and planning removes them
 //! from the plan (`ParsedQuery::plan`).
 
+mod aggregates;
 mod columns;
 mod expressions;
 mod fetch;
 mod order_by;
 mod syntax;
 mod table_functions;
+mod using;
 mod windows;
 
 use std::ops::ControlFlow;
@@ -85,6 +90,8 @@ pub fn rewrite(statement: &mut Statement) -> Result<Rewritten, Unsupported> {
         }
         fn post_visit_select(&mut self, select: &mut ast::Select) -> ControlFlow<Unsupported> {
             windows::compose_named_windows(select);
+            using::merge_using_columns(select);
+            aggregates::separate_orderings(select);
             ControlFlow::Continue(())
         }
         fn post_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<Unsupported> {

@@ -6,7 +6,9 @@
 //! the outputs first, and refuses as ambiguous an expression that names a qualified
 //! input column an alias shadows (`SELECT upper(c.name) AS name ... ORDER BY c.name`).
 //! Such an expression is computed in the select list under a hidden name and the query
-//! is sorted by that. A nested query gets an outer query that removes the hidden column
+//! is sorted by that. So is an expression that holds a subquery (`ORDER BY (SELECT
+//! sum(...) ... WHERE oi.product_id = p.id) DESC`): DataFusion turns correlated
+//! subqueries into joins in select lists and filters, not in sorts. A nested query gets an outer query that removes the hidden column
 //! again; the statement's own query keeps it, and planning removes it (see the
 //! [module docs](super)):
 //!
@@ -35,8 +37,8 @@ use datafusion::sql::sqlparser::ast::{
 use super::syntax::{hidden, identifier, normalize, output_names, without_hidden};
 use super::{Placement, Unsupported};
 
-/// Rewrites `query` if it sorts by a shadowed input column; returns the hidden columns
-/// it leaves in the output (only for the statement's own query).
+/// Rewrites `query` if it sorts by a shadowed input column or a subquery; returns the
+/// hidden columns it leaves in the output (only for the statement's own query).
 pub fn rewrite(query: &mut Query, placement: Placement) -> Result<Vec<String>, Unsupported> {
     let Some(OrderBy { kind: OrderByKind::Expressions(items), .. }) = &query.order_by else { return Ok(vec![]) };
     let SetExpr::Select(select) = query.body.as_ref() else { return Ok(vec![]) };
@@ -51,7 +53,9 @@ pub fn rewrite(query: &mut Query, placement: Placement) -> Result<Vec<String>, U
             _ => None,
         })
         .collect();
-    let moved: Vec<usize> = (0..items.len()).filter(|&i| reads_shadowed_input(&items[i].expr, &aliases)).collect();
+    let moved: Vec<usize> = (0..items.len())
+        .filter(|&i| reads_shadowed_input(&items[i].expr, &aliases) || holds_subquery(&items[i].expr))
+        .collect();
     if moved.is_empty() {
         return Ok(vec![]);
     }
@@ -84,6 +88,21 @@ pub fn rewrite(query: &mut Query, placement: Placement) -> Result<Vec<String>, U
     let inner = std::mem::replace(query, super::syntax::template("SELECT 1")?);
     *query = without_hidden(inner, &hidden_names, "__aqueducts_ordered", "")?;
     Ok(vec![])
+}
+
+/// Whether an expression holds a subquery.
+fn holds_subquery(expr: &Expr) -> bool {
+    struct Finds;
+    impl Visitor for Finds {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            match expr {
+                Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            }
+        }
+    }
+    expr.visit(&mut Finds).is_break()
 }
 
 /// Whether an `ORDER BY` expression computes from an input column that an output alias

@@ -74,6 +74,8 @@ fn steps(plan: &LogicalPlan) -> Option<Vec<&LogicalPlan>> {
     loop {
         match node {
             LogicalPlan::EmptyRelation(empty) if empty.produce_one_row => return Some(found),
+            // A lateral derived table that is the whole `FROM` of the subquery: its plan.
+            LogicalPlan::Subquery(subquery) => node = subquery.subquery.as_ref(),
             LogicalPlan::Projection(_)
             | LogicalPlan::Filter(_)
             | LogicalPlan::Unnest(_)
