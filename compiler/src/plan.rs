@@ -354,8 +354,9 @@ impl Planner {
         let physical = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             futures::executor::block_on(state.create_physical_plan(&plan))
         }));
+        // ... and what cannot be stored in a plan artifact is found here too.
         match physical {
-            Ok(result) => result.map(|_| plan),
+            Ok(result) => aqueducts_runtime::artifact::storable(&result?).map(|()| plan),
             Err(_) => Err(DataFusionError::Internal("DataFusion panicked while planning this query".into())),
         }
     }

@@ -249,12 +249,24 @@ impl Checker<'_> {
         let sql = &stage.query.value;
         let diagnostic = error.diagnostic();
         let full = error.strip_backtrace();
-        let message = match diagnostic {
+        let mut message = match diagnostic {
             Some(d) => d.message.clone(),
             None => clean_datafusion_message(first_line(&full)),
         };
-        let range = error_range(error, sql).or_else(|| guess_range(&full, sql));
+        // DataFusion names the subqueries it joins `__correlated_sq_N`; a column it
+        // then cannot find was read from a query two or more levels out.
         let mut help: Vec<String> = Vec::new();
+        if message.contains("__correlated_sq") || message.contains("__scalar_sq") {
+            let column = full
+                .split("No field named ")
+                .nth(1)
+                .and_then(|s| s.split(". Did you mean").next())
+                .unwrap_or("a column");
+            message =
+                format!("a subquery reads `{column}` from a query more than one level out, which cannot be planned");
+            help.push("read it in the subquery directly inside that query (join the inner subquery's table there), or compute the inner subquery as a CTE".into());
+        }
+        let range = error_range(error, sql).or_else(|| guess_range(&full, sql));
         let mut d = Diagnostic::error(Code::SqlPlan, format!("stage `{}`: {message}", stage.name.value));
         d = match range {
             Some(range) => d.label(self.range_in(&stage.query, range), message.clone()),

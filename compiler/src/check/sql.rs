@@ -135,8 +135,9 @@ fn sql_syntax_help(message: &str) -> String {
         "the query ends too early: something is missing at its end".into()
     } else if message.contains("Expected: end of statement") {
         "a stage holds one query; check for a missing comma or operator before this point".into()
+    } else if message.contains("found: EXCLUDE") {
+        "window frames cannot EXCLUDE rows here; take the current row out by hand instead, as in `sum(x) OVER (...) - x` (docs/sql.md)".into()
     } else {
-        "DataFusion speaks ANSI SQL with PostgreSQL-like extensions; see https://datafusion.apache.org/user-guide/sql/"
-            .into()
+        "Aqueducts reads PostgreSQL's SQL; docs/sql.md says what it runs and where it differs".into()
     }
 }

@@ -77,6 +77,12 @@ pub enum ArtifactError {
     Refused(#[from] AccessError),
 }
 
+/// Whether a plan can travel in an artifact: it is encoded as [`encode`] would, and the
+/// error says which node cannot be. `check` asks this of every stage's plan.
+pub fn storable(plan: &Arc<dyn ExecutionPlan>) -> datafusion::error::Result<()> {
+    physical_plan_to_bytes_with_extension_codec(plan.clone(), &AqueductsCodec::default()).map(|_| ())
+}
+
 /// Encodes a lowered pipeline.
 pub fn encode(pipeline: &ExecutablePipeline) -> Result<Vec<u8>, ArtifactError> {
     let mut body = Vec::new();

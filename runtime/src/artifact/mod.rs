@@ -8,4 +8,4 @@ pub mod layout;
 mod recursive;
 
 pub use codec::AqueductsCodec;
-pub use format::{ArtifactError, DATAFUSION_VERSION, FORMAT_VERSION, MAGIC, decode, decode_checked, encode};
+pub use format::{ArtifactError, DATAFUSION_VERSION, FORMAT_VERSION, MAGIC, decode, decode_checked, encode, storable};

@@ -24,7 +24,7 @@ use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, Spanned, Value,
 };
 
-use super::Unsupported;
+use super::outcome::Unsupported;
 use super::syntax::{HIDDEN, expression, function_name, leftmost_select, plain_arguments, string, string_literal};
 
 /// Rewrites one expression whose parts are already rewritten.

@@ -25,7 +25,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::tokenizer::Span;
 
-use super::Unsupported;
+use super::outcome::Unsupported;
 use super::syntax::{hidden, identifier, normalize, template, without_hidden};
 
 pub fn rewrite(query: &mut Query) -> Result<(), Unsupported> {

@@ -34,8 +34,8 @@ use datafusion::sql::sqlparser::ast::{
     Expr, Ident, OrderBy, OrderByKind, Query, SelectItem, SetExpr, Value, ValueWithSpan, Visit, Visitor,
 };
 
+use super::outcome::{Placement, Unsupported};
 use super::syntax::{hidden, identifier, normalize, output_names, without_hidden};
-use super::{Placement, Unsupported};
 
 /// Rewrites `query` if it sorts by a shadowed input column or a subquery; returns the
 /// hidden columns it leaves in the output (only for the statement's own query).

@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::Span;
 
-use super::Unsupported;
+use super::outcome::Unsupported;
 
 /// The prefix of the columns rewrites add and remove again; no user column starts so.
 pub const HIDDEN: &str = "__aqueducts_";

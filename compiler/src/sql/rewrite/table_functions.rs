@@ -14,7 +14,7 @@ use datafusion::sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, ObjectName, TableAlias, TableFactor, Visit, Visitor,
 };
 
-use super::Unsupported;
+use super::outcome::Unsupported;
 use super::syntax::{normalize, template};
 
 /// The functions rewritten, by their name in PostgreSQL.

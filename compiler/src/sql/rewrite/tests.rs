@@ -70,7 +70,7 @@ fn order_by_a_shadowed_input_column_sorts_by_the_input() {
     assert_eq!(
         rewritten("SELECT * FROM (SELECT -x AS x FROM t ORDER BY t.x LIMIT 2) s").unwrap(),
         "SELECT * FROM (SELECT * EXCLUDE (__aqueducts_order_1) FROM (SELECT -x AS x, t.x AS __aqueducts_order_1 \
-         FROM t ORDER BY __aqueducts_order_1 LIMIT 2) AS __aqueducts_ordered) AS s"
+         FROM t ORDER BY __aqueducts_order_1 LIMIT 2) AS __aqueducts_ordered) s"
     );
 }
 
