@@ -152,3 +152,31 @@ FROM nullable ORDER BY id;
 -- case: cast_boolean_to_int_sum
 SELECT department, sum((salary >= 120000)::int) AS high_paid, count(*) AS n
 FROM employees GROUP BY department ORDER BY department;
+
+-- case: cast_double_halves_round_to_even
+-- A double precision half rounds to the even integer, as C's rint does.
+SELECT CAST(2.5::double precision AS INTEGER) AS a, CAST(3.5::double precision AS INTEGER) AS b,
+       CAST(-2.5::double precision AS INTEGER) AS c, (0.5::double precision)::bigint AS d,
+       CAST(1.5::real AS SMALLINT) AS e;
+
+-- case: cast_interval_to_text
+-- PostgreSQL's interval text; DuckDB writes 'months' for 'mons', so its answer is given.
+SELECT CAST(interval '1 day 2 hours' AS TEXT) AS a, (interval '36 hours')::text AS b,
+       (interval '2 years 3 months')::text AS c, (interval '90 seconds')::text AS d,
+       CAST(interval '1 hour' * 2.5 AS VARCHAR) AS e,
+       (interval '-1 day' + interval '2 hours')::text AS f;
+-- reference:
+SELECT '1 day 02:00:00', '36:00:00', '2 years 3 mons', '00:01:30', '02:30:00', '-1 days +02:00:00'
+
+-- case: cast_double_to_text_forms
+-- PostgreSQL writes a whole double without a fraction ('123456'); DuckDB adds '.0', so
+-- PostgreSQL's answer is given.
+SELECT 1e20::double precision::text AS big, 0.1::double precision::text AS tenth,
+       1.5e-7::double precision::text AS tiny, (-2.25)::double precision::text AS neg,
+       123456.0::double precision::text AS whole, 'NaN'::double precision::text AS nan;
+-- reference:
+SELECT '1e+20', '0.1', '1.5e-07', '-2.25', '123456', 'NaN'
+
+-- case: cast_time_and_timestamptz_to_text
+SELECT CAST(TIME '01:02:03.5' AS TEXT) AS t, CAST(TIMESTAMPTZ '2023-01-01 02:11:59+00' AS TEXT) AS tz,
+       'at ' || TIMESTAMP '2023-06-30 23:59:59.25' AS concatenated;

@@ -181,3 +181,13 @@ FROM orders o1 LEFT JOIN orders o2
   ON o2.order_date > o1.order_date - 30 AND o2.order_date <= o1.order_date
 WHERE o1.id <= 10
 GROUP BY o1.id, o1.order_date ORDER BY o1.id;
+
+-- case: date_interval_divided
+-- DuckDB, dividing integers as PostgreSQL does here, cannot divide an interval: it multiplies.
+SELECT id, extract(epoch FROM interval '1 hour' / 4) AS quarter_hour,
+       extract(epoch FROM (interval '1 day' / id)) AS share_of_day
+FROM employees WHERE id IN (1, 2, 3, 4) ORDER BY id;
+-- reference:
+SELECT id, extract(epoch FROM interval '1 hour' * 0.25) AS quarter_hour,
+       extract(epoch FROM (interval '1 day' * (1.0 / id))) AS share_of_day
+FROM employees WHERE id IN (1, 2, 3, 4) ORDER BY id

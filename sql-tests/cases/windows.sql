@@ -146,6 +146,7 @@ FROM employees
 ORDER BY salary, id;
 
 -- case: win_exclude_current_row
+-- deviation: window frames cannot EXCLUDE rows (refused by the SQL parser); subtract the current row instead
 -- Average salary of the colleagues in the department, the employee left out.
 SELECT department, name, salary,
        avg(salary) OVER (PARTITION BY department ORDER BY id
@@ -155,6 +156,7 @@ FROM employees
 ORDER BY department, id;
 
 -- case: win_exclude_ties_and_group
+-- deviation: window frames cannot EXCLUDE rows (refused by the SQL parser); subtract the peers instead
 SELECT name, salary,
        count(*) OVER (ORDER BY salary RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE TIES) AS upto_no_ties,
        count(*) OVER (ORDER BY salary ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING EXCLUDE GROUP) AS not_same_salary

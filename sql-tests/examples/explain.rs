@@ -6,6 +6,9 @@
 //! python sql-tests/reference.py prepare /tmp/sqldata
 //! cargo run -p aqueducts-sql-tests --example explain -- /tmp/sqldata "SELECT ..."
 //! ```
+//!
+//! With `--datafusion` after the query, DataFusion plans it alone (no front end, no
+//! rules, none of our functions), to see what the front end changes.
 
 use aqueducts_compiler::sql::{compile_context, parse_query};
 use aqueducts_runtime::RunSettings;
@@ -19,14 +22,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(data), Some(sql)) = (args.next(), args.next()) else {
         return Err("usage: explain DATA_DIR SQL".into());
     };
-    let ctx = compile_context(&RunSettings::default())?;
+    let plain = args.next().as_deref() == Some("--datafusion");
+    let ctx =
+        if plain { datafusion::prelude::SessionContext::new() } else { compile_context(&RunSettings::default())? };
     for table in TABLES {
         ctx.register_parquet(table, format!("{data}/{table}.parquet"), ParquetReadOptions::default()).await?;
     }
     let state = ctx.state();
-    let parsed = parse_query(&sql, &state).map_err(|e| format!("{e:?}"))?;
-    println!("-- rewritten:\n{}\n-- hidden: {:?}\n", parsed.statement, parsed.hidden);
-    let plan = parsed.plan(&state).await?;
+    let plan = if plain {
+        state.create_logical_plan(&sql).await?
+    } else {
+        let parsed = parse_query(&sql, &state).map_err(|e| format!("{e:?}"))?;
+        println!("-- rewritten:\n{}\n-- hidden: {:?}\n", parsed.statement, parsed.hidden);
+        parsed.plan(&state).await?
+    };
     println!("-- logical:\n{}\n", plan.display_indent());
     let optimized = state.optimize(&plan)?;
     println!("-- optimized:\n{}\n", optimized.display_indent());

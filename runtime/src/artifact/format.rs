@@ -329,6 +329,19 @@ mod tests {
     }
 
     #[test]
+    fn plans_with_nodes_no_codec_knows_are_not_storable() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let plan = futures::executor::block_on(async {
+            ctx.sql("SELECT 1 AS one").await.unwrap().create_physical_plan().await.unwrap()
+        });
+        assert!(storable(&plan).is_ok());
+        // A node of ours that only exists while a run is set up.
+        let wrapped: Arc<dyn ExecutionPlan> = Arc::new(crate::shared::read_ahead::ReadAheadExec::new(plan));
+        let error = storable(&wrapped).unwrap_err().strip_backtrace();
+        assert!(error.contains("ReadAheadExec cannot be stored in a plan artifact"), "{error}");
+    }
+
+    #[test]
     fn damaged_artifacts_are_refused_clearly() {
         let ctx = datafusion::prelude::SessionContext::new().task_ctx();
         let good = sample();

@@ -408,6 +408,7 @@ mod tests {
         assert_eq!(timestamp(at + 123_456_000, None), "2023-01-01 02:11:59.123456");
         assert_eq!(timestamp(at, Some(0)), "2023-01-01 02:11:59+00");
         assert_eq!(timestamp(at, Some(19_800)), "2023-01-01 02:11:59+05:30");
-        assert_eq!(timestamp(-62_198_755_200 * second, None), "0001-01-01 00:00:00 BC");
+        // The year before 1 AD is 1 BC (there is no year 0).
+        assert_eq!(timestamp(-62_167_219_200 * second, None), "0001-01-01 00:00:00 BC");
     }
 }

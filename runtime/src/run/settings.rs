@@ -65,6 +65,9 @@ impl RunSettings {
         }
         config.options_mut().sql_parser.collect_spans = true;
         config.options_mut().execution.perfect_hash_join_min_key_density = MIN_KEY_DENSITY;
+        // A session time zone, as PostgreSQL has: `timestamptz` values carry it (and print
+        // as `... +00`), `now()` is in it. UTC, as the tests' DuckDB and PostgreSQL use.
+        config.options_mut().execution.time_zone = Some("UTC".into());
         configure_types(&mut config);
         let config = config
             .with_extension(Arc::new(SharedResults::default()))
