@@ -20,12 +20,16 @@ pub enum Kind {
     Lateral,
 }
 
+/// Rewrites one subquery given the plan its outer references read and its kind; `None`
+/// leaves it as it is.
+pub type SubqueryRewrite<'a> = dyn FnMut(&Subquery, &LogicalPlan, Kind) -> Result<Option<Subquery>> + 'a;
+
 /// Applies `rewrite` to every subquery of `plan` (those in a filter's or a projection's
 /// expressions, and a lateral join's right side), giving it the plan its outer
 /// references read and its kind. `rewrite` answers `None` to leave a subquery as it is.
 pub fn map_subqueries(
     plan: LogicalPlan,
-    rewrite: &mut dyn FnMut(&Subquery, &LogicalPlan, Kind) -> Result<Option<Subquery>>,
+    rewrite: &mut SubqueryRewrite<'_>,
 ) -> Result<Transformed<LogicalPlan>> {
     match plan {
         LogicalPlan::Join(join) if matches!(join.join_type, JoinType::Inner | JoinType::Left) => {
@@ -63,7 +67,7 @@ pub fn map_subqueries(
                                     tested.clone(),
                                     subquery,
                                     *op,
-                                    quantifier.clone(),
+                                    *quantifier,
                                 ))
                             })
                         }
