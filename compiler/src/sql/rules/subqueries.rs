@@ -27,10 +27,7 @@ pub type SubqueryRewrite<'a> = dyn FnMut(&Subquery, &LogicalPlan, Kind) -> Resul
 /// Applies `rewrite` to every subquery of `plan` (those in a filter's or a projection's
 /// expressions, and a lateral join's right side), giving it the plan its outer
 /// references read and its kind. `rewrite` answers `None` to leave a subquery as it is.
-pub fn map_subqueries(
-    plan: LogicalPlan,
-    rewrite: &mut SubqueryRewrite<'_>,
-) -> Result<Transformed<LogicalPlan>> {
+pub fn map_subqueries(plan: LogicalPlan, rewrite: &mut SubqueryRewrite<'_>) -> Result<Transformed<LogicalPlan>> {
     match plan {
         LogicalPlan::Join(join) if matches!(join.join_type, JoinType::Inner | JoinType::Left) => {
             let Some((subquery, alias)) = lateral(&join.right) else {
@@ -63,12 +60,7 @@ pub fn map_subqueries(
                         }
                         Expr::SetComparison(SetComparison { expr: tested, subquery, op, quantifier }) => {
                             rewrite(subquery, &outer, Kind::Predicate)?.map(|subquery| {
-                                Expr::SetComparison(SetComparison::new(
-                                    tested.clone(),
-                                    subquery,
-                                    *op,
-                                    *quantifier,
-                                ))
+                                Expr::SetComparison(SetComparison::new(tested.clone(), subquery, *op, *quantifier))
                             })
                         }
                         _ => return Ok(Transformed::no(expr)),
