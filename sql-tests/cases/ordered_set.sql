@@ -174,3 +174,12 @@ ORDER BY p.category;
 -- case: oset_percentile_cont_array_fractions
 SELECT percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY salary) AS quartiles
 FROM employees;
+
+-- case: oset_percentile_array_of_an_empty_group
+-- A group whose filter keeps no rows has no percentiles: NULL, not an array of NULLs.
+SELECT department,
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY salary)
+         FILTER (WHERE salary > 170000) AS high_percentiles
+FROM employees
+GROUP BY department
+ORDER BY department;

@@ -227,3 +227,25 @@ SELECT id, amount FROM orders ORDER BY amount, id LIMIT 2 + 1;
 
 -- case: ord_timestamp_desc_limit
 SELECT id, user_id, ts FROM events WHERE kind = 'purchase' ORDER BY ts DESC LIMIT 4;
+
+-- case: ord_offset_fetch_with_ties
+-- WITH TIES after an OFFSET: rows ranked past the offset, up to and tying with the last one.
+SELECT id, name, credit_limit
+FROM (
+  SELECT id, name, credit_limit
+  FROM customers
+  WHERE credit_limit IS NOT NULL
+  ORDER BY credit_limit DESC
+  OFFSET 2 ROWS FETCH FIRST 3 ROWS WITH TIES
+) top_limits
+ORDER BY credit_limit DESC, id;
+-- reference:
+SELECT id, name, credit_limit
+FROM (
+  SELECT id, name, credit_limit, rank() OVER (ORDER BY credit_limit DESC) AS r
+  FROM customers
+  WHERE credit_limit IS NOT NULL
+) ranked
+WHERE r <= 5
+ORDER BY credit_limit DESC, id
+OFFSET 2;

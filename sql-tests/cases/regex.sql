@@ -130,3 +130,18 @@ WITH classified AS (
 )
 SELECT kind, count(*) AS n, string_agg(id::text, ',' ORDER BY id) AS ids
 FROM classified GROUP BY kind ORDER BY kind;
+
+-- case: re_dot_matches_newline
+-- In PostgreSQL `.` matches a newline, for literal patterns and computed ones alike;
+-- DuckDB's RE2 needs its `s` option for that.
+SELECT id,
+       (phrase || chr(10) || 'tail') ~ 'e.tail' AS spans_lines,
+       (phrase || chr(10) || 'tail') ~ ('e' || '.tail') AS spans_lines_computed,
+       regexp_replace(phrase || chr(10) || 'tail', '[a-z]+.tail', '<end>') AS replaced
+FROM texts WHERE phrase IS NOT NULL ORDER BY id;
+-- reference:
+SELECT id,
+       regexp_matches(phrase || chr(10) || 'tail', 'e.tail', 's') AS spans_lines,
+       regexp_matches(phrase || chr(10) || 'tail', 'e' || '.tail', 's') AS spans_lines_computed,
+       regexp_replace(phrase || chr(10) || 'tail', '[a-z]+.tail', '<end>', 's') AS replaced
+FROM texts WHERE phrase IS NOT NULL ORDER BY id;

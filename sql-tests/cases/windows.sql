@@ -329,3 +329,13 @@ SELECT day, revenue,
        sum(revenue) OVER (ORDER BY day) AS cumulative
 FROM daily
 ORDER BY day;
+
+-- case: win_named_window_built_on_another
+-- A named window may start from another one and add its ORDER BY (SQL:2003, PostgreSQL).
+SELECT id, department, salary,
+       count(*) OVER dept AS dept_size,
+       sum(salary) OVER ranked AS running_total,
+       row_number() OVER ranked AS position
+FROM employees
+WINDOW dept AS (PARTITION BY department), ranked AS (dept ORDER BY salary DESC, id)
+ORDER BY department, salary DESC, id;

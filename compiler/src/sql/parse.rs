@@ -5,6 +5,8 @@ use std::ops::{ControlFlow, Range};
 
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+
+use super::rewrite::OrderNames;
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast::{self, Spanned as _};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -19,25 +21,45 @@ pub struct ParsedQuery {
     pub reads: Vec<TableRead>,
     /// Columns the rewrites added to the statement's output, which [`Self::plan`] removes.
     pub hidden: Vec<String>,
+    /// The statement rewritten with bare names in `ORDER BY` expressions read as output
+    /// aliases first, where that differs: planned when [`Self::statement`] does not plan,
+    /// so a name that is no input column is the alias, as in DuckDB.
+    pub alias_first: Option<Box<(Statement, Vec<String>)>>,
 }
 
 impl ParsedQuery {
     /// The query's logical plan in `state`, with the output the SQL asks for (hidden
     /// columns of the rewrites removed, after the sort that needed them).
     pub async fn plan(&self, state: &SessionState) -> datafusion::error::Result<LogicalPlan> {
-        let plan = state.statement_to_plan(self.statement.clone()).await?;
-        if self.hidden.is_empty() {
-            return Ok(plan);
+        let error = match plan_without(state, &self.statement, &self.hidden).await {
+            Ok(plan) => return Ok(plan),
+            Err(error) => error,
+        };
+        // Only a name the input lacks sends the query to the alias reading.
+        let unresolved = matches!(
+            error.find_root(),
+            datafusion::error::DataFusionError::SchemaError(schema_error, _) if matches!(**schema_error, datafusion::common::SchemaError::FieldNotFound { .. })
+        );
+        match &self.alias_first {
+            Some(other) if unresolved => plan_without(state, &other.0, &other.1).await.map_err(|_| error),
+            _ => Err(error),
         }
-        let kept: Vec<Expr> = plan
-            .schema()
-            .columns()
-            .into_iter()
-            .filter(|column| !self.hidden.contains(&column.name))
-            .map(Expr::Column)
-            .collect();
-        LogicalPlanBuilder::from(plan).project(kept)?.build()
     }
+}
+
+/// The plan of `statement` without its `hidden` output columns.
+async fn plan_without(
+    state: &SessionState,
+    statement: &Statement,
+    hidden: &[String],
+) -> datafusion::error::Result<LogicalPlan> {
+    let plan = state.statement_to_plan(statement.clone()).await?;
+    if hidden.is_empty() {
+        return Ok(plan);
+    }
+    let kept: Vec<Expr> =
+        plan.schema().columns().into_iter().filter(|column| !hidden.contains(&column.name)).map(Expr::Column).collect();
+    LogicalPlanBuilder::from(plan).project(kept)?.build()
 }
 
 /// One table a query reads, by its normalised name, with where it is named in the SQL.
@@ -190,12 +212,19 @@ pub fn parse_query(sql: &str, state: &SessionState) -> Result<ParsedQuery, SqlPr
         return Err(SqlProblem::NotAQuery { what: word.to_uppercase(), range: start..start + word.len() });
     }
     let reads = table_reads(sql, &statement, state).map_err(|e| syntax_problem(sql, &e.strip_backtrace()))?;
-    let mut statement = statement;
-    let rewritten = super::rewrite::rewrite(&mut statement).map_err(|problem| SqlProblem::Unsupported {
-        range: span_range(sql, problem.span).unwrap_or(0..sql.trim_end().len()),
-        message: problem.message,
-    })?;
-    Ok(ParsedQuery { statement, reads, hidden: rewritten.hidden })
+    let rewrite = |names: OrderNames| {
+        let mut rewritten = statement.clone();
+        super::rewrite::rewrite(&mut rewritten, names).map(|done| (rewritten, done.hidden)).map_err(|problem| {
+            SqlProblem::Unsupported {
+                range: span_range(sql, problem.span).unwrap_or(0..sql.trim_end().len()),
+                message: problem.message,
+            }
+        })
+    };
+    let (rewritten, hidden) = rewrite(OrderNames::Input)?;
+    let alias_first = rewrite(OrderNames::AliasFirst)?;
+    let alias_first = (alias_first.0.to_string() != rewritten.to_string()).then(|| Box::new(alias_first));
+    Ok(ParsedQuery { statement: rewritten, reads, hidden, alias_first })
 }
 
 fn statement_range(sql: &str, statement: &Statement) -> Option<Range<usize>> {

@@ -60,3 +60,30 @@ pub fn compile_context(settings: &RunSettings) -> Result<SessionContext> {
         .build();
     Ok(SessionContext::new_with_state(state))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::compile_context;
+    use crate::sql::parse_query;
+    use aqueducts_runtime::RunSettings;
+
+    async fn rows(sql: &str) -> Vec<String> {
+        let ctx = compile_context(&RunSettings::default()).unwrap();
+        let state = ctx.state();
+        let parsed = parse_query(sql, &state).unwrap();
+        let plan = parsed.plan(&state).await.unwrap();
+        let batches = ctx.execute_logical_plan(plan).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+        text.lines().filter(|l| l.starts_with("| ")).skip(1).map(|l| l.replace(' ', "")).collect()
+    }
+
+    #[tokio::test]
+    async fn order_by_names_read_the_input_column_first_then_the_alias() {
+        // `x` is an input column: sorted by -x of the input (2, 1, 0), not of the output.
+        let input = rows("SELECT x * 10 AS x FROM (VALUES (0), (1), (2)) t(x) ORDER BY -x").await;
+        assert_eq!(input, vec!["|20|", "|10|", "|0|"]);
+        // `n` is only an alias: DuckDB's reading, where PostgreSQL would refuse.
+        let alias = rows("SELECT k, count(*) AS n FROM (VALUES (1), (1), (2)) t(k) GROUP BY k ORDER BY n * -1").await;
+        assert_eq!(alias, vec!["|1|2|", "|2|1|"]);
+    }
+}

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
@@ -64,6 +64,10 @@ pub(crate) fn decode_recursive(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) ->
 /// and projecting its own columns out of it (by name: a CTE's columns are unique).
 fn rebuild_work_tables(term: Arc<dyn ExecutionPlan>, name: &str, full: &SchemaRef) -> Result<Arc<dyn ExecutionPlan>> {
     term.transform_down(|node| {
+        // A recursive query inside has work tables of its own, whatever their names.
+        if node.downcast_ref::<RecursiveQueryExec>().is_some() {
+            return Ok(Transformed::new(node, false, TreeNodeRecursion::Jump));
+        }
         let Some(work_table) = node.downcast_ref::<WorkTableExec>().filter(|w| w.name() == name) else {
             return Ok(Transformed::no(node));
         };

@@ -8,6 +8,7 @@
 //!   spilling their fractions into days and time as PostgreSQL spills them; the
 //!   compiler calls it for `interval * n`, `n * interval` and `interval / n`.
 
+use super::declare::function_type;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
@@ -26,11 +27,25 @@ const TIMESTAMP: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
 const INTERVAL: DataType = DataType::Interval(IntervalUnit::MonthDayNano);
 
 /// Evaluates a function of equal-length argument arrays as an array, or as a scalar
-/// when every argument is one.
-fn columnar(args: &ScalarFunctionArgs, f: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>) -> Result<ColumnarValue> {
+/// when every argument is one. The arguments are cast to `types` first (a decoded plan
+/// may hold a call its types were never coerced for), so `f` may downcast them.
+fn columnar(
+    name: &str,
+    args: &ScalarFunctionArgs,
+    types: &[DataType],
+    f: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>,
+) -> Result<ColumnarValue> {
+    if args.args.len() != types.len() {
+        return exec_err!("{name} takes {} arguments, not {}", types.len(), args.args.len());
+    }
     let scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
     let rows = if scalar { 1 } else { args.number_rows };
-    let arrays = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<Vec<_>>>()?;
+    let arrays = args
+        .args
+        .iter()
+        .zip(types)
+        .map(|(a, t)| Ok(datafusion::arrow::compute::cast(&a.to_array(rows)?, t)?))
+        .collect::<Result<Vec<_>>>()?;
     let out = f(&arrays)?;
     Ok(if scalar { ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?) } else { ColumnarValue::Array(out) })
 }
@@ -39,22 +54,7 @@ fn datetime(micros: i64) -> Option<NaiveDateTime> {
     chrono::DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc())
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Age {
-    signature: Signature,
-}
-
-impl Default for Age {
-    fn default() -> Self {
-        Age::new()
-    }
-}
-
-impl Age {
-    pub fn new() -> Self {
-        Age { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+function_type!(Age, Signature::user_defined(Volatility::Immutable));
 
 impl ScalarUDFImpl for Age {
     fn name(&self) -> &str {
@@ -103,7 +103,7 @@ impl ScalarUDFImpl for Age {
         if args.args.len() != 2 {
             return exec_err!("age(x) is computed from midnight today; it takes two timestamps here");
         }
-        columnar(&args, |arrays| {
+        columnar("age", &args, &[TIMESTAMP, TIMESTAMP], |arrays| {
             let (later, earlier) = (
                 arrays[0].as_primitive::<TimestampMicrosecondType>(),
                 arrays[1].as_primitive::<TimestampMicrosecondType>(),
@@ -178,22 +178,7 @@ fn days_in_month(year: i32, month: u32) -> i64 {
     }
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct MakeTimestamp {
-    signature: Signature,
-}
-
-impl Default for MakeTimestamp {
-    fn default() -> Self {
-        MakeTimestamp::new()
-    }
-}
-
-impl MakeTimestamp {
-    pub fn new() -> Self {
-        MakeTimestamp { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+function_type!(MakeTimestamp, Signature::user_defined(Volatility::Immutable));
 
 impl ScalarUDFImpl for MakeTimestamp {
     fn name(&self) -> &str {
@@ -218,7 +203,9 @@ impl ScalarUDFImpl for MakeTimestamp {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        columnar(&args, |arrays| {
+        let mut types = vec![DataType::Int64; 5];
+        types.push(DataType::Float64);
+        columnar("make_timestamp", &args, &types, |arrays| {
             let parts: Vec<_> = arrays[..5].iter().map(|a| a.as_primitive::<Int64Type>()).collect();
             let seconds = arrays[5].as_primitive::<Float64Type>();
             let mut out = TimestampMicrosecondBuilder::with_capacity(seconds.len());
@@ -234,16 +221,18 @@ impl ScalarUDFImpl for MakeTimestamp {
                     .zip(u32::try_from(day).ok())
                     .and_then(|((y, m), d)| NaiveDate::from_ymd_opt(y, m, d));
                 let second = seconds.value(i);
+                // Microseconds rounded as PostgreSQL rounds them; 59.9999996 is the next
+                // minute's first second, as it would be there.
+                let micros = (second * 1e6).round();
                 let time = u32::try_from(hour).ok().zip(u32::try_from(minute).ok()).and_then(|(h, m)| {
-                    let whole = second.trunc();
-                    let micros = ((second - whole) * 1e6).round() as u32;
-                    (0.0..60.0)
-                        .contains(&second)
-                        .then(|| chrono::NaiveTime::from_hms_micro_opt(h, m, whole as u32, micros))
-                        .flatten()
+                    let valid = second.is_finite() && (0.0..60.0).contains(&second);
+                    valid.then(|| chrono::NaiveTime::from_hms_opt(h, m, 0)).flatten()
                 });
+                let time = time.map(|t| (t, chrono::TimeDelta::microseconds(micros as i64)));
                 match date.zip(time) {
-                    Some((date, time)) => out.append_value(date.and_time(time).and_utc().timestamp_micros()),
+                    Some((date, (time, micros))) => {
+                        out.append_value((date.and_time(time) + micros).and_utc().timestamp_micros())
+                    }
                     None => {
                         return exec_err!(
                             "make_timestamp: {year}-{month}-{day} {hour}:{minute}:{second} is not a valid date and time"
@@ -256,22 +245,7 @@ impl ScalarUDFImpl for MakeTimestamp {
     }
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct IntervalMul {
-    signature: Signature,
-}
-
-impl Default for IntervalMul {
-    fn default() -> Self {
-        IntervalMul::new()
-    }
-}
-
-impl IntervalMul {
-    pub fn new() -> Self {
-        IntervalMul { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+function_type!(IntervalMul, Signature::user_defined(Volatility::Immutable));
 
 impl ScalarUDFImpl for IntervalMul {
     fn name(&self) -> &str {
@@ -296,7 +270,7 @@ impl ScalarUDFImpl for IntervalMul {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        columnar(&args, |arrays| {
+        columnar("interval_mul", &args, &[INTERVAL, DataType::Float64], |arrays| {
             let (spans, factors) =
                 (arrays[0].as_primitive::<IntervalMonthDayNanoType>(), arrays[1].as_primitive::<Float64Type>());
             let mut out = IntervalMonthDayNanoBuilder::with_capacity(spans.len());
@@ -332,14 +306,16 @@ fn interval_mul(span: IntervalMonthDayNano, factor: f64) -> Result<IntervalMonth
         round((days - f64::from(whole_days) + month_remainder_days - month_remainder_days.trunc()) * DAY_SECONDS);
     if sec_remainder.abs() >= DAY_SECONDS {
         let carried = (sec_remainder / DAY_SECONDS).trunc();
-        whole_days += carried as i32;
+        whole_days = whole_days.saturating_add(carried as i32);
         sec_remainder -= carried * DAY_SECONDS;
     }
-    whole_days += month_remainder_days.trunc() as i32;
-    let nanos = (span.nanoseconds as f64 * factor + sec_remainder * 1e9).round();
-    if !nanos.is_finite() || nanos.abs() > i64::MAX as f64 {
+    let whole_days = i32::try_from(i64::from(whole_days) + month_remainder_days.trunc() as i64).ok();
+    // PostgreSQL keeps microseconds.
+    let micros = (span.nanoseconds as f64 / 1e3 * factor + sec_remainder * 1e6).round();
+    let nanos = micros * 1e3;
+    let (Some(whole_days), true) = (whole_days, nanos.is_finite() && nanos.abs() < i64::MAX as f64) else {
         return exec_err!("interval out of range");
-    }
+    };
     Ok(IntervalMonthDayNano::new(whole_months, whole_days, nanos as i64))
 }
 

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, new_empty
 use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::StateFieldsArgs;
 use datafusion::logical_expr::utils::format_state_name;
 
@@ -30,7 +30,7 @@ impl KeptValues {
     }
 
     /// Keeps the non-NULL values of `values`.
-    pub fn keep(&mut self, values: &ArrayRef) -> Result<()> {
+    fn keep(&mut self, values: &ArrayRef) -> Result<()> {
         let values = match values.logical_nulls() {
             Some(nulls) if nulls.null_count() > 0 => filter(values, &BooleanArray::from(nulls.into_inner()))?,
             _ => values.clone(),
@@ -41,9 +41,20 @@ impl KeptValues {
         Ok(())
     }
 
-    /// Keeps the values of another partial aggregate's states.
-    pub fn merge(&mut self, states: &ArrayRef) -> Result<()> {
-        for list in states.as_list::<i32>().iter().flatten() {
+    /// Keeps the non-NULL values of the first argument.
+    pub fn keep_first(&mut self, values: &[ArrayRef]) -> Result<()> {
+        match values.first() {
+            Some(values) => self.keep(values),
+            None => exec_err!("an aggregate of kept values got no input"),
+        }
+    }
+
+    /// Keeps the values of other partial aggregates' states (the first state column).
+    pub fn merge_first(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let Some(lists) = states.first().and_then(|s| s.as_list_opt::<i32>()) else {
+            return exec_err!("an aggregate of kept values got states that are not lists");
+        };
+        for list in lists.iter().flatten() {
             self.keep(&list)?;
         }
         Ok(())

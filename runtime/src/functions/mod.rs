@@ -7,6 +7,7 @@
 //! every session of [`crate::RunSettings::session_context`] has them.
 
 pub mod dates;
+mod declare;
 mod kept_values;
 pub mod mode;
 pub mod percentile_disc;

@@ -1,6 +1,7 @@
 //! `mode() WITHIN GROUP (ORDER BY x)`: the most frequent non-NULL value of a group, as
 //! in PostgreSQL; among equally frequent values, the first in the group's order.
 
+use super::declare::function_type;
 use std::mem::size_of_val;
 
 use datafusion::arrow::array::ArrayRef;
@@ -13,22 +14,7 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatil
 
 use super::kept_values::KeptValues;
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Mode {
-    signature: Signature,
-}
-
-impl Default for Mode {
-    fn default() -> Self {
-        Mode::new()
-    }
-}
-
-impl Mode {
-    pub fn new() -> Self {
-        Mode { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+function_type!(Mode, Signature::user_defined(Volatility::Immutable));
 
 impl AggregateUDFImpl for Mode {
     fn name(&self) -> &str {
@@ -62,8 +48,11 @@ impl AggregateUDFImpl for Mode {
         if args.is_distinct {
             return not_impl_err!("mode(DISTINCT ...) is not supported");
         }
+        let Some(value) = args.expr_fields.first() else {
+            return plan_err!("mode takes its values from WITHIN GROUP (ORDER BY x)");
+        };
         let descending = args.order_bys.first().is_some_and(|sort| sort.options.descending);
-        let values = KeptValues::new(args.expr_fields[0].data_type().clone());
+        let values = KeptValues::new(value.data_type().clone());
         Ok(Box::new(ModeAccumulator { values, descending }))
     }
 }
@@ -76,11 +65,11 @@ struct ModeAccumulator {
 
 impl Accumulator for ModeAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.values.keep(&values[0])
+        self.values.keep_first(values)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.values.merge(&states[0])
+        self.values.merge_first(states)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {

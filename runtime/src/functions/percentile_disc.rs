@@ -3,6 +3,7 @@
 //! PostgreSQL. It works for every type that sorts (numbers, text, dates, timestamps) and
 //! answers with a value of the group, never an interpolation.
 
+use super::declare::function_type;
 use std::mem::size_of_val;
 use std::sync::Arc;
 
@@ -17,22 +18,7 @@ use datafusion::physical_plan::PhysicalExpr;
 
 use super::kept_values::KeptValues;
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PercentileDisc {
-    signature: Signature,
-}
-
-impl Default for PercentileDisc {
-    fn default() -> Self {
-        PercentileDisc::new()
-    }
-}
-
-impl PercentileDisc {
-    pub fn new() -> Self {
-        PercentileDisc { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+function_type!(PercentileDisc, Signature::user_defined(Volatility::Immutable));
 
 impl AggregateUDFImpl for PercentileDisc {
     fn name(&self) -> &str {
@@ -69,9 +55,12 @@ impl AggregateUDFImpl for PercentileDisc {
         if args.is_distinct {
             return not_impl_err!("percentile_disc(DISTINCT ...) is not supported");
         }
-        let fraction = literal_fraction(&args.exprs[1])?;
+        let (Some(fraction), Some(value)) = (args.exprs.get(1), args.expr_fields.first()) else {
+            return plan_err!("percentile_disc takes a fraction: percentile_disc(0.5) WITHIN GROUP (ORDER BY x)");
+        };
+        let fraction = literal_fraction(fraction)?;
         let descending = args.order_bys.first().is_some_and(|sort| sort.options.descending);
-        let values = KeptValues::new(args.expr_fields[0].data_type().clone());
+        let values = KeptValues::new(value.data_type().clone());
         Ok(Box::new(DiscreteAccumulator { values, fraction, descending }))
     }
 }
@@ -96,11 +85,11 @@ struct DiscreteAccumulator {
 
 impl Accumulator for DiscreteAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.values.keep(&values[0])
+        self.values.keep_first(values)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.values.merge(&states[0])
+        self.values.merge_first(states)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {

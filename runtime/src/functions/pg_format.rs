@@ -3,9 +3,9 @@
 //!
 //! DataFusion's functions of these names take chrono's `%` formats. These take over the
 //! names: a format with a `%` goes to DataFusion's function as before; any other is a
-//! PostgreSQL pattern. `to_char` formats dates, timestamps and times itself (padding,
-//! `FM`, names, ordinals); `to_date` and `to_timestamp` translate the pattern into a
-//! chrono format and let DataFusion's functions parse with it.
+//! PostgreSQL pattern. `to_char` formats dates and timestamps itself (padding, `FM`,
+//! names, ordinals, lower-case patterns); `to_date` and `to_timestamp` translate the
+//! pattern into a chrono format and let DataFusion's functions parse with it.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -40,8 +40,12 @@ enum Field {
     Second,
     Milli,
     Micro,
+    /// Fractional seconds to this many digits.
+    Fraction(u8),
     SecondsOfDay,
     Meridian(Case),
+    Era(Case),
+    YearWithComma,
     Year4,
     Year3,
     Year2,
@@ -65,21 +69,34 @@ enum Field {
     RomanMonth(Case),
 }
 
-/// Patterns, longest first where one begins another.
+/// Patterns, in upper case; numeric ones may be written in lower case too. The longest
+/// that matches is taken, so the order does not matter.
 const PATTERNS: &[(&str, Field)] = &[
     ("HH24", Field::Hour24),
     ("HH12", Field::Hour12),
     ("HH", Field::Hour12),
     ("MI", Field::Minute),
+    ("SSSSS", Field::SecondsOfDay),
     ("SSSS", Field::SecondsOfDay),
     ("SS", Field::Second),
     ("MS", Field::Milli),
     ("US", Field::Micro),
+    ("FF1", Field::Fraction(1)),
+    ("FF2", Field::Fraction(2)),
+    ("FF3", Field::Fraction(3)),
+    ("FF4", Field::Fraction(4)),
+    ("FF5", Field::Fraction(5)),
+    ("FF6", Field::Fraction(6)),
     ("AM", Field::Meridian(Case::Upper)),
     ("PM", Field::Meridian(Case::Upper)),
     ("am", Field::Meridian(Case::Lower)),
     ("pm", Field::Meridian(Case::Lower)),
+    ("AD", Field::Era(Case::Upper)),
+    ("BC", Field::Era(Case::Upper)),
+    ("ad", Field::Era(Case::Lower)),
+    ("bc", Field::Era(Case::Lower)),
     ("IYYY", Field::IsoYear),
+    ("Y,YYY", Field::YearWithComma),
     ("YYYY", Field::Year4),
     ("YYY", Field::Year3),
     ("YY", Field::Year2),
@@ -101,8 +118,8 @@ const PATTERNS: &[(&str, Field)] = &[
     ("DD", Field::Day),
     ("ID", Field::IsoDayOfWeek),
     ("D", Field::DayOfWeek),
-    ("W", Field::WeekOfMonth),
     ("WW", Field::WeekOfYear),
+    ("W", Field::WeekOfMonth),
     ("IW", Field::IsoWeek),
     ("CC", Field::Century),
     ("J", Field::Julian),
@@ -110,6 +127,20 @@ const PATTERNS: &[(&str, Field)] = &[
     ("RM", Field::RomanMonth(Case::Upper)),
     ("rm", Field::RomanMonth(Case::Lower)),
 ];
+
+/// Whether a field's pattern is read in lower case too (`yyyy-mm-dd`).
+fn lower_case_too(field: Field) -> bool {
+    !matches!(
+        field,
+        Field::Meridian(_)
+            | Field::Era(_)
+            | Field::MonthName(_)
+            | Field::MonthAbbr(_)
+            | Field::DayName(_)
+            | Field::DayAbbr(_)
+            | Field::RomanMonth(_)
+    )
+}
 
 /// Reads a PostgreSQL pattern: fields, `FM` before a field, `TH`/`th` after a number,
 /// `"quoted text"`, `\` before a character, anything else as itself.
@@ -119,7 +150,7 @@ fn pieces(pattern: &str) -> Vec<Piece> {
     let mut fill = true;
     let mut text = String::new();
     while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("FM") {
+        if let Some(after) = rest.strip_prefix("FM").or_else(|| rest.strip_prefix("fm")) {
             fill = false;
             rest = after;
             continue;
@@ -138,8 +169,15 @@ fn pieces(pattern: &str) -> Vec<Piece> {
             continue;
         }
         // `WW` is longer than `W`: the table lists `W` first only for readability.
-        let found =
-            PATTERNS.iter().filter(|(name, _)| rest.starts_with(name)).max_by_key(|(name, _)| name.len()).copied();
+        let found = PATTERNS
+            .iter()
+            .filter(|(name, field)| {
+                rest.starts_with(name)
+                    || (lower_case_too(*field)
+                        && rest.get(..name.len()).is_some_and(|head| head == name.to_lowercase()))
+            })
+            .max_by_key(|(name, _)| name.len())
+            .copied();
         match found {
             Some((name, field)) => {
                 if !text.is_empty() {
@@ -236,7 +274,16 @@ fn format(at: &NaiveDateTime, pattern: &[Piece]) -> String {
             Field::Milli => number(&mut out, i64::from(at.nanosecond() / 1_000_000), 3),
             Field::Micro => number(&mut out, i64::from(at.nanosecond() / 1_000), 6),
             Field::SecondsOfDay => number(&mut out, i64::from(at.num_seconds_from_midnight()), 1),
+            Field::Fraction(digits) => {
+                let micros = at.nanosecond() / 1_000;
+                number(&mut out, i64::from(micros / 10u32.pow(6 - u32::from(*digits))), usize::from(*digits))
+            }
             Field::Meridian(case) => out.push_str(&cased(if at.hour() < 12 { "AM" } else { "PM" }, *case)),
+            Field::Era(case) => out.push_str(&cased(if at.year() > 0 { "AD" } else { "BC" }, *case)),
+            Field::YearWithComma => {
+                let year = at.year();
+                let _ = write!(out, "{},{:03}", year / 1000, (year % 1000).abs());
+            }
             Field::Year4 => number(&mut out, i64::from(at.year()), 4),
             Field::Year3 => number(&mut out, i64::from(at.year().rem_euclid(1000)), 3),
             Field::Year2 => number(&mut out, i64::from(at.year().rem_euclid(100)), 2),
@@ -283,19 +330,23 @@ fn ordinal_suffix(value: i64) -> &'static str {
     }
 }
 
-/// The chrono format that parses what a PostgreSQL pattern describes.
+/// The chrono format that parses what a PostgreSQL pattern describes. An hour of the
+/// twelve-hour clock without `AM`/`PM` is read as PostgreSQL reads it, a morning hour.
 fn chrono_format(pattern: &str) -> Result<String> {
+    let pieces = pieces(pattern);
+    let meridian = pieces.iter().any(|p| matches!(p, Piece::Field { field: Field::Meridian(_), .. }));
     let mut out = String::new();
-    for piece in pieces(pattern) {
+    for piece in pieces {
         match piece {
             Piece::Text(text) => out.push_str(&text.replace('%', "%%")),
             Piece::Field { field, .. } => out.push_str(match field {
                 Field::Hour24 => "%H",
-                Field::Hour12 => "%I",
+                Field::Hour12 if meridian => "%I",
+                Field::Hour12 => "%H",
                 Field::Minute => "%M",
                 Field::Second => "%S",
-                Field::Milli => "%3f",
-                Field::Micro => "%6f",
+                Field::Milli | Field::Fraction(1..=3) => "%3f",
+                Field::Micro | Field::Fraction(_) => "%6f",
                 Field::Meridian(_) => "%p",
                 Field::Year4 | Field::IsoYear => "%Y",
                 Field::Year2 => "%y",
@@ -481,7 +532,11 @@ mod tests {
         assert_eq!(format(&t, &pieces("Dy, DD Mon YYYY")), "Tue, 10 Jan 2023");
         assert_eq!(format(&t, &pieces("FMMonth FMDDth, HH12:MI PM")), "January 10th, 03:04 PM");
         assert_eq!(format(&t, &pieces("\"Q\"Q IW D")), "Q1 02 3");
+        assert_eq!(format(&t, &pieces("yyyy-mm-dd hh24:mi")), "2023-01-10 15:04");
+        assert_eq!(format(&t, &pieces("Y,YYY AD SSSSS")), "2,023 AD 54245");
         assert_eq!(chrono_format("DD/MM/YYYY").unwrap(), "%d/%m/%Y");
+        assert_eq!(chrono_format("HH:MI").unwrap(), "%H:%M");
+        assert_eq!(chrono_format("HH:MI AM").unwrap(), "%I:%M %p");
         assert_eq!(chrono_format("YYYY-MM-DD HH24:MI:SS").unwrap(), "%Y-%m-%d %H:%M:%S");
     }
 }

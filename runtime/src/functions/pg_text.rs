@@ -4,6 +4,7 @@
 //! floats (`1e+20`, `Infinity`). The compiler's casts to text call it for those types, so
 //! `CAST(ts AS VARCHAR)` and `'at ' || ts` read as they do in PostgreSQL and DuckDB.
 
+use super::declare::function_type;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -19,22 +20,9 @@ use datafusion::arrow::datatypes::{
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PgText {
-    signature: Signature,
-}
-
-impl Default for PgText {
-    fn default() -> Self {
-        PgText::new()
-    }
-}
+function_type!(PgText, Signature::any(1, Volatility::Immutable));
 
 impl PgText {
-    pub fn new() -> Self {
-        PgText { signature: Signature::any(1, Volatility::Immutable) }
-    }
-
     /// Whether PostgreSQL's text of `data_type` differs from Arrow's (so that casts of
     /// it to text go through this function).
     pub fn formats(data_type: &DataType) -> bool {
@@ -143,7 +131,7 @@ pub fn to_text(array: &ArrayRef) -> Result<ArrayRef> {
             ))
         }
         DataType::Time64(TimeUnit::Microsecond) => {
-            each!(array.as_primitive::<Time64MicrosecondType>(), |v, buf| write_time(&mut buf, v * 1_000))
+            each!(array.as_primitive::<Time64MicrosecondType>(), |v, buf| write_time(&mut buf, v.saturating_mul(1_000)))
         }
         DataType::Time64(_) => each!(array.as_primitive::<Time64NanosecondType>(), |v, buf| write_time(&mut buf, v)),
         DataType::Interval(IntervalUnit::YearMonth) => {

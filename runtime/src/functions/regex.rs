@@ -4,10 +4,12 @@
 //! - `regexp_substr(text, pattern [, start [, n [, flags [, group]]]])`: the `n`th match
 //!   at or after character `start` (or its `group`th parenthesised part), NULL if none.
 //!
-//! Flags are PostgreSQL's: `i` ignores case, `c` respects it, `s`/`n` choose whether `.`
-//! matches a newline (newline-sensitive by default in neither), `x` allows spaces and
-//! comments in the pattern. A pattern that is the same for every row is compiled once.
+//! Flags are PostgreSQL's: `i` ignores case, `c` respects it; `.` matches a newline and
+//! `^`/`$` match only at the ends unless `n` (newline-sensitive), `p` or `w` say
+//! otherwise; `x` allows spaces and comments in the pattern. Compiled patterns are kept
+//! for the batch.
 
+use super::declare::function_type;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,13 +32,16 @@ impl Patterns {
         let key = (pattern.to_string(), flags.to_string());
         if !self.0.contains_key(&key) {
             let mut builder = RegexBuilder::new(pattern);
-            builder.size_limit(10 << 20);
+            // PostgreSQL's default: `.` matches a newline, `^` and `$` only the ends.
+            builder.size_limit(10 << 20).dot_matches_new_line(true);
             for flag in flags.chars() {
                 match flag {
                     'i' => builder.case_insensitive(true),
                     'c' => builder.case_insensitive(false),
-                    's' => builder.dot_matches_new_line(true),
-                    'n' | 'p' | 'w' => builder.dot_matches_new_line(false),
+                    's' => builder.dot_matches_new_line(true).multi_line(false),
+                    'n' => builder.dot_matches_new_line(false).multi_line(true),
+                    'p' => builder.dot_matches_new_line(false).multi_line(false),
+                    'w' => builder.dot_matches_new_line(true).multi_line(true),
                     'x' => builder.ignore_whitespace(true),
                     'g' => &mut builder,
                     other => return exec_err!("unknown regular expression flag '{other}'"),
@@ -58,15 +63,19 @@ struct Rows {
 }
 
 impl Rows {
-    fn new(args: &ScalarFunctionArgs) -> Result<Self> {
+    /// The arguments cast to `shape` (a decoded plan may hold a call its types were
+    /// never coerced for); at least `required` of them.
+    fn new(name: &str, args: &ScalarFunctionArgs, shape: &[DataType], required: usize) -> Result<Self> {
+        if !(required..=shape.len()).contains(&args.args.len()) {
+            return exec_err!("{name} takes {required} to {} arguments, not {}", shape.len(), args.args.len());
+        }
         let scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let rows = if scalar { 1 } else { args.number_rows };
         let arrays = args
             .args
             .iter()
-            .map(|a| {
-                a.to_array(rows).and_then(|a| Ok(datafusion::arrow::compute::cast(&a, &text_or_int(a.data_type()))?))
-            })
+            .zip(shape)
+            .map(|(a, t)| Ok(datafusion::arrow::compute::cast(&a.to_array(rows)?, t)?))
             .collect::<Result<Vec<_>>>()?;
         Ok(Rows { arrays, scalar })
     }
@@ -94,26 +103,11 @@ impl Rows {
     }
 }
 
-fn text_or_int(t: &DataType) -> DataType {
-    if t.is_integer() { DataType::Int64 } else { DataType::Utf8 }
-}
+/// The argument types of `regexp_substr(text, pattern, start, n, flags, group)`.
+const SUBSTR_SHAPE: [DataType; 6] =
+    [DataType::Utf8, DataType::Utf8, DataType::Int64, DataType::Int64, DataType::Utf8, DataType::Int64];
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct RegexpSplitToArray {
-    signature: Signature,
-}
-
-impl Default for RegexpSplitToArray {
-    fn default() -> Self {
-        RegexpSplitToArray::new()
-    }
-}
-
-impl RegexpSplitToArray {
-    pub fn new() -> Self {
-        RegexpSplitToArray { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+function_type!(RegexpSplitToArray, Signature::user_defined(Volatility::Immutable));
 
 impl ScalarUDFImpl for RegexpSplitToArray {
     fn name(&self) -> &str {
@@ -136,7 +130,7 @@ impl ScalarUDFImpl for RegexpSplitToArray {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = Rows::new(&args)?;
+        let rows = Rows::new("regexp_split_to_array", &args, &[DataType::Utf8, DataType::Utf8, DataType::Utf8], 2)?;
         let mut patterns = Patterns::default();
         let mut out = ListBuilder::new(StringBuilder::new());
         for row in 0..rows.len() {
@@ -184,22 +178,7 @@ fn split<'a>(regex: &Regex, text: &'a str) -> Vec<&'a str> {
     pieces
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct RegexpSubstr {
-    signature: Signature,
-}
-
-impl Default for RegexpSubstr {
-    fn default() -> Self {
-        RegexpSubstr::new()
-    }
-}
-
-impl RegexpSubstr {
-    pub fn new() -> Self {
-        RegexpSubstr { signature: Signature::user_defined(Volatility::Immutable) }
-    }
-}
+function_type!(RegexpSubstr, Signature::user_defined(Volatility::Immutable));
 
 impl ScalarUDFImpl for RegexpSubstr {
     fn name(&self) -> &str {
@@ -217,7 +196,7 @@ impl ScalarUDFImpl for RegexpSubstr {
                 "regexp_substr takes a text, a pattern, and optionally a start, an occurrence, flags and a group"
             );
         }
-        Ok(arg_types.iter().map(text_or_int).collect())
+        Ok(SUBSTR_SHAPE[..arg_types.len()].to_vec())
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -225,7 +204,7 @@ impl ScalarUDFImpl for RegexpSubstr {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = Rows::new(&args)?;
+        let rows = Rows::new("regexp_substr", &args, &SUBSTR_SHAPE, 2)?;
         let mut patterns = Patterns::default();
         let mut out = StringBuilder::new();
         for row in 0..rows.len() {

@@ -3,6 +3,7 @@
 //! is 2, `CAST(3.5 AS INTEGER)` is 4). The compiler's casts call it before casting a
 //! float to an integer type, where Arrow would truncate.
 
+use super::declare::function_type;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray};
@@ -12,26 +13,13 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
 };
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Rint {
-    signature: Signature,
-}
-
-impl Default for Rint {
-    fn default() -> Self {
-        Rint::new()
-    }
-}
-
-impl Rint {
-    pub fn new() -> Self {
-        let signature = Signature::one_of(
-            vec![TypeSignature::Exact(vec![DataType::Float64]), TypeSignature::Exact(vec![DataType::Float32])],
-            Volatility::Immutable,
-        );
-        Rint { signature }
-    }
-}
+function_type!(
+    Rint,
+    Signature::one_of(
+        vec![TypeSignature::Exact(vec![DataType::Float64]), TypeSignature::Exact(vec![DataType::Float32])],
+        Volatility::Immutable,
+    )
+);
 
 impl ScalarUDFImpl for Rint {
     fn name(&self) -> &str {

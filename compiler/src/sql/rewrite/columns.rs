@@ -7,25 +7,16 @@
 //! `id`). With the list's names as aliases, the columns are named as the list says
 //! from the start, which is what the list means.
 
-use datafusion::sql::sqlparser::ast::{Query, SelectItem, TableAlias};
+use datafusion::sql::sqlparser::ast::{Ident, Query, TableAlias};
 
-use super::syntax::leftmost_select;
+use super::syntax::rename_select_items;
 
 /// Names the first `SELECT`'s columns after `alias`'s column list, when both have the
-/// same number of columns and none is a wildcard.
+/// same number of columns and none is a wildcard (see [`rename_select_items`]).
 pub fn name_columns(query: &mut Query, alias: &TableAlias) {
     if alias.columns.is_empty() {
         return;
     }
-    let Some(select) = leftmost_select(&mut query.body) else { return };
-    if select.projection.len() != alias.columns.len() {
-        return;
-    }
-    for (item, column) in select.projection.iter_mut().zip(&alias.columns) {
-        let expr = match item {
-            SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr.clone(),
-            _ => return,
-        };
-        *item = SelectItem::ExprWithAlias { expr, alias: column.name.clone() };
-    }
+    let names: Vec<Ident> = alias.columns.iter().map(|column| column.name.clone()).collect();
+    rename_select_items(query, &names);
 }

@@ -19,13 +19,17 @@
 //!   an alias of its own.
 //! - `percentile_cont(ARRAY[f1, f2]) WITHIN GROUP (...)` is the array of each fraction's
 //!   percentile.
+//! - Regular expressions (`~`, `~*`, `!~`, `!~*`, `regexp_replace`, `regexp_like`,
+//!   `regexp_match`, `regexp_count`, `regexp_instr`): `.` matches a newline in
+//!   PostgreSQL's patterns and not in Rust's, so each pattern starts with `(?s)` unless
+//!   flags ask for newline-sensitive matching.
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, Spanned, Value,
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Spanned, Value,
 };
 
 use super::outcome::Unsupported;
-use super::syntax::{HIDDEN, expression, function_name, leftmost_select, plain_arguments, string, string_literal};
+use super::syntax::{HIDDEN, expression, function_name, plain_arguments, rename_select_items, string, string_literal};
 
 /// Rewrites one expression whose parts are already rewritten.
 pub fn rewrite(expr: &mut Expr) -> Result<(), Unsupported> {
@@ -35,7 +39,9 @@ pub fn rewrite(expr: &mut Expr) -> Result<(), Unsupported> {
         Expr::Substring { expr: text, substring_from: Some(from), substring_for: None, .. }
             if string_literal(from).is_some() =>
         {
-            Some(expression("regexp_match($0, $1)[1]", vec![(**text).clone(), (**from).clone()])?)
+            // `.` matches a newline in PostgreSQL's patterns.
+            let pattern = string(&format!("(?s){}", string_literal(from).unwrap_or_default()));
+            Some(expression("regexp_match($0, $1)[1]", vec![(**text).clone(), pattern])?)
         }
         Expr::Like { escape_char: Some(escape), pattern, .. }
         | Expr::ILike { escape_char: Some(escape), pattern, .. } => {
@@ -67,18 +73,21 @@ pub fn rewrite(expr: &mut Expr) -> Result<(), Unsupported> {
             let op = if *negated { BinaryOperator::PGRegexNotMatch } else { BinaryOperator::PGRegexMatch };
             Some(Expr::Nested(Box::new(Expr::BinaryOp { left: text.clone(), op, right: Box::new(string(&regex)) })))
         }
+        Expr::BinaryOp {
+            op:
+                BinaryOperator::PGRegexMatch
+                | BinaryOperator::PGRegexIMatch
+                | BinaryOperator::PGRegexNotMatch
+                | BinaryOperator::PGRegexNotIMatch,
+            right,
+            ..
+        } => {
+            dot_matches_newline(right)?;
+            None
+        }
         Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => {
-            if let Expr::Subquery(query) = right.as_mut()
-                && let Some(select) = leftmost_select(&mut query.body)
-                && let [item] = select.projection.as_mut_slice()
-            {
-                let alias = Ident::new(format!("{HIDDEN}value"));
-                *item = match std::mem::replace(item, SelectItem::UnnamedExpr(Expr::value(Value::Null))) {
-                    SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
-                        SelectItem::ExprWithAlias { expr, alias }
-                    }
-                    other => other,
-                };
+            if let Expr::Subquery(query) = right.as_mut() {
+                rename_select_items(query, &[Ident::new(format!("{HIDDEN}value"))]);
             }
             None
         }
@@ -129,14 +138,63 @@ fn function_call(function: &mut Function) -> Result<Option<Expr>, Unsupported> {
             }
             let mut array = array.clone();
             array.elem = each;
-            return Ok(Some(Expr::Array(array)));
+            // PostgreSQL answers NULL, not an array of NULLs, for a group without values.
+            let Some(value) = function.within_group.first().map(|order| order.expr.clone()) else { return Ok(None) };
+            let answer = match function.filter.as_deref() {
+                Some(filter) => expression(
+                    "CASE WHEN count($0) FILTER (WHERE $2) = 0 THEN NULL ELSE $1 END",
+                    vec![value, Expr::Array(array), filter.clone()],
+                )?,
+                None => expression("CASE WHEN count($0) = 0 THEN NULL ELSE $1 END", vec![value, Expr::Array(array)])?,
+            };
+            return Ok(Some(answer));
         }
         _ => {}
+    }
+    if let Some((pattern_at, flags_at)) = regex_arguments(&name)
+        && let FunctionArguments::List(list) = &mut function.args
+    {
+        let flags = list.args.get(flags_at);
+        let newline_sensitive = match flags {
+            None => false,
+            Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(flags))) => match string_literal(flags) {
+                Some(flags) => flags.contains(['m', 'n', 'p', 'w']),
+                // Flags only known when the query runs: leave the pattern as given.
+                None => true,
+            },
+            Some(_) => true,
+        };
+        if !newline_sensitive
+            && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(pattern))) = list.args.get_mut(pattern_at)
+        {
+            dot_matches_newline(pattern)?;
+        }
     }
     if function.over.is_some() && function.filter.is_some() {
         window_filter(function, &name)?;
     }
     Ok(None)
+}
+
+/// Where DataFusion's regular-expression functions take the pattern and the flags.
+fn regex_arguments(name: &str) -> Option<(usize, usize)> {
+    match name {
+        "regexp_like" | "regexp_match" => Some((1, 2)),
+        "regexp_replace" | "regexp_count" => Some((1, 3)),
+        "regexp_instr" => Some((1, 4)),
+        _ => None,
+    }
+}
+
+/// Makes `.` in `pattern` match a newline, as it does in PostgreSQL.
+fn dot_matches_newline(pattern: &mut Expr) -> Result<(), Unsupported> {
+    const DOT_ALL: &str = "(?s)";
+    match string_literal(pattern) {
+        Some(text) if text.starts_with(DOT_ALL) => {}
+        Some(text) => *pattern = string(&format!("{DOT_ALL}{text}")),
+        None => *pattern = expression("($0 || $1)", vec![string(DOT_ALL), pattern.clone()])?,
+    }
+    Ok(())
 }
 
 /// Aggregates whose answer ignores NULL inputs, so that filtering their input and
@@ -224,7 +282,8 @@ fn backslash_pattern(pattern: &str, escape: char) -> String {
 /// `%` is `.*`, `_` is `.`, the escape character quotes the next one, `.`, `^`, `$` and
 /// `\` are themselves; the standard's regular-expression operators pass through.
 fn similar_to_regex(pattern: &str, escape: Option<char>) -> String {
-    let mut out = String::from("^(?:");
+    // `%` spans newlines, as `.` does in PostgreSQL's regular expressions.
+    let mut out = String::from("(?s)^(?:");
     let mut chars = pattern.chars();
     let mut in_brackets = false;
     while let Some(c) = chars.next() {
@@ -269,8 +328,8 @@ mod tests {
     fn like_and_similar_patterns_convert() {
         assert_eq!(backslash_pattern("%!%%", '!'), "%\\%%");
         assert_eq!(backslash_pattern("a\\b!_", '!'), "a\\\\b\\_");
-        assert_eq!(similar_to_regex("(snake|camel)[a-z_]*", Some('\\')), "^(?:(snake|camel)[a-z_]*)$");
-        assert_eq!(similar_to_regex("a%b_c.", Some('\\')), "^(?:a.*b.c\\.)$");
-        assert_eq!(similar_to_regex("50\\%", Some('\\')), "^(?:50%)$");
+        assert_eq!(similar_to_regex("(snake|camel)[a-z_]*", Some('\\')), "(?s)^(?:(snake|camel)[a-z_]*)$");
+        assert_eq!(similar_to_regex("a%b_c.", Some('\\')), "(?s)^(?:a.*b.c\\.)$");
+        assert_eq!(similar_to_regex("50\\%", Some('\\')), "(?s)^(?:50%)$");
     }
 }

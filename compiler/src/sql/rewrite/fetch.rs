@@ -20,13 +20,13 @@
 //! select list (`SELECT DISTINCT`, a set operation, an `ORDER BY` without expressions).
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, LimitClause, Offset, OrderBy, OrderByExpr, OrderByKind, Query, SelectItem, SetExpr, Spanned, Value,
-    ValueWithSpan,
+    BinaryOperator, Expr, Ident, LimitClause, Offset, OrderBy, OrderByExpr, OrderByKind, Query, SelectItem, SetExpr,
+    Spanned, Value, ValueWithSpan, WindowType,
 };
 use datafusion::sql::sqlparser::tokenizer::Span;
 
 use super::outcome::Unsupported;
-use super::syntax::{hidden, identifier, normalize, template, without_hidden};
+use super::syntax::{hidden, identifier, normalize, template, unnested, without_hidden};
 
 pub fn rewrite(query: &mut Query) -> Result<(), Unsupported> {
     let Some(fetch) = query.fetch.take() else { return Ok(()) };
@@ -74,46 +74,77 @@ fn with_ties(query: &mut Query, quantity: Expr, offset: Option<Offset>) -> Resul
         keys.push(input_expression(&item.expr, &select.projection)?);
     }
     let rank_name = hidden("rank", 1);
-    let window: Vec<String> = keys
-        .iter()
-        .zip(&items)
-        .map(|(key, item)| OrderByExpr { expr: key.clone(), options: item.options, with_fill: None }.to_string())
-        .collect();
-    let rank = template(&format!("SELECT rank() OVER (ORDER BY {}) AS {rank_name}", window.join(", ")))
-        .map_err(|e| e.message)?;
+    let mut rank = rank_item(&rank_name)?;
+    if let SelectItem::ExprWithAlias { expr: Expr::Function(function), .. } = &mut rank
+        && let Some(WindowType::WindowSpec(window)) = &mut function.over
+    {
+        window.order_by = keys
+            .iter()
+            .zip(&items)
+            .map(|(key, item)| OrderByExpr { expr: key.clone(), options: item.options, with_fill: None })
+            .collect();
+    }
     let mut hidden_names = Vec::new();
     let mut outer_order = Vec::new();
     for (n, (key, item)) in keys.into_iter().zip(&items).enumerate() {
         let name = hidden("order", n + 1);
         select.projection.push(SelectItem::ExprWithAlias { expr: key, alias: Ident::new(&name) });
-        outer_order.push(OrderByExpr { expr: identifier(&name), options: item.options, with_fill: None }.to_string());
+        outer_order.push(OrderByExpr { expr: identifier(&name), options: item.options, with_fill: None });
         hidden_names.push(name);
     }
-    if let SetExpr::Select(rank_select) = *rank.body {
-        select.projection.extend(rank_select.projection);
-    }
+    select.projection.push(rank);
     hidden_names.push(rank_name.clone());
-    let (bound, skip) = match &offset {
-        Some(offset) => (format!("({}) + ({quantity})", offset.value), format!(" OFFSET {}", offset.value)),
-        None => (quantity.to_string(), String::new()),
+    let bound = match &offset {
+        Some(offset) => Expr::BinaryOp {
+            left: Box::new(Expr::Nested(Box::new(offset.value.clone()))),
+            op: BinaryOperator::Plus,
+            right: Box::new(Expr::Nested(Box::new(quantity))),
+        },
+        None => quantity,
     };
-    let tail = format!("WHERE {rank_name} <= {bound} ORDER BY {}{skip}", outer_order.join(", "));
     let inner = std::mem::replace(query, template("SELECT 1").map_err(|e| e.message)?);
-    *query = without_hidden(inner, &hidden_names, "__aqueducts_ties", &tail).map_err(|e| e.message)?;
+    let mut outer = without_hidden(inner, &hidden_names, "__aqueducts_ties").map_err(|e| e.message)?;
+    if let SetExpr::Select(select) = outer.body.as_mut() {
+        select.selection = Some(Expr::BinaryOp {
+            left: Box::new(identifier(&rank_name)),
+            op: BinaryOperator::LtEq,
+            right: Box::new(bound),
+        });
+    }
+    outer.order_by = Some(OrderBy { kind: OrderByKind::Expressions(outer_order), interpolate: None });
+    outer.limit_clause =
+        offset.map(|offset| LimitClause::LimitOffset { limit: None, offset: Some(offset), limit_by: vec![] });
+    *query = outer;
     Ok(())
+}
+
+/// `rank() OVER (...) AS name`, its window to be filled in.
+fn rank_item(name: &str) -> Result<SelectItem, String> {
+    let query = template(&format!("SELECT rank() OVER (ORDER BY 1) AS {name}")).map_err(|e| e.message)?;
+    match *query.body {
+        SetExpr::Select(select) => select.projection.into_iter().next().ok_or_else(|| "internal rank template".into()),
+        _ => Err("internal rank template".into()),
+    }
 }
 
 /// The input expression an `ORDER BY` item sorts by: itself, or what the output name or
 /// position it is stands for.
 fn input_expression(expr: &Expr, projection: &[SelectItem]) -> Result<Expr, String> {
-    if let Expr::Value(ValueWithSpan { value: Value::Number(n, _), .. }) = expr {
+    if let Expr::Value(ValueWithSpan { value: Value::Number(n, _), .. }) = unnested(expr) {
         let position: usize = n.parse().map_err(|_| format!("ORDER BY {n} is not a column position"))?;
+        let before = position.saturating_sub(1).min(projection.len());
+        // A wildcard before it would make the position count columns we cannot see.
+        let wildcard = projection[..before]
+            .iter()
+            .any(|item| !matches!(item, SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }));
         return match position.checked_sub(1).and_then(|i| projection.get(i)) {
-            Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) => Ok(e.clone()),
-            _ => Err(format!("ORDER BY {n} with FETCH ... WITH TIES must name a column of the select list")),
+            Some(SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) if !wildcard => Ok(e.clone()),
+            _ => Err(format!(
+                "ORDER BY {n} with FETCH ... WITH TIES must name a column of the select list, before any *"
+            )),
         };
     }
-    if let Expr::Identifier(ident) = expr {
+    if let Expr::Identifier(ident) = unnested(expr) {
         let name = normalize(ident);
         let aliased = projection.iter().find_map(|item| match item {
             SelectItem::ExprWithAlias { expr, alias } if normalize(alias) == name => Some(expr.clone()),

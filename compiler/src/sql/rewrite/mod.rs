@@ -38,7 +38,7 @@ mod using;
 mod walk;
 mod windows;
 
-pub use outcome::{Rewritten, Unsupported};
+pub use outcome::{OrderNames, Rewritten, Unsupported};
 pub use walk::rewrite;
 
 #[cfg(test)]

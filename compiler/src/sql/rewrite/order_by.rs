@@ -34,12 +34,12 @@ use datafusion::sql::sqlparser::ast::{
     Expr, Ident, OrderBy, OrderByKind, Query, SelectItem, SetExpr, Value, ValueWithSpan, Visit, Visitor,
 };
 
-use super::outcome::{Placement, Unsupported};
-use super::syntax::{hidden, identifier, normalize, output_names, without_hidden};
+use super::outcome::{OrderNames, Placement, Unsupported};
+use super::syntax::{hidden, identifier, normalize, output_names, unnested, without_hidden};
 
 /// Rewrites `query` if it sorts by a shadowed input column or a subquery; returns the
 /// hidden columns it leaves in the output (only for the statement's own query).
-pub fn rewrite(query: &mut Query, placement: Placement) -> Result<Vec<String>, Unsupported> {
+pub fn rewrite(query: &mut Query, placement: Placement, names: OrderNames) -> Result<Vec<String>, Unsupported> {
     let Some(OrderBy { kind: OrderByKind::Expressions(items), .. }) = &query.order_by else { return Ok(vec![]) };
     let SetExpr::Select(select) = query.body.as_ref() else { return Ok(vec![]) };
     if select.distinct.is_some() {
@@ -54,7 +54,7 @@ pub fn rewrite(query: &mut Query, placement: Placement) -> Result<Vec<String>, U
         })
         .collect();
     let moved: Vec<usize> = (0..items.len())
-        .filter(|&i| reads_shadowed_input(&items[i].expr, &aliases) || holds_subquery(&items[i].expr))
+        .filter(|&i| reads_shadowed_input(&items[i].expr, &aliases, names) || holds_subquery(&items[i].expr))
         .collect();
     if moved.is_empty() {
         return Ok(vec![]);
@@ -86,7 +86,7 @@ pub fn rewrite(query: &mut Query, placement: Placement) -> Result<Vec<String>, U
         return Ok(hidden_names);
     }
     let inner = std::mem::replace(query, super::syntax::template("SELECT 1")?);
-    *query = without_hidden(inner, &hidden_names, "__aqueducts_ordered", "")?;
+    *query = without_hidden(inner, &hidden_names, "__aqueducts_ordered")?;
     Ok(vec![])
 }
 
@@ -108,26 +108,27 @@ fn holds_subquery(expr: &Expr) -> bool {
 /// Whether an `ORDER BY` expression computes from an input column that an output alias
 /// shadows: it is not just an output name or a position, and names a column (qualified
 /// or not) whose name an alias also has.
-fn reads_shadowed_input(expr: &Expr, aliases: &HashSet<String>) -> bool {
+fn reads_shadowed_input(expr: &Expr, aliases: &HashSet<String>, names: OrderNames) -> bool {
     if aliases.is_empty() {
         return false;
     }
-    match expr {
+    // `(name)` is `name`: PostgreSQL's grammar drops the parentheses.
+    match unnested(expr) {
         Expr::Identifier(_) => return false,
         Expr::Value(ValueWithSpan { value: Value::Number(..), .. }) => return false,
         _ => {}
     }
-    struct Finds<'a>(&'a HashSet<String>);
+    struct Finds<'a>(&'a HashSet<String>, OrderNames);
     impl Visitor for Finds<'_> {
         type Break = ();
         fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
             let name = match expr {
-                Expr::Identifier(ident) => Some(normalize(ident)),
+                Expr::Identifier(ident) if self.1 == OrderNames::Input => Some(normalize(ident)),
                 Expr::CompoundIdentifier(parts) => parts.last().map(normalize),
                 _ => None,
             };
             if name.is_some_and(|n| self.0.contains(&n)) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         }
     }
-    expr.visit(&mut Finds(aliases)).is_break()
+    expr.visit(&mut Finds(aliases, names)).is_break()
 }

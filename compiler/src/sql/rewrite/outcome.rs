@@ -24,3 +24,14 @@ pub enum Placement {
     Nested,
     Statement,
 }
+
+/// How an `ORDER BY` expression reads a bare name that is both an input column and an
+/// output alias (`SELECT -amount AS amount ... ORDER BY amount * 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderNames {
+    /// As PostgreSQL (and DuckDB): the input column.
+    Input,
+    /// As DataFusion: the output alias. Only qualified names (`o.amount`) are read as
+    /// input columns.
+    AliasFirst,
+}

@@ -5,8 +5,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select, SelectItem, SetExpr,
-    Statement, TableFactor, Value, ValueWithSpan, VisitMut, VisitorMut,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, OrderBy, OrderByKind, Query,
+    Select, SelectItem, SetExpr, Statement, TableFactor, Value, ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -61,7 +61,7 @@ pub fn expression(sql: &str, args: Vec<Expr>) -> Result<Expr, Unsupported> {
             ControlFlow::Continue(())
         }
     }
-    let _ = expr.visit(&mut Fill(args.into_iter().map(Some).collect()));
+    let _ = VisitMut::visit(&mut expr, &mut Fill(args.into_iter().map(Some).collect()));
     Ok(expr)
 }
 
@@ -108,11 +108,65 @@ pub fn leftmost_select(body: &mut SetExpr) -> Option<&mut Select> {
     }
 }
 
-/// `SELECT * EXCLUDE (hidden...) FROM (inner) AS alias [WHERE ...]`: `inner` with the
-/// hidden columns removed again. `tail` follows the derived table (a `WHERE`, say) and
-/// may name the hidden columns.
-pub fn without_hidden(inner: Query, hidden: &[String], alias: &str, tail: &str) -> Result<Query, Unsupported> {
-    let mut outer = template(&format!("SELECT * EXCLUDE ({}) FROM (SELECT 1) AS {alias} {tail}", hidden.join(", ")))?;
+/// Names the items of the query's first `SELECT` after `names` (as many as there are
+/// items, none a wildcard), unless an alias they replace is read by name in the
+/// query's `ORDER BY` or the select's `GROUP BY`, `HAVING` or `QUALIFY` (where the new
+/// name would make the old one read an input column instead). Whether it named them.
+pub fn rename_select_items(query: &mut Query, names: &[Ident]) -> bool {
+    let mut read: Vec<String> = Vec::new();
+    let mut collect = |expr: &Expr| {
+        let _ = expr.visit(&mut ReadNames(&mut read));
+    };
+    if let Some(OrderBy { kind: OrderByKind::Expressions(items), .. }) = &query.order_by {
+        items.iter().for_each(|item| collect(&item.expr));
+    }
+    let Some(select) = leftmost_select(&mut query.body) else { return false };
+    if select.projection.len() != names.len() {
+        return false;
+    }
+    if let GroupByExpr::Expressions(exprs, _) = &select.group_by {
+        exprs.iter().for_each(&mut collect);
+    }
+    select.having.iter().chain(&select.qualify).for_each(&mut collect);
+    let replaced = select.projection.iter().zip(names).any(|(item, name)| match item {
+        SelectItem::ExprWithAlias { alias, .. } => {
+            normalize(alias) != normalize(name) && read.contains(&normalize(alias))
+        }
+        _ => false,
+    });
+    if replaced
+        || select
+            .projection
+            .iter()
+            .any(|item| !matches!(item, SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }))
+    {
+        return false;
+    }
+    for (item, name) in select.projection.iter_mut().zip(names) {
+        if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item {
+            *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: name.clone() };
+        }
+    }
+    true
+}
+
+/// Collects the bare names an expression reads.
+struct ReadNames<'a>(&'a mut Vec<String>);
+
+impl Visitor for ReadNames<'_> {
+    type Break = ();
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Expr::Identifier(ident) = expr {
+            self.0.push(normalize(ident));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `SELECT * EXCLUDE (hidden...) FROM (inner) AS alias`: `inner` with the hidden
+/// columns removed again.
+pub fn without_hidden(inner: Query, hidden: &[String], alias: &str) -> Result<Query, Unsupported> {
+    let mut outer = template(&format!("SELECT * EXCLUDE ({}) FROM (SELECT 1) AS {alias}", hidden.join(", ")))?;
     let SetExpr::Select(select) = outer.body.as_mut() else {
         return Err(Unsupported { message: "internal rewrite template has no SELECT".into(), span: Span::empty() });
     };
@@ -141,6 +195,14 @@ pub fn output_names(select: &Select) -> Vec<Option<String>> {
 /// An identifier as DataFusion resolves it: unquoted ones fold to lower case.
 pub fn normalize(ident: &Ident) -> String {
     if ident.quote_style.is_none() { ident.value.to_lowercase() } else { ident.value.clone() }
+}
+
+/// `expr` without the parentheses around it.
+pub fn unnested(mut expr: &Expr) -> &Expr {
+    while let Expr::Nested(inner) = expr {
+        expr = inner;
+    }
+    expr
 }
 
 /// A bare identifier expression.

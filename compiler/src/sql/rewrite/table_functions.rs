@@ -6,24 +6,29 @@
 //! Each becomes a lateral derived table that unnests the function's array form:
 //! `LATERAL (SELECT unnest(generate_series(1, oi.quantity)) AS n) AS g`. The column is
 //! named as PostgreSQL names it: after the alias's column list, the alias, or the
-//! function. Calls with constant arguments stay table functions.
+//! function. Calls with constant arguments stay table functions, and so do those
+//! `WITH ORDINALITY` or of several arrays (`unnest(a, b)`), which this cannot spell.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, ObjectName, TableAlias, TableFactor, Visit, Visitor,
+    Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName, SelectItem, SetExpr, TableAlias, TableFactor, Visit, Visitor,
 };
 
 use super::outcome::Unsupported;
-use super::syntax::{normalize, template};
+use super::syntax::{expression, normalize, template};
 
 /// The functions rewritten, by their name in PostgreSQL.
 const SET_RETURNING: &[&str] = &["generate_series", "unnest"];
 
 pub fn rewrite(factor: &mut TableFactor) -> Result<(), Unsupported> {
     let (name, args, alias) = match factor {
-        TableFactor::Table { name, args: Some(args), alias, .. } => (name.clone(), args.args.clone(), alias.clone()),
-        TableFactor::Function { name, args, alias, .. } => (name.clone(), args.clone(), alias.clone()),
+        TableFactor::Table { name, args: Some(args), alias, with_ordinality: false, .. } => {
+            (name.clone(), args.args.clone(), alias.clone())
+        }
+        TableFactor::Function { name, args, alias, with_ordinality: false, .. } => {
+            (name.clone(), args.clone(), alias.clone())
+        }
         _ => return Ok(()),
     };
     let Some(function) = single_name(&name).filter(|f| SET_RETURNING.contains(&f.as_str())) else { return Ok(()) };
@@ -34,29 +39,33 @@ pub fn rewrite(factor: &mut TableFactor) -> Result<(), Unsupported> {
             _ => return Ok(()),
         }
     }
-    if !values.iter().any(reads_columns) {
+    // `unnest(a, b)` zips arrays side by side, which one column cannot hold.
+    if !values.iter().any(reads_columns) || (function == "unnest" && values.len() != 1) {
         return Ok(());
     }
     let column = match &alias {
-        Some(TableAlias { columns, .. }) if columns.len() == 1 => columns[0].name.to_string(),
+        Some(TableAlias { columns, .. }) if columns.len() == 1 => columns[0].name.clone(),
         Some(TableAlias { columns, .. }) if columns.len() > 1 => return Ok(()),
-        Some(alias) => alias.name.to_string(),
-        None => function.clone(),
+        Some(alias) => alias.name.clone(),
+        None => Ident::new(&function),
     };
-    let call = format!("{function}({})", values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
-    let array = if function == "unnest" { values[0].to_string() } else { call };
-    let subquery = template(&format!("SELECT unnest({array}) AS {column}"))?;
+    let array = if function == "unnest" {
+        values.remove(0)
+    } else {
+        let placeholders: Vec<String> = (0..values.len()).map(|i| format!("${i}")).collect();
+        expression(&format!("generate_series({})", placeholders.join(", ")), values)?
+    };
+    let mut subquery = template("SELECT 1")?;
+    if let SetExpr::Select(select) = subquery.body.as_mut() {
+        select.projection =
+            vec![SelectItem::ExprWithAlias { expr: expression("unnest($0)", vec![array])?, alias: column }];
+    }
     let alias = match alias {
         Some(mut alias) => {
             alias.columns.clear();
             alias
         }
-        None => TableAlias {
-            explicit: true,
-            name: datafusion::sql::sqlparser::ast::Ident::new(&function),
-            columns: vec![],
-            at: None,
-        },
+        None => TableAlias { explicit: true, name: Ident::new(&function), columns: vec![], at: None },
     };
     *factor = TableFactor::Derived { lateral: true, subquery: Box::new(subquery), alias: Some(alias), sample: None };
     Ok(())

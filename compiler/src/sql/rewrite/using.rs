@@ -2,22 +2,25 @@
 //! PostgreSQL an unqualified `k` is `COALESCE(left.k, right.k)`, the key from whichever
 //! side has the row; DataFusion reads it as the left side's `k`, NULL for rows only the
 //! right side has. Unqualified references to `k` in the select list (named `k`), the
-//! `WHERE`, `GROUP BY` and `HAVING` become that `COALESCE`, when the join is the first of
-//! its `FROM` item and both sides have a name to qualify with.
+//! `WHERE`, `GROUP BY`, `HAVING`, `DISTINCT ON` and `ORDER BY` (where `k` is not an
+//! output name) become that `COALESCE`, when the join is the only one of its `FROM` item
+//! and both sides have a name to qualify with.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem, TableFactor, VisitMut,
-    VisitorMut,
+    Distinct, Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator, OrderBy, OrderByKind, Query, SelectItem, SetExpr,
+    TableFactor, VisitMut, VisitorMut,
 };
 
-use super::syntax::normalize;
+use super::syntax::{normalize, output_names};
 
-pub fn merge_using_columns(select: &mut Select) {
+pub fn merge_using_columns(query: &mut Query) {
+    let SetExpr::Select(select) = query.body.as_mut() else { return };
     let mut merged: Vec<(String, Ident, Ident)> = Vec::new();
     for from in &select.from {
-        let Some(join) = from.joins.first() else { continue };
+        // With a second join the key would merge three sides.
+        let [join] = from.joins.as_slice() else { continue };
         let (JoinOperator::FullOuter(JoinConstraint::Using(columns))
         | JoinOperator::Right(JoinConstraint::Using(columns))
         | JoinOperator::RightOuter(JoinConstraint::Using(columns))) = &join.join_operator
@@ -61,6 +64,23 @@ pub fn merge_using_columns(select: &mut Select) {
     }
     if let Some(having) = &mut select.having {
         let _ = having.visit(&mut merge);
+    }
+    if let Some(Distinct::On(exprs)) = &mut select.distinct {
+        for expr in exprs {
+            let _ = expr.visit(&mut merge);
+        }
+    }
+    let outputs = output_names(select);
+    if let Some(OrderBy { kind: OrderByKind::Expressions(items), .. }) = &mut query.order_by {
+        for item in items {
+            // A bare output name sorts by that output.
+            if let Expr::Identifier(ident) = &item.expr
+                && outputs.contains(&Some(normalize(ident)))
+            {
+                continue;
+            }
+            let _ = item.expr.visit(&mut merge);
+        }
     }
 }
 

@@ -5,15 +5,17 @@ use std::ops::ControlFlow;
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::{self, Query, VisitMut, VisitorMut};
 
-use super::outcome::{Placement, Rewritten, Unsupported};
+use super::outcome::{OrderNames, Placement, Rewritten, Unsupported};
 use super::{aggregates, columns, expressions, fetch, order_by, table_functions, using, windows};
 
-/// Applies every rewrite to every query of `statement`.
-pub fn rewrite(statement: &mut Statement) -> Result<Rewritten, Unsupported> {
+/// Applies every rewrite to every query of `statement`, reading bare names in `ORDER BY`
+/// expressions as `names` says.
+pub fn rewrite(statement: &mut Statement, names: OrderNames) -> Result<Rewritten, Unsupported> {
     /// Rewrites the nested queries; the statement's own query (depth 1) is left for
     /// the caller.
     struct Nested {
         depth: usize,
+        names: OrderNames,
     }
     impl VisitorMut for Nested {
         type Break = Unsupported;
@@ -28,14 +30,14 @@ pub fn rewrite(statement: &mut Statement) -> Result<Rewritten, Unsupported> {
                     columns::name_columns(&mut cte.query, &cte.alias);
                 }
             }
+            windows::compose_named_windows(query);
+            using::merge_using_columns(query);
             if self.depth == 0 {
                 return ControlFlow::Continue(());
             }
-            done(rewrite_query(query, Placement::Nested).map(|_| ()))
+            done(rewrite_query(query, Placement::Nested, self.names).map(|_| ()))
         }
         fn post_visit_select(&mut self, select: &mut ast::Select) -> ControlFlow<Unsupported> {
-            windows::compose_named_windows(select);
-            using::merge_using_columns(select);
             aggregates::separate_orderings(select);
             ControlFlow::Continue(())
         }
@@ -56,15 +58,15 @@ pub fn rewrite(statement: &mut Statement) -> Result<Rewritten, Unsupported> {
         }
     }
     let Statement::Statement(statement) = statement else { return Ok(Rewritten::default()) };
-    if let ControlFlow::Break(problem) = statement.visit(&mut Nested { depth: 0 }) {
+    if let ControlFlow::Break(problem) = statement.visit(&mut Nested { depth: 0, names }) {
         return Err(problem);
     }
     let ast::Statement::Query(query) = statement.as_mut() else { return Ok(Rewritten::default()) };
-    Ok(Rewritten { hidden: rewrite_query(query, Placement::Statement)? })
+    Ok(Rewritten { hidden: rewrite_query(query, Placement::Statement, names)? })
 }
 
 /// Every rewrite of one query; the hidden columns left in its output.
-fn rewrite_query(query: &mut Query, placement: Placement) -> Result<Vec<String>, Unsupported> {
+fn rewrite_query(query: &mut Query, placement: Placement, names: OrderNames) -> Result<Vec<String>, Unsupported> {
     fetch::rewrite(query)?;
-    order_by::rewrite(query, placement)
+    order_by::rewrite(query, placement, names)
 }

@@ -19,13 +19,13 @@ use aqueducts_runtime::functions::pg_text::PgText;
 use aqueducts_runtime::functions::rint::Rint;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, ScalarUDF};
 use datafusion::optimizer::AnalyzerRule;
+
+use super::expressions::rewrite_expressions;
 
 #[derive(Debug, Default)]
 pub struct PostgresCasts;
@@ -37,7 +37,7 @@ impl AnalyzerRule for PostgresCasts {
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         let functions = Functions::new();
-        plan.transform_up_with_subqueries(|plan| rewrite_node(plan, &functions)).data()
+        rewrite_expressions(plan, &|expr, schema| rewrite_expr(expr, schema, &functions))
     }
 }
 
@@ -62,19 +62,6 @@ impl Functions {
     }
 }
 
-fn rewrite_node(plan: LogicalPlan, functions: &Functions) -> Result<Transformed<LogicalPlan>> {
-    let mut schema = merge_schema(&plan.inputs());
-    if let LogicalPlan::TableScan(scan) = &plan {
-        schema.merge(&DFSchema::try_from_qualified_schema(scan.table_name.clone(), &scan.source.schema())?);
-    }
-    let names = NamePreserver::new(&plan);
-    plan.map_expressions(|expr| {
-        let saved = names.save(&expr);
-        let rewritten = expr.transform_up(|e| rewrite_expr(e, &schema, functions))?;
-        Ok(rewritten.update_data(|e| saved.restore(e)))
-    })
-}
-
 fn rewrite_expr(expr: Expr, schema: &DFSchema, functions: &Functions) -> Result<Transformed<Expr>> {
     let (inner, field, try_cast) = match &expr {
         Expr::Cast(Cast { expr: inner, field }) => (inner, field, false),
@@ -86,7 +73,13 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema, functions: &Functions) -> Result<
     let replaced = if is_text(to) && PgText::formats(&from) {
         Functions::call(&functions.pg_text, (**inner).clone())
     } else if to.is_integer() && from.is_floating() && !calls(inner, "rint") {
-        Functions::call(&functions.rint, (**inner).clone())
+        // `rint` takes 32- and 64-bit floats.
+        let float = if from == DataType::Float16 {
+            (**inner).clone().cast_to(&DataType::Float32, schema)?
+        } else {
+            (**inner).clone()
+        };
+        Functions::call(&functions.rint, float)
     } else if to.is_integer() && from.is_decimal() && !calls(inner, "round") {
         Functions::call(&functions.round, (**inner).clone())
     } else {

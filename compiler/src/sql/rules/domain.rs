@@ -2,7 +2,7 @@
 //! made into ones DataFusion decorrelates.
 //!
 //! DataFusion turns a correlated subquery into a join by pulling its correlated
-//! predicates up; across an aggregate, a sort, a limit or a window it can pull only
+//! predicates up; across an aggregate, a sort or a limit it can pull only
 //! equalities (`inner.k = outer.k`), so
 //!
 //! ```sql
@@ -40,7 +40,7 @@ use datafusion::logical_expr::{Expr, Filter, LogicalPlan, LogicalPlanBuilder};
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
-use super::subqueries::{is_pullable_equality, map_subqueries, rejects_null_outer, with_plan};
+use super::subqueries::{Kind, is_pullable_equality, map_subqueries, rejects_null_outer, with_plan};
 
 #[derive(Debug, Default)]
 pub struct CorrelationDomain;
@@ -59,33 +59,63 @@ impl OptimizerRule for CorrelationDomain {
     }
 
     fn rewrite(&self, plan: LogicalPlan, config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        map_subqueries(plan, &mut |subquery, outer, _kind| {
-            if outer.exists(|node| Ok(node.contains_outer_reference()))? {
-                return Ok(None); // the outer plan is itself correlated further out
+        map_subqueries(plan, &mut |subquery, outer, kind| {
+            if !repeatable(outer)? {
+                return Ok(None);
             }
             let domain = config.alias_generator().next("__aqueducts_domain");
-            Ok(with_domain(&subquery.subquery, false, outer, &domain)?.map(|plan| with_plan(subquery, plan)))
+            let above = Above { blocked: false, ungrouped_aggregate: false, kind };
+            Ok(with_domain(&subquery.subquery, above, outer, &domain)?.map(|plan| with_plan(subquery, plan)))
         })
     }
 }
 
+/// Whether the outer plan gives the same rows when computed again for its domain: it
+/// is not correlated further out, and holds no volatile function nor a limit (which
+/// may pick other rows each time).
+fn repeatable(outer: &LogicalPlan) -> Result<bool> {
+    let unrepeatable = outer.exists(|node| {
+        let volatile = node.expressions().iter().any(|e| e.is_volatile());
+        Ok(volatile || node.contains_outer_reference() || matches!(node, LogicalPlan::Limit(_)))
+    })?;
+    Ok(!unrepeatable)
+}
+
+/// What lies above a node of the subquery.
+#[derive(Clone, Copy)]
+struct Above {
+    /// An aggregate, sort or limit: what DataFusion pulls only equalities over.
+    blocked: bool,
+    /// An aggregate without groups, which gives a row even for no input.
+    ungrouped_aggregate: bool,
+    kind: Kind,
+}
+
 /// The subquery plan with its first filter that needs a domain rewritten, if any.
-/// `blocked` says an aggregate, sort, limit, window or distinct lies above.
-fn with_domain(plan: &LogicalPlan, blocked: bool, outer: &LogicalPlan, domain: &str) -> Result<Option<LogicalPlan>> {
-    let below_blocked = match plan {
-        LogicalPlan::Filter(filter) if blocked && needs_domain(filter) => {
+fn with_domain(plan: &LogicalPlan, above: Above, outer: &LogicalPlan, domain: &str) -> Result<Option<LogicalPlan>> {
+    let below = match plan {
+        LogicalPlan::Filter(filter) if above.blocked && needs_domain(filter) => {
+            // An aggregate without groups answers for every outer row; joined by domain it
+            // answers only for those with rows, which DataFusion repairs for scalar and
+            // lateral subqueries but not for `EXISTS` and `IN`.
+            if above.ungrouped_aggregate && above.kind == Kind::Predicate {
+                return Ok(None);
+            }
             return domain_filter(filter, outer, domain).map(Some);
         }
-        LogicalPlan::Filter(_) | LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) => blocked,
-        LogicalPlan::Aggregate(_)
-        | LogicalPlan::Limit(_)
-        | LogicalPlan::Sort(_)
-        | LogicalPlan::Window(_)
-        | LogicalPlan::Distinct(_) => true,
+        LogicalPlan::Filter(_) | LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) => above,
+        LogicalPlan::Aggregate(aggregate) => Above {
+            blocked: true,
+            ungrouped_aggregate: above.ungrouped_aggregate || aggregate.group_expr.is_empty(),
+            ..above
+        },
+        LogicalPlan::Limit(_) | LogicalPlan::Sort(_) => Above { blocked: true, ..above },
+        // DataFusion pulls a correlated equality over a window without adding it to the
+        // window's partition: the window would see every outer value's rows at once.
         _ => return Ok(None),
     };
     let [input] = plan.inputs()[..] else { return Ok(None) };
-    match with_domain(input, below_blocked, outer, domain)? {
+    match with_domain(input, below, outer, domain)? {
         Some(input) => Ok(Some(plan.with_new_exprs(plan.expressions(), vec![input])?)),
         None => Ok(None),
     }

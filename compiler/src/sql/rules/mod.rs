@@ -23,6 +23,7 @@
 pub mod arithmetic;
 pub mod casts;
 pub mod domain;
+mod expressions;
 pub mod lateral_rowwise;
 pub mod projection_predicates;
 pub mod set_all;

@@ -134,7 +134,12 @@ pub fn rejects_null_outer(predicate: &Expr) -> bool {
         Expr::Between(between) => {
             !between.negated && value(&between.expr) && value(&between.low) && value(&between.high)
         }
-        Expr::IsTrue(inner) | Expr::IsFalse(inner) | Expr::Not(inner) => rejects_null_outer(inner),
+        // `IS TRUE` and `IS FALSE` of NULL are false; `NOT` of a NULL comparison is NULL,
+        // but `NOT` of an `IS TRUE` is true, so `NOT` takes a comparison only.
+        Expr::IsTrue(inner) | Expr::IsFalse(inner) => rejects_null_outer(inner),
+        Expr::Not(inner) => {
+            !matches!(inner.as_ref(), Expr::IsTrue(_) | Expr::IsFalse(_) | Expr::Not(_)) && rejects_null_outer(inner)
+        }
         _ => false,
     }
 }
