@@ -9,6 +9,7 @@
 //! compiler.
 
 pub mod error;
+pub mod execution;
 pub mod files;
 pub mod options;
 pub mod queue;

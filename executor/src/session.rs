@@ -17,14 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aqueducts_protocol::{
-    ClientMessage, Event, ExecutorMessage, Outcome, PROTOCOL_VERSION, StoreAnswer, StoreOperation, get_reply_frame,
+    ClientMessage, ExecutorMessage, Outcome, PROTOCOL_VERSION, StoreAnswer, StoreOperation, get_reply_frame,
 };
-use aqueducts_runtime::{ExecutablePipeline, artifact, execute_until};
+use aqueducts_runtime::ExecutablePipeline;
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::execution::{self, Report};
 use crate::files::{Served, serve as serve_files};
 use crate::state::Executor;
 
@@ -219,20 +220,6 @@ async fn on_text(
     }
 }
 
-/// The artifact's plans in a fresh run context, if they decode and stay within the
-/// allowed locations; otherwise why not.
-fn decode_and_check(
-    executor: &Executor,
-    bytes: &[u8],
-) -> Result<(ExecutablePipeline, datafusion::prelude::SessionContext), String> {
-    let ctx = executor.settings.session_context().map_err(|e| format!("cannot set up a run: {e}"))?;
-    let pipeline = artifact::decode_checked(bytes, &ctx.task_ctx(), &executor.allowed)
-        .map_err(|error| format!("refused the plan artifact: {error}"))?;
-    let touched = executor.allowed.check_pipeline(&pipeline).map_err(|refused| refused.to_string())?;
-    executor.databases.check(&touched.databases).map_err(|refused| refused.to_string())?;
-    Ok((pipeline, ctx))
-}
-
 /// Decodes and checks an artifact, then queues it; refusals are error replies.
 async fn submit(
     executor: &Arc<Executor>,
@@ -251,7 +238,7 @@ async fn submit(
     }
     // Hashing, decoding and walking a large plan is CPU work: off the async workers.
     let checker = executor.clone();
-    let checked = tokio::task::spawn_blocking(move || decode_and_check(&checker, &bytes)).await;
+    let checked = tokio::task::spawn_blocking(move || execution::decode_and_check(&checker, &bytes)).await;
     let (pipeline, ctx) = match checked {
         Ok(Ok(decoded)) => decoded,
         Ok(Err(message)) => return refuse(message),
@@ -267,12 +254,13 @@ async fn submit(
     tokio::spawn(async move {
         let outcome = run(&executor, &outbox, &execution_id, pipeline, ctx, cancel).await;
         // Logged before the queue moves on, so the log shows runs one after the other.
-        tracing::info!(%execution_id, outcome = outcome_name(&outcome), "execution ended");
+        tracing::info!(%execution_id, outcome = execution::outcome_name(&outcome), "execution ended");
         executor.queue.finish(&execution_id);
         outbox.send(&ExecutorMessage::Finished { execution_id, outcome });
     });
 }
 
+/// Runs an accepted execution, its reports sent to the client.
 async fn run(
     executor: &Executor,
     outbox: &Outbox,
@@ -281,80 +269,14 @@ async fn run(
     ctx: datafusion::prelude::SessionContext,
     cancel: CancellationToken,
 ) -> Outcome {
-    let queued = |position| outbox.send(&ExecutorMessage::Queued { execution_id: id.to_string(), position });
-    if !executor.queue.wait_turn(id, &cancel, queued).await {
-        return Outcome::Cancelled;
-    }
-    tracing::info!(execution_id = %id, "execution started");
-    outbox.send(&ExecutorMessage::Started { execution_id: id.to_string() });
-    let events = outbox.clone();
-    let execution_id = id.to_string();
-    // Told to stop by a cancel or the time limit; a run already replacing its
-    // destinations finishes that first, and its outcome says what it did.
-    let stop = CancellationToken::new();
-    let stopping = stop.clone();
-    // A task of its own: a panic inside DataFusion ends this run, not the executor.
-    let mut task = tokio::spawn(async move {
-        let mut on_event = move |event: Event| {
-            events.send(&ExecutorMessage::Progress { execution_id: execution_id.clone(), event });
-        };
-        execute_until(pipeline, &ctx, &mut on_event, stopping.cancelled_owned()).await
-    });
-    let deadline = async {
-        match executor.max_run_duration {
-            Some(limit) => tokio::time::sleep(limit).await,
-            None => std::future::pending().await,
-        }
+    let (outbox, execution_id) = (outbox.clone(), id.to_string());
+    let report = move |report: Report| {
+        let execution_id = execution_id.clone();
+        outbox.send(&match report {
+            Report::Queued(position) => ExecutorMessage::Queued { execution_id, position },
+            Report::Started => ExecutorMessage::Started { execution_id },
+            Report::Progress(event) => ExecutorMessage::Progress { execution_id, event },
+        });
     };
-    let timed_out = tokio::select! {
-        joined = &mut task => return outcome_of(joined, false, executor),
-        _ = deadline => true,
-        _ = cancel.cancelled() => false,
-    };
-    stop.cancel();
-    outcome_of(task.await, timed_out, executor)
-}
-
-/// What a run's task ended with; a stopped run is cancelled, or failed when the time
-/// limit stopped it.
-fn outcome_of(
-    joined: Result<Result<aqueducts_runtime::RunSummary, aqueducts_runtime::RunError>, tokio::task::JoinError>,
-    timed_out: bool,
-    executor: &Executor,
-) -> Outcome {
-    match joined {
-        Ok(Ok(summary)) => Outcome::Succeeded { summary },
-        Ok(Err(error)) if error.cancelled && timed_out => {
-            let limit = executor.max_run_duration.map_or(0, |d| d.as_secs());
-            Outcome::Failed {
-                stage: None,
-                message: format!(
-                    "the run took longer than this executor allows ({limit} s, --max-run-duration); it was stopped"
-                ),
-                memory_limit: false,
-                destination_changed: false,
-            }
-        }
-        Ok(Err(error)) if error.cancelled => Outcome::Cancelled,
-        Ok(Err(error)) => Outcome::Failed {
-            stage: Some(error.stage.clone()),
-            message: error.to_string(),
-            memory_limit: error.memory_limit,
-            destination_changed: error.destination_changed,
-        },
-        Err(_) => Outcome::Failed {
-            stage: None,
-            message: "the run stopped on an internal error (a panic in the plan); the executor keeps serving".into(),
-            memory_limit: false,
-            destination_changed: false,
-        },
-    }
-}
-
-fn outcome_name(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Succeeded { .. } => "succeeded",
-        Outcome::Failed { .. } => "failed",
-        Outcome::Cancelled => "cancelled",
-    }
+    execution::run(executor, id, pipeline, ctx, cancel, report).await
 }

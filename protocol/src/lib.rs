@@ -1,12 +1,12 @@
-//! The wire types of Aqueducts: what the CLI, executors and (later) orchestrators say to
-//! each other, as serde types and nothing else.
+//! The wire types of Aqueducts: what the CLI, executors and orchestrators say to each
+//! other, as serde types and nothing else.
 //!
 //! This crate is deliberately tiny and has no DataFusion dependency, so a client, a
 //! server or a test can speak the protocol without linking a query engine. Plans travel
 //! as opaque artifact bytes (see the runtime's `artifact` module); everything else is
-//! JSON in WebSocket text frames ([`executor`]), run progress and outcomes ([`run`]) and
-//! the health reply ([`health`]). Executor registration and the orchestrator's API will
-//! get modules of their own beside these.
+//! JSON in WebSocket text frames: between a CLI and an executor ([`executor`]), between a
+//! managed executor and its orchestrator ([`managed`]); run progress and outcomes
+//! ([`run`]) and the health reply ([`health`]) are shared by both.
 //!
 //! The protocol has its own version, [`PROTOCOL_VERSION`], independent of the artifact
 //! format and of DataFusion's: a client sends it in [`PROTOCOL_HEADER`] and the server
@@ -15,6 +15,7 @@
 
 pub mod executor;
 pub mod health;
+pub mod managed;
 pub mod run;
 
 pub use executor::{
