@@ -15,7 +15,7 @@ fn repo() -> PathBuf {
 }
 
 /// The workspace crates whose modules are checked.
-const CRATES: &[&str] = &["protocol", "runtime", "compiler", "cli", "executor"];
+const CRATES: &[&str] = &["protocol", "runtime", "compiler", "cli", "executor", "orchestrator"];
 
 /// The `aqueducts-*` crates each crate may depend on (normal dependencies).
 const ALLOWED: &[(&str, &[&str])] = &[
@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("compiler", &["aqueducts-runtime"]),
     ("cli", &["aqueducts-compiler", "aqueducts-runtime", "aqueducts-protocol"]),
     ("executor", &["aqueducts-runtime", "aqueducts-protocol"]),
+    ("orchestrator", &["aqueducts-compiler", "aqueducts-runtime", "aqueducts-protocol"]),
 ];
 
 #[test]

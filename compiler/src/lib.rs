@@ -17,6 +17,7 @@ pub mod lower;
 pub mod node;
 mod parse;
 pub mod plan;
+pub mod remote;
 pub mod source;
 pub mod spec;
 pub mod sql;

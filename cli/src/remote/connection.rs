@@ -10,11 +10,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aqueducts_compiler::remote::StoreRelay;
 use aqueducts_protocol::{
-    API_KEY_HEADER, CONNECT_PATH, ClientMessage, ExecutorMessage, PROTOCOL_HEADER, PROTOCOL_VERSION, StoreAnswer,
-    StoreOperation, parse_get_reply_frame,
+    API_KEY_HEADER, CONNECT_PATH, ClientMessage, ExecutorMessage, PROTOCOL_HEADER, PROTOCOL_VERSION, StoreOperation,
+    parse_get_reply_frame,
 };
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -22,11 +24,7 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-/// The answer to a file request.
-pub enum Reply {
-    Answer(StoreAnswer),
-    Bytes(Bytes),
-}
+pub use aqueducts_compiler::remote::Reply;
 
 /// What the executor said about itself when the connection opened.
 #[derive(Debug, Clone)]
@@ -88,6 +86,13 @@ impl Requests {
                 Err(format!("the executor did not answer a file request within {} s", STORE_TIMEOUT.as_secs()))
             }
         }
+    }
+}
+
+impl StoreRelay for Requests {
+    fn store(&self, operation: StoreOperation) -> BoxFuture<'static, Result<Reply, String>> {
+        let requests = self.clone();
+        Box::pin(async move { requests.store(operation).await })
     }
 }
 

@@ -1,17 +1,18 @@
 //! Runs on an `aqueducts-executor`: `run --executor` and `cancel`.
 //!
 //! One connection carries a remote run: the executor greets with its working directory,
-//! the spec is compiled against the executor's files ([`files`]), the artifact goes over
-//! as one binary message, and the executor's progress, stage output and outcome come
-//! back and are shown as for a local run. Ctrl-C cancels the execution on the executor.
+//! the spec is compiled against the executor's files (`aqueducts_compiler::remote`,
+//! answered over this connection), the artifact goes over as one binary message, and
+//! the executor's progress, stage output and outcome come back and are shown as for a
+//! local run. Ctrl-C cancels the execution on the executor.
 
 pub mod connection;
-pub mod files;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aqueducts_compiler::remote::{RemoteDescriber, RemoteFiles};
 use aqueducts_compiler::sql::compile_context;
 use aqueducts_protocol::{CancelOutcome, ClientMessage, ExecutorMessage, Outcome};
 use aqueducts_runtime::RunSettings;
@@ -21,7 +22,6 @@ use crate::error::{CliError, CliResult};
 use crate::progress::Progress;
 use crate::run::{Input, Target as CompileTarget, compile, progress_mode, report_failure, report_success};
 use connection::{Connection, Target, websocket_url};
-use files::ExecutorFiles;
 
 /// How to reach an executor, from `--executor`, `--api-key` and `--ca-cert`.
 pub struct ExecutorArgs {
@@ -58,9 +58,9 @@ pub async fn run(input: Input, executor: ExecutorArgs, quiet: bool) -> CliResult
     let bytes = match input {
         Input::Spec(spec) => {
             let ctx = compile_context(&RunSettings::default()).map_err(|e| CliError::Usage(e.to_string()))?;
-            let files = Arc::new(ExecutorFiles::new(connection.requests.clone(), welcome.executor_id.clone()));
+            let files = Arc::new(RemoteFiles::new(Arc::new(connection.requests.clone()), welcome.executor_id.clone()));
             ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files.clone());
-            let describer = Arc::new(files::ExecutorDescriber::new(connection.requests.clone()));
+            let describer = Arc::new(RemoteDescriber::new(Arc::new(connection.requests.clone())));
             let target = CompileTarget::Executor {
                 working_directory: PathBuf::from(&welcome.working_directory),
                 files,

@@ -1,17 +1,23 @@
-//! The executor's files as an object store, for compiling a pipeline that runs there.
+//! An executor's files and databases as the compiler sees them, for compiling a
+//! pipeline that runs there.
 //!
-//! Registered as the `file://` store of the compiling session, it makes DataFusion list
-//! source directories and read schemas and Parquet footers on the executor: paths,
-//! listings and schemas in the plan are the executor's. Reads fetch what DataFusion
-//! consumes, in pieces of at most [`CHUNK`] bytes; nothing can be written.
+//! Whoever compiles for an executor (the CLI over its connection, an orchestrator over
+//! the executor's registration) relays store operations to it through a [`StoreRelay`].
+//! [`RemoteFiles`], registered as the `file://` store of the compiling session, makes
+//! DataFusion list source directories and read schemas and Parquet footers on the
+//! executor: paths, listings and schemas in the plan are the executor's. Reads fetch
+//! what DataFusion consumes, in pieces of at most [`CHUNK`] bytes; nothing can be
+//! written. [`RemoteDescriber`] asks the executor for the columns of ODBC queries.
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
-use aqueducts_protocol::{FileInfo, StoreAnswer, StoreOperation};
+use aqueducts_runtime::protocol::{FileInfo, StoreAnswer, StoreOperation};
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use object_store::path::Path;
 use object_store::{
@@ -22,24 +28,37 @@ use object_store::{
 use aqueducts_runtime::io::odbc::{Describer, OdbcError, columns_to_schema};
 use datafusion::arrow::datatypes::SchemaRef;
 
-use super::connection::{Reply, Requests};
-
 /// The largest piece one request fetches.
-const CHUNK: u64 = 1024 * 1024;
+pub const CHUNK: u64 = 1024 * 1024;
 
+/// The answer to a store operation.
+pub enum Reply {
+    Answer(StoreAnswer),
+    /// The bytes a `Get` asked for.
+    Bytes(Bytes),
+}
+
+/// Sends store operations to an executor and waits for its answers; an error is why
+/// none came (the connection is gone, the answer took too long).
+pub trait StoreRelay: Send + Sync + 'static {
+    fn store(&self, operation: StoreOperation) -> BoxFuture<'static, std::result::Result<Reply, String>>;
+}
+
+/// The executor's files, read through a relay.
 #[derive(Clone)]
-pub struct ExecutorFiles {
-    requests: Requests,
+pub struct RemoteFiles {
+    relay: Arc<dyn StoreRelay>,
     executor: String,
 }
 
-impl ExecutorFiles {
-    pub fn new(requests: Requests, executor: String) -> Self {
-        ExecutorFiles { requests, executor }
+impl RemoteFiles {
+    /// The files of the executor named `executor` (for messages).
+    pub fn new(relay: Arc<dyn StoreRelay>, executor: String) -> Self {
+        RemoteFiles { relay, executor }
     }
 
     async fn ask(&self, operation: StoreOperation) -> Result<Reply> {
-        self.requests.store(operation).await.map_err(|message| generic(message.into()))
+        self.relay.store(operation).await.map_err(|message| generic(message.into()))
     }
 
     async fn head_path(&self, location: &Path) -> Result<ObjectMeta> {
@@ -91,20 +110,20 @@ fn read_only() -> object_store::Error {
     object_store::Error::NotSupported { source: "the executor's files are only read while compiling".into() }
 }
 
-impl fmt::Display for ExecutorFiles {
+impl fmt::Display for RemoteFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "files of executor {}", self.executor)
     }
 }
 
-impl fmt::Debug for ExecutorFiles {
+impl fmt::Debug for RemoteFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ExecutorFiles({})", self.executor)
+        write!(f, "RemoteFiles({})", self.executor)
     }
 }
 
 #[async_trait]
-impl ObjectStore for ExecutorFiles {
+impl ObjectStore for RemoteFiles {
     async fn put_opts(&self, _: &Path, _: PutPayload, _: PutOptions) -> Result<PutResult> {
         Err(read_only())
     }
@@ -194,31 +213,31 @@ impl ObjectStore for ExecutorFiles {
 
 /// ODBC queries described by the executor, with its drivers, network and secrets.
 #[derive(Clone)]
-pub struct ExecutorDescriber {
-    requests: Requests,
+pub struct RemoteDescriber {
+    relay: Arc<dyn StoreRelay>,
 }
 
-impl ExecutorDescriber {
-    pub fn new(requests: Requests) -> Self {
-        ExecutorDescriber { requests }
+impl RemoteDescriber {
+    pub fn new(relay: Arc<dyn StoreRelay>) -> Self {
+        RemoteDescriber { relay }
     }
 }
 
-impl fmt::Debug for ExecutorDescriber {
+impl fmt::Debug for RemoteDescriber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ExecutorDescriber")
+        f.write_str("RemoteDescriber")
     }
 }
 
-impl Describer for ExecutorDescriber {
+impl Describer for RemoteDescriber {
     fn describe(
         &self,
         connection_string: String,
         query: String,
     ) -> futures::future::BoxFuture<'static, std::result::Result<SchemaRef, OdbcError>> {
-        let requests = self.requests.clone();
+        let relay = self.relay.clone();
         Box::pin(async move {
-            match requests.store(StoreOperation::DescribeOdbc { connection_string, query }).await {
+            match relay.store(StoreOperation::DescribeOdbc { connection_string, query }).await {
                 Ok(Reply::Answer(StoreAnswer::Described { columns })) => columns_to_schema(&columns),
                 Ok(Reply::Answer(StoreAnswer::OdbcFailed { failure, message })) => Err(match failure.as_str() {
                     "query" => OdbcError::Query(message),
