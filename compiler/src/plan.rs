@@ -350,7 +350,6 @@ impl Planner {
         // The analyzer applies type coercion (type errors surface here, not at run time),
         // the optimizer decorrelates subqueries, and the physical planner refuses what
         // nothing can execute (an outer reference left in a plan, say).
-        let state = self.ctx.state();
         let physical = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             futures::executor::block_on(state.create_physical_plan(&plan))
         }));
