@@ -44,7 +44,7 @@ async fn run(options: Options) -> Result<(), String> {
                         aqueducts_orchestrator::db::DbError::Query(sqlx::Error::Database(d))
                             if d.is_unique_violation() =>
                         {
-                            format!("a key named `{name}` exists already; revoke it or choose another name")
+                            format!("a key named `{name}` exists already (revoked keys keep their names); choose another name")
                         }
                         other => other.to_string(),
                     })?;

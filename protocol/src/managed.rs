@@ -179,16 +179,17 @@ pub struct Delivered {
 }
 
 /// A binary frame assigning a run: the attempt (run id length as 2 bytes little endian,
-/// the id, the attempt as 4 bytes little endian), then the plan artifact.
-pub fn assign_frame(run: &RunRef, artifact: &[u8]) -> Vec<u8> {
+/// the id, the attempt as 4 bytes little endian), then the plan artifact. `None` for a
+/// run id longer than 65535 bytes, which the frame cannot hold.
+pub fn assign_frame(run: &RunRef, artifact: &[u8]) -> Option<Vec<u8>> {
     let id = run.run_id.as_bytes();
-    let id = &id[..id.len().min(u16::MAX as usize)];
+    let length = u16::try_from(id.len()).ok()?;
     let mut frame = Vec::with_capacity(6 + id.len() + artifact.len());
-    frame.extend_from_slice(&(id.len() as u16).to_le_bytes());
+    frame.extend_from_slice(&length.to_le_bytes());
     frame.extend_from_slice(id);
     frame.extend_from_slice(&run.attempt.to_le_bytes());
     frame.extend_from_slice(artifact);
-    frame
+    Some(frame)
 }
 
 /// Splits an assignment frame into the run attempt and the artifact.
@@ -261,11 +262,12 @@ mod tests {
 
     #[test]
     fn assign_frames_round_trip() {
-        let frame = assign_frame(&run(), b"ARTIFACT");
+        let frame = assign_frame(&run(), b"ARTIFACT").unwrap();
         assert_eq!(parse_assign_frame(&frame), Some((run(), &b"ARTIFACT"[..])));
         assert_eq!(parse_assign_frame(&frame[..4]), None);
         assert_eq!(parse_assign_frame(&[5, 0, b'a']), None);
         assert_eq!(parse_assign_frame(&[2, 0, 0xff, 0xfe, 1, 0, 0, 0]), None);
+        assert_eq!(assign_frame(&RunRef { run_id: "x".repeat(70_000), attempt: 1 }, b""), None);
     }
 
     #[test]
@@ -302,14 +304,14 @@ mod fuzz {
         #[test]
         fn any_frame_parses_or_is_refused(frame in proptest::collection::vec(any::<u8>(), 0..64)) {
             if let Some((run, artifact)) = parse_assign_frame(&frame) {
-                prop_assert_eq!(assign_frame(&run, artifact), frame);
+                prop_assert_eq!(assign_frame(&run, artifact), Some(frame));
             }
         }
 
         #[test]
         fn assignments_round_trip(id in "\\PC{0,40}", attempt in any::<u32>(), artifact in proptest::collection::vec(any::<u8>(), 0..64)) {
             let run = RunRef { run_id: id, attempt };
-            let frame = assign_frame(&run, &artifact);
+            let frame = assign_frame(&run, &artifact).unwrap();
             prop_assert_eq!(parse_assign_frame(&frame), Some((run, &artifact[..])));
         }
     }

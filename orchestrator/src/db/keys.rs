@@ -1,5 +1,5 @@
 //! User API keys beyond the admin key: each has a name and a role, and only its SHA-256
-//! digest is stored. A key is 256 random bits, so a fast digest is enough to keep the
+//! digest is stored. A key holds 244 random bits (two version-4 UUIDs), so a fast digest is enough to keep the
 //! stored form from being used as a key.
 
 use sha2::{Digest, Sha256};

@@ -2,9 +2,9 @@
 //!
 //! The statements are written once for SQLite and PostgreSQL, with three placeholders
 //! for what their dialects spell differently: `{INT}` (a 64-bit integer), `{SERIAL}`
-//! (an increasing 64-bit primary key) and `{BLOB}` (bytes). sqlx's `Any` driver reads
-//! SQLite columns by their declared type, so only `INTEGER`, `TEXT` and `BLOB` are used
-//! there.
+//! (an increasing 64-bit primary key) and `{BLOB}` (bytes). sqlx's `Any` driver refuses
+//! SQLite columns declared as types it has no kind for (`BOOLEAN`, `DATE`...), so only
+//! integers, text and bytes are declared.
 
 use sqlx::Row;
 

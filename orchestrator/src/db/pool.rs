@@ -94,17 +94,37 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
-/// `url` without the password of its user part.
+/// `url` without its passwords (of the user part and a `password` parameter); a URL
+/// that does not parse, or is not a database URL, is not shown at all, since where its
+/// password is is unknown.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user, host)) => {
-            let user = user.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{tail}")
-        }
-        None => url.to_string(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return match url.split_once("://") {
+            Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') => {
+                format!("{scheme}://(not shown: it does not parse as a URL)")
+            }
+            _ => "(not shown: it does not parse as a URL)".into(),
+        };
+    };
+    // Anything else may be a mistyped URL with a secret where a host should be.
+    if !["sqlite", "postgres", "postgresql"].contains(&parsed.scheme()) {
+        return "(not shown: not a sqlite:// or postgres:// URL)".into();
     }
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let has_password_parameter = parsed.query_pairs().any(|(key, _)| key.eq_ignore_ascii_case("password"));
+    if has_password_parameter {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key.eq_ignore_ascii_case("password") { "***".into() } else { value.into_owned() };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 #[cfg(test)]
@@ -118,5 +138,9 @@ mod tests {
             "postgres://orch:***@db:5432/aq?sslmode=require"
         );
         assert_eq!(redact("sqlite:///var/aq/orchestrator.db?mode=rwc"), "sqlite:///var/aq/orchestrator.db?mode=rwc");
+        assert_eq!(redact("postgres://h/db?user=u&password=s3cret"), "postgres://h/db?user=u&password=***");
+        assert_eq!(redact("postgres://orch@db/aq"), "postgres://orch@db/aq");
+        assert!(!redact("postgres://u:pa/ss@h/db").contains("pa/ss"));
+        assert!(!redact("u:s3cret@h").contains("s3cret"));
     }
 }

@@ -260,11 +260,11 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
-/// Puts a run whose attempt was lost back in the queue, not to start before
-/// `not_before_ms`; false when it was not in `from` at that attempt.
+/// Puts a run whose attempt was lost back in the queue (its end and outcome cleared),
+/// not to start before `not_before_ms`; false when it was not in `from` at that attempt.
 pub async fn requeue(db: &Db, id: &str, attempt: u32, from: RunState, not_before_ms: i64) -> Result<bool, DbError> {
     let done = sqlx::query(
-        "UPDATE runs SET state = 'queued', executor_id = NULL, not_before_ms = $4 \
+        "UPDATE runs SET state = 'queued', executor_id = NULL, not_before_ms = $4, ended_ms = NULL, outcome = NULL \
          WHERE id = $1 AND attempt = $2 AND state = $3",
     )
     .bind(id)

@@ -8,6 +8,7 @@
 //!   spilling their fractions into days and time as PostgreSQL spills them; the
 //!   compiler calls it for `interval * n`, `n * interval` and `interval / n`.
 
+use super::arguments::Arguments;
 use super::declare::function_type;
 use std::sync::Arc;
 
@@ -26,28 +27,16 @@ use datafusion::logical_expr::{
 const TIMESTAMP: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
 const INTERVAL: DataType = DataType::Interval(IntervalUnit::MonthDayNano);
 
-/// Evaluates a function of equal-length argument arrays as an array, or as a scalar
-/// when every argument is one. The arguments are cast to `types` first (a decoded plan
-/// may hold a call its types were never coerced for), so `f` may downcast them.
+/// Evaluates a function of equal-length argument arrays, cast to `types`, as an array,
+/// or as a scalar when every argument is one.
 fn columnar(
     name: &str,
     args: &ScalarFunctionArgs,
     types: &[DataType],
     f: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>,
 ) -> Result<ColumnarValue> {
-    if args.args.len() != types.len() {
-        return exec_err!("{name} takes {} arguments, not {}", types.len(), args.args.len());
-    }
-    let scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let rows = if scalar { 1 } else { args.number_rows };
-    let arrays = args
-        .args
-        .iter()
-        .zip(types)
-        .map(|(a, t)| Ok(datafusion::arrow::compute::cast(&a.to_array(rows)?, t)?))
-        .collect::<Result<Vec<_>>>()?;
-    let out = f(&arrays)?;
-    Ok(if scalar { ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?) } else { ColumnarValue::Array(out) })
+    let arguments = Arguments::cast(name, args, types, types.len())?;
+    arguments.finish(f(&arguments.arrays)?)
 }
 
 fn datetime(micros: i64) -> Option<NaiveDateTime> {
@@ -229,10 +218,11 @@ impl ScalarUDFImpl for MakeTimestamp {
                     valid.then(|| chrono::NaiveTime::from_hms_opt(h, m, 0)).flatten()
                 });
                 let time = time.map(|t| (t, chrono::TimeDelta::microseconds(micros as i64)));
-                match date.zip(time) {
-                    Some((date, (time, micros))) => {
-                        out.append_value((date.and_time(time) + micros).and_utc().timestamp_micros())
-                    }
+                // Rounding 59.9999999 s up to the next minute may pass the last date.
+                let moment =
+                    date.zip(time).and_then(|(date, (time, micros))| date.and_time(time).checked_add_signed(micros));
+                match moment {
+                    Some(moment) => out.append_value(moment.and_utc().timestamp_micros()),
                     None => {
                         return exec_err!(
                             "make_timestamp: {year}-{month}-{day} {hour}:{minute}:{second} is not a valid date and time"

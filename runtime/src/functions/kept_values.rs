@@ -8,7 +8,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, new_empty
 use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::StateFieldsArgs;
 use datafusion::logical_expr::utils::format_state_name;
 
@@ -24,9 +24,12 @@ impl KeptValues {
     }
 
     /// The state field of an aggregate that keeps its values: a list of them.
-    pub fn state_field(args: &StateFieldsArgs) -> FieldRef {
-        let item = Field::new_list_field(args.input_fields[0].data_type().clone(), true);
-        Arc::new(Field::new(format_state_name(args.name, "values"), DataType::List(Arc::new(item)), true))
+    pub fn state_field(args: &StateFieldsArgs) -> Result<FieldRef> {
+        let Some(input) = args.input_fields.first() else {
+            return plan_err!("{} takes its values from WITHIN GROUP (ORDER BY x)", args.name);
+        };
+        let item = Field::new_list_field(input.data_type().clone(), true);
+        Ok(Arc::new(Field::new(format_state_name(args.name, "values"), DataType::List(Arc::new(item)), true)))
     }
 
     /// Keeps the non-NULL values of `values`.

@@ -6,6 +6,7 @@
 //! function the compiler may have put in it. [`register`] adds them to a session;
 //! every session of [`crate::RunSettings::session_context`] has them.
 
+mod arguments;
 pub mod dates;
 mod declare;
 mod kept_values;

@@ -48,7 +48,7 @@ impl AggregateUDFImpl for PercentileDisc {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![KeptValues::state_field(&args)])
+        Ok(vec![KeptValues::state_field(&args)?])
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {

@@ -11,11 +11,13 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
+use datafusion::arrow::array::{Array, AsArray, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature};
+
+use super::arguments::Arguments;
 
 /// One part of a PostgreSQL pattern.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,7 +170,6 @@ fn pieces(pattern: &str) -> Vec<Piece> {
             rest = &escaped[c.len_utf8()..];
             continue;
         }
-        // `WW` is longer than `W`: the table lists `W` first only for readability.
         let found = PATTERNS
             .iter()
             .filter(|(name, field)| {
@@ -331,7 +332,9 @@ fn ordinal_suffix(value: i64) -> &'static str {
 }
 
 /// The chrono format that parses what a PostgreSQL pattern describes. An hour of the
-/// twelve-hour clock without `AM`/`PM` is read as PostgreSQL reads it, a morning hour.
+/// twelve-hour clock without `AM`/`PM` is read as an hour of the day: 1 to 11 as
+/// PostgreSQL reads them, but 12 as noon (PostgreSQL: midnight) and 13 to 23 accepted
+/// (PostgreSQL refuses them).
 fn chrono_format(pattern: &str) -> Result<String> {
     let pieces = pieces(pattern);
     let meridian = pieces.iter().any(|p| matches!(p, Piece::Field { field: Field::Meridian(_), .. }));
@@ -481,19 +484,16 @@ impl ScalarUDFImpl for PgPatterns {
 
 /// `to_char(date or timestamp, pattern)` with PostgreSQL patterns.
 fn to_char(args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
-    let [value, pattern] = args.args.as_slice() else { return exec_err!("to_char takes a value and a pattern") };
-    let scalar = matches!((value, pattern), (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_)));
-    let rows = if scalar { 1 } else { args.number_rows };
-    let values = value.to_array(rows)?;
-    let timestamps = match values.data_type() {
-        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) => {
-            cast(&values, &DataType::Timestamp(TimeUnit::Microsecond, None))?
-        }
-        other => return exec_err!("to_char with a PostgreSQL pattern takes a date or a timestamp, not {other}"),
-    };
-    let timestamps = timestamps.as_primitive::<TimestampMicrosecondType>();
-    let patterns = cast(&pattern.to_array(rows)?, &DataType::Utf8)?;
-    let patterns = patterns.as_string::<i32>();
+    if let Some(value) = args.args.first()
+        && !matches!(value.data_type(), DataType::Date32 | DataType::Date64 | DataType::Timestamp(..))
+    {
+        return exec_err!("to_char with a PostgreSQL pattern takes a date or a timestamp, not {}", value.data_type());
+    }
+    let shape = [DataType::Timestamp(TimeUnit::Microsecond, None), DataType::Utf8];
+    let arguments = Arguments::cast("to_char", args, &shape, 2)?;
+    let timestamps = arguments.arrays[0].as_primitive::<TimestampMicrosecondType>();
+    let patterns = arguments.arrays[1].as_string::<i32>();
+    let rows = timestamps.len();
     let mut parsed: Option<(String, Vec<Piece>)> = None;
     let mut out = StringBuilder::new();
     for row in 0..rows {
@@ -511,8 +511,7 @@ fn to_char(args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
         let pattern = parsed.as_ref().map(|(_, p)| p.as_slice()).unwrap_or_default();
         out.append_value(format(&at, pattern));
     }
-    let out: ArrayRef = Arc::new(out.finish());
-    Ok(if scalar { ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?) } else { ColumnarValue::Array(out) })
+    arguments.finish(Arc::new(out.finish()))
 }
 
 #[cfg(test)]

@@ -9,13 +9,14 @@
 //! otherwise; `x` allows spaces and comments in the pattern. Compiled patterns are kept
 //! for the batch.
 
+use super::arguments::Arguments;
 use super::declare::function_type;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListBuilder, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use regex::{Regex, RegexBuilder};
 
@@ -57,49 +58,29 @@ impl Patterns {
 }
 
 /// Arguments as arrays of one length, with a text or an integer at a row.
-struct Rows {
-    arrays: Vec<ArrayRef>,
-    scalar: bool,
-}
+struct Rows(Arguments);
 
 impl Rows {
-    /// The arguments cast to `shape` (a decoded plan may hold a call its types were
-    /// never coerced for); at least `required` of them.
     fn new(name: &str, args: &ScalarFunctionArgs, shape: &[DataType], required: usize) -> Result<Self> {
-        if !(required..=shape.len()).contains(&args.args.len()) {
-            return exec_err!("{name} takes {required} to {} arguments, not {}", shape.len(), args.args.len());
-        }
-        let scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if scalar { 1 } else { args.number_rows };
-        let arrays = args
-            .args
-            .iter()
-            .zip(shape)
-            .map(|(a, t)| Ok(datafusion::arrow::compute::cast(&a.to_array(rows)?, t)?))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Rows { arrays, scalar })
+        Arguments::cast(name, args, shape, required).map(Rows)
     }
 
     fn len(&self) -> usize {
-        self.arrays.first().map_or(0, |a| a.len())
+        self.0.arrays.first().map_or(0, |a| a.len())
     }
 
     fn text(&self, arg: usize, row: usize) -> Option<&str> {
-        let array = self.arrays.get(arg)?.as_string::<i32>();
+        let array = self.0.arrays.get(arg)?.as_string::<i32>();
         array.is_valid(row).then(|| array.value(row))
     }
 
     fn int(&self, arg: usize, row: usize) -> Option<i64> {
-        let array = self.arrays.get(arg)?.as_primitive::<Int64Type>();
+        let array = self.0.arrays.get(arg)?.as_primitive::<Int64Type>();
         array.is_valid(row).then(|| array.value(row))
     }
 
     fn finish(self, out: ArrayRef) -> Result<ColumnarValue> {
-        Ok(if self.scalar {
-            ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-        } else {
-            ColumnarValue::Array(out)
-        })
+        self.0.finish(out)
     }
 }
 
@@ -213,7 +194,7 @@ impl ScalarUDFImpl for RegexpSubstr {
                 continue;
             };
             let given =
-                |arg: usize, default: i64| if arg < rows.arrays.len() { rows.int(arg, row) } else { Some(default) };
+                |arg: usize, default: i64| if arg < rows.0.arrays.len() { rows.int(arg, row) } else { Some(default) };
             let (Some(start), Some(occurrence), Some(group)) = (given(2, 1), given(3, 1), given(5, 0)) else {
                 out.append_null();
                 continue;
@@ -221,7 +202,7 @@ impl ScalarUDFImpl for RegexpSubstr {
             if start < 1 || occurrence < 1 || group < 0 {
                 return exec_err!("regexp_substr: start and occurrence must be positive, the group not negative");
             }
-            let flags = if rows.arrays.len() > 4 { rows.text(4, row).unwrap_or("") } else { "" };
+            let flags = if rows.0.arrays.len() > 4 { rows.text(4, row).unwrap_or("") } else { "" };
             let regex = patterns.get(pattern, flags)?;
             let from = text.char_indices().nth(start as usize - 1).map_or(text.len(), |(i, _)| i);
             let found = regex

@@ -10,7 +10,7 @@
 //! - `LIKE 'p' ESCAPE 'c'` with another escape character than DataFusion's backslash:
 //!   the pattern is rewritten for the backslash.
 //! - `SIMILAR TO 'p'` must match the whole text, with `%` and `_` as wildcards and `.`
-//!   as itself: it becomes an anchored regular expression (`~ '^(?:...)$'`).
+//!   as itself: it becomes an anchored regular expression (`~ '(?s)^(?:...)$'`).
 //! - `agg(x) FILTER (WHERE c) OVER (...)`: DataFusion ignores a window aggregate's
 //!   filter. For aggregates that skip NULLs it is `agg(CASE WHEN c THEN x END)`; others
 //!   are refused rather than answered wrong.
@@ -21,8 +21,9 @@
 //!   percentile.
 //! - Regular expressions (`~`, `~*`, `!~`, `!~*`, `regexp_replace`, `regexp_like`,
 //!   `regexp_match`, `regexp_count`, `regexp_instr`): `.` matches a newline in
-//!   PostgreSQL's patterns and not in Rust's, so each pattern starts with `(?s)` unless
-//!   flags ask for newline-sensitive matching.
+//!   PostgreSQL's patterns and not in Rust's, so each pattern with a `.` (and
+//!   `substring(s FROM pattern)`'s) starts with `(?s)`, unless flags ask for
+//!   newline-sensitive matching (`m`, `n`, `p`) or are known only when the query runs.
 
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Spanned, Value,
@@ -39,8 +40,8 @@ pub fn rewrite(expr: &mut Expr) -> Result<(), Unsupported> {
         Expr::Substring { expr: text, substring_from: Some(from), substring_for: None, .. }
             if string_literal(from).is_some() =>
         {
-            // `.` matches a newline in PostgreSQL's patterns.
-            let pattern = string(&format!("(?s){}", string_literal(from).unwrap_or_default()));
+            let mut pattern = (**from).clone();
+            dot_matches_newline(&mut pattern)?;
             Some(expression("regexp_match($0, $1)[1]", vec![(**text).clone(), pattern])?)
         }
         Expr::Like { escape_char: Some(escape), pattern, .. }
@@ -158,7 +159,7 @@ fn function_call(function: &mut Function) -> Result<Option<Expr>, Unsupported> {
         let newline_sensitive = match flags {
             None => false,
             Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(flags))) => match string_literal(flags) {
-                Some(flags) => flags.contains(['m', 'n', 'p', 'w']),
+                Some(flags) => flags.contains(['m', 'n', 'p']),
                 // Flags only known when the query runs: leave the pattern as given.
                 None => true,
             },
@@ -190,7 +191,8 @@ fn regex_arguments(name: &str) -> Option<(usize, usize)> {
 fn dot_matches_newline(pattern: &mut Expr) -> Result<(), Unsupported> {
     const DOT_ALL: &str = "(?s)";
     match string_literal(pattern) {
-        Some(text) if text.starts_with(DOT_ALL) => {}
+        // A literal without a `.` means the same either way (and keeps its column name).
+        Some(text) if text.starts_with(DOT_ALL) || !text.contains('.') => {}
         Some(text) => *pattern = string(&format!("{DOT_ALL}{text}")),
         None => *pattern = expression("($0 || $1)", vec![string(DOT_ALL), pattern.clone()])?,
     }

@@ -83,6 +83,9 @@ fn with_ties(query: &mut Query, quantity: Expr, offset: Option<Offset>) -> Resul
             .zip(&items)
             .map(|(key, item)| OrderByExpr { expr: key.clone(), options: item.options, with_fill: None })
             .collect();
+    } else {
+        // Without its order every row would tie: refuse rather than return them all.
+        return Err("internal rewrite template for WITH TIES has no window".into());
     }
     let mut hidden_names = Vec::new();
     let mut outer_order = Vec::new();

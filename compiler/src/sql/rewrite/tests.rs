@@ -146,4 +146,6 @@ fn regular_expressions_let_dot_match_a_newline() {
     // Newline-sensitive flags, and flags known only at run time, keep the pattern.
     unchanged("SELECT regexp_like(a, 'x.y', 'm') FROM t");
     unchanged("SELECT regexp_match(a, 'x.y', f) FROM t");
+    // Without a `.` there is nothing to change.
+    unchanged("SELECT a ~ '^[0-9]+$' FROM t");
 }

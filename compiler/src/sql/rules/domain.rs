@@ -25,7 +25,7 @@
 //!
 //! For an outer row, exactly one domain row passes, the one holding its values, so the
 //! subquery sees the rows it saw before; DataFusion then pulls the equalities up (adding
-//! the domain's columns to groups and partitions) and joins. An outer row with a NULL in
+//! the domain's columns to groups) and joins. An outer row with a NULL in
 //! a correlated column matches no domain row, so the rule applies only where every
 //! correlated predicate is NULL or false for such a row anyway (comparisons, not `IS
 //! NULL` or `COALESCE`).
