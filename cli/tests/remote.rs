@@ -576,7 +576,7 @@ fn executor_options_come_from_flags_or_the_environment() {
     };
     assert!(refuse(&["--api-key", ""]).contains("the API key must not be empty"));
     assert!(refuse(&[]).contains("--api-key"));
-    assert!(refuse(&["--api-key", KEY, "--mode", "managed"]).contains("managed mode is not available yet"));
+    assert!(refuse(&["--api-key", KEY, "--mode", "managed"]).contains("--mode managed needs --orchestrator-url"));
     assert!(refuse(&["--api-key", KEY, "--mode", "cluster"]).contains("`cluster` is not a mode"));
     assert!(refuse(&["--api-key", "change-me"]).contains("use at least 16"));
 

@@ -7,14 +7,20 @@
 //! memory pool; progress and the outcome go back over the same connection
 //! ([`session`]). The executor never parses specs or SQL: it links the runtime, not the
 //! compiler.
+//!
+//! In managed mode ([`managed`]) the executor listens for nobody (except `/api/health`
+//! when given a port): it dials out to an orchestrator, which assigns it runs and
+//! relays its compiler's store operations over that connection.
 
 pub mod error;
 pub mod execution;
 pub mod files;
+pub mod managed;
 pub mod options;
 pub mod queue;
 pub mod session;
 pub mod state;
+pub mod store_requests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -135,10 +141,31 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the answer to a wrong key is held back.
 const FAILED_KEY_DELAY: Duration = Duration::from_millis(500);
 
-/// Listens and serves until the process is stopped.
+/// Serves until the process is stopped: a standalone executor listens for CLIs; a
+/// managed one dials its orchestrator (and listens for health checks when given a port).
 pub async fn serve(options: Options) -> Result<(), ServeError> {
     let executor = Arc::new(Executor::new(&options)?);
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((options.host.as_str(), options.port))
+    match (options.mode, options.listen_port()) {
+        (Mode::Standalone, Some(port)) => listen(&options, port, executor.clone(), router(executor)).await,
+        (_, port) => {
+            let health = Router::new().route(HEALTH_PATH, get(health)).with_state(executor.clone());
+            let listening = async {
+                match port {
+                    Some(port) => listen(&options, port, executor.clone(), health).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                served = listening => served,
+                managed = managed::serve_managed(options.clone(), executor.clone()) => managed,
+            }
+        }
+    }
+}
+
+/// Listens on `port` and serves `app` until the process is stopped.
+async fn listen(options: &Options, port: u16, executor: Arc<Executor>, app: Router) -> Result<(), ServeError> {
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((options.host.as_str(), port))
         .await
         .map_err(|source| ServeError::Resolve { host: options.host.clone(), source })?
         .collect();
@@ -147,7 +174,7 @@ pub async fn serve(options: Options) -> Result<(), ServeError> {
     let listener = std::net::TcpListener::bind(address).map_err(listen_error)?;
     listener.set_nonblocking(true).map_err(listen_error)?;
     let bound = listener.local_addr().map_err(listen_error)?;
-    let app = router(executor.clone()).into_make_service();
+    let app = app.into_make_service();
     let tls = match (&options.tls_cert, &options.tls_key) {
         (Some(cert), Some(key)) => Some(tls_config(cert, key).map_err(ServeError::Tls)?),
         _ => None,
@@ -159,7 +186,8 @@ pub async fn serve(options: Options) -> Result<(), ServeError> {
         allowed_locations = ?executor.allowed.entries(),
         allow_custom_sql = options.allow_custom_sql,
         max_memory_bytes = ?executor.settings.max_memory,
-        max_queue = options.max_queue,
+        max_queue = executor.queue.max_waiting(),
+        mode = ?options.mode,
         "listening"
     );
     if executor.allowed.allows_everything() {

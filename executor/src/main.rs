@@ -9,6 +9,10 @@ fn main() -> ExitCode {
     // Before any thread starts: it sets an environment variable.
     aqueducts_runtime::io::odbc::prepare_server_driver_config();
     let options = Options::parse();
+    if let Err(message) = options.validate() {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     // The ODBC layer logs the driver's diagnostics, which may repeat what a connection
     // string gave the driver (a resolved secret included): never logged.
     let filter = tracing_subscriber::EnvFilter::new(format!(

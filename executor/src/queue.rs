@@ -47,6 +47,11 @@ impl Queue {
         self.changed.send_modify(|version| *version = version.wrapping_add(1));
     }
 
+    /// How many runs may wait behind the running one.
+    pub fn max_waiting(&self) -> usize {
+        self.max_waiting
+    }
+
     /// (running, waiting)
     pub fn counts(&self) -> (usize, usize) {
         let state = self.state();

@@ -7,7 +7,7 @@
 //!
 //! What one connection can make the executor hold is bounded: its file requests are
 //! served one after the other, in the order they came (so their answers come in that
-//! order too), and at most [`STORE_REQUESTS_IN_FLIGHT`] answers wait to be written to
+//! order too), and at most [`store_requests::IN_FLIGHT`] answers wait to be written to
 //! the socket (a client that does not read stops its own requests, not the executor); control messages over [`MAX_CONTROL_BYTES`] are refused unparsed;
 //! an artifact is refused as busy before it is decoded when the queue is full; the
 //! executor pings every [`PING_INTERVAL`] and closes a connection it has heard nothing
@@ -16,22 +16,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aqueducts_protocol::{
-    ClientMessage, ExecutorMessage, Outcome, PROTOCOL_VERSION, StoreAnswer, StoreOperation, get_reply_frame,
-};
+use aqueducts_protocol::{ClientMessage, ExecutorMessage, Outcome, PROTOCOL_VERSION, StoreOperation};
 use aqueducts_runtime::ExecutablePipeline;
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::execution::{self, Report};
-use crate::files::{Served, serve as serve_files};
 use crate::state::Executor;
-
-/// Answers to file requests of one connection that may wait to be written (each at most
-/// `files::MAX_GET_BYTES`), and requests that may wait to be served.
-pub const STORE_REQUESTS_IN_FLIGHT: usize = 2;
+use crate::store_requests::{self, StoreReply};
 /// The largest text message: control messages are small (a described query is the
 /// longest); a larger one is refused without being parsed.
 pub const MAX_CONTROL_BYTES: usize = 1024 * 1024;
@@ -157,31 +151,14 @@ fn too_large(error: &str, limit: usize) -> Option<String> {
         .then(|| format!("message too large: this executor accepts messages of at most {limit} bytes"))
 }
 
-/// Serves a connection's file requests in the order they come, each once fewer than
-/// [`STORE_REQUESTS_IN_FLIGHT`] answers wait to be written; returns where to send them.
+/// Serves a connection's file requests (see [`store_requests`]); answers go to the client.
 fn serve_store_requests(executor: Arc<Executor>, outbox: Outbox) -> mpsc::Sender<(u64, StoreOperation)> {
-    let (requests, mut incoming) = mpsc::channel::<(u64, StoreOperation)>(STORE_REQUESTS_IN_FLIGHT);
-    let unwritten = Arc::new(Semaphore::new(STORE_REQUESTS_IN_FLIGHT));
-    tokio::spawn(async move {
-        while let Some((request, operation)) = incoming.recv().await {
-            let Ok(permit) = unwritten.clone().acquire_owned().await else { return };
-            let executor = executor.clone();
-            let served =
-                tokio::task::spawn_blocking(move || serve_files(&operation, &executor.allowed, &executor.databases))
-                    .await;
-            match served {
-                Ok(Served::Answer(answer)) => {
-                    outbox.send_holding(&ExecutorMessage::StoreReply { request, answer }, Some(permit))
-                }
-                Ok(Served::Bytes(bytes)) => outbox.send_bytes(get_reply_frame(request, &bytes), Some(permit)),
-                Err(_) => {
-                    let answer = StoreAnswer::Refused { message: "the request failed on the executor".into() };
-                    outbox.send_holding(&ExecutorMessage::StoreReply { request, answer }, Some(permit))
-                }
-            }
+    store_requests::serve(executor, move |answer, permit| match answer {
+        StoreReply::Answer { request, answer } => {
+            outbox.send_holding(&ExecutorMessage::StoreReply { request, answer }, Some(permit))
         }
-    });
-    requests
+        StoreReply::Bytes(frame) => outbox.send_bytes(frame, Some(permit)),
+    })
 }
 
 async fn on_text(

@@ -62,7 +62,11 @@ impl Executor {
             refusals: Mutex::new(Refusals::default()),
             max_message_bytes: options.max_message_mb.saturating_mul(1024 * 1024).max(1024),
             working_directory,
-            queue: Queue::new(options.max_queue),
+            // An orchestrator keeps the queue of a managed executor: one run, none waiting.
+            queue: Queue::new(match options.mode {
+                crate::options::Mode::Standalone => options.max_queue,
+                crate::options::Mode::Managed => 0,
+            }),
         })
     }
 

@@ -9,13 +9,38 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let options = Options::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+    if options.command.is_none() {
+        if let Err(message) = options.serve.keys() {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
         }
-    };
+        let filter = tracing_subscriber::EnvFilter::new(format!(
+            "aqueducts_orchestrator={level},aqueducts_compiler={level},warn",
+            level = options.serve.log_level
+        ));
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+        std::panic::set_hook(Box::new(|info| {
+            let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(%location, panic = %message, "caught a panic");
+        }));
+        tracing::info!(storage = ?options.storage, serve = ?options.serve, "starting");
+    }
+    // Compiling specs plans SQL, which recurses per plan node: give the workers the
+    // same room as the CLI's planning threads.
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(256 * 1024 * 1024).build() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     match runtime.block_on(run(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -26,8 +51,22 @@ fn main() -> ExitCode {
 }
 
 async fn run(options: Options) -> Result<(), String> {
+    let storage = options.storage.clone();
     match options.command {
-        Command::Keys { storage, action } => {
+        None => aqueducts_orchestrator::serve(&options).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot serve");
+            e.to_string()
+        }),
+        Some(Command::Keys { action }) => {
+            // Listing or revoking keys of a database that is not there would create an
+            // empty one and say nothing is there: a wrong --data-dir is said instead.
+            let default_file = storage.data_dir.join("orchestrator.db");
+            if storage.database.is_none() && !matches!(action, KeysAction::Create { .. }) && !default_file.exists() {
+                return Err(format!(
+                    "there is no orchestrator database in `{}`; give the orchestrator's --data-dir or --database",
+                    storage.data_dir.display()
+                ));
+            }
             let url = storage
                 .database_url()
                 .map_err(|e| format!("cannot use the data directory `{}`: {e}", storage.data_dir.display()))?;

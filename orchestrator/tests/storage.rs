@@ -26,9 +26,9 @@ async fn storage_contract(url: &str, backend: Backend) {
     assert_eq!(db.backend, backend);
 
     // The queue is first in, first out; the stored run is what was queued.
-    let first = runs::insert(&db, &new_run(None)).await.unwrap().unwrap();
+    let first = runs::insert(&db, &new_run(None), None).await.unwrap().unwrap();
     let artifact = NewRun { work: Work::Artifact(vec![0, 1, 2, 255]), pipeline: None, ..new_run(None) };
-    let second = runs::insert(&db, &artifact).await.unwrap().unwrap();
+    let second = runs::insert(&db, &artifact, None).await.unwrap().unwrap();
     assert_eq!(first.state, RunState::Queued);
     assert_eq!(first.params["day"], "2026-12-07");
     assert_eq!(first.labels["pool"], "eu");
@@ -40,13 +40,13 @@ async fn storage_contract(url: &str, backend: Backend) {
     assert_eq!(queued, [first.id.clone(), second.id.clone()]);
 
     // One trigger key queues one run.
-    assert!(runs::insert(&db, &new_run(Some("schedule:1@1000"))).await.unwrap().is_some());
-    assert!(runs::insert(&db, &new_run(Some("schedule:1@1000"))).await.unwrap().is_none());
-    assert!(runs::insert(&db, &new_run(Some("schedule:1@2000"))).await.unwrap().is_some());
+    assert!(runs::insert(&db, &new_run(Some("schedule:1@1000")), None).await.unwrap().is_some());
+    assert!(runs::insert(&db, &new_run(Some("schedule:1@1000")), None).await.unwrap().is_none());
+    assert!(runs::insert(&db, &new_run(Some("schedule:1@2000")), None).await.unwrap().is_some());
 
     // Moves happen only from the state they were seen in.
-    assert!(runs::assign(&db, &first.id, "exec-a").await.unwrap());
-    assert!(!runs::assign(&db, &first.id, "exec-b").await.unwrap(), "assigned twice");
+    assert_eq!(runs::assign(&db, &first.id, "exec-a").await.unwrap(), Some(1));
+    assert_eq!(runs::assign(&db, &first.id, "exec-b").await.unwrap(), None, "assigned twice");
     assert!(runs::transition(&db, &first.id, 1, RunState::Assigned, RunState::Running, None).await.unwrap());
     assert!(!runs::transition(&db, &first.id, 1, RunState::Assigned, RunState::Running, None).await.unwrap());
     let running = runs::get(&db, &first.id).await.unwrap().unwrap();
@@ -58,7 +58,7 @@ async fn storage_contract(url: &str, backend: Backend) {
 
     // A lost attempt goes back to the queue, behind nothing it was ahead of.
     assert!(runs::requeue(&db, &first.id, 1, RunState::Running, 0).await.unwrap());
-    assert!(runs::assign(&db, &first.id, "exec-b").await.unwrap());
+    assert_eq!(runs::assign(&db, &first.id, "exec-b").await.unwrap(), Some(2));
     // A late report of the first attempt moves nothing.
     assert!(!runs::transition(&db, &first.id, 1, RunState::Assigned, RunState::Failed, Some("{}")).await.unwrap());
     assert!(runs::transition(&db, &first.id, 2, RunState::Assigned, RunState::Running, None).await.unwrap());
@@ -68,6 +68,28 @@ async fn storage_contract(url: &str, backend: Backend) {
     assert_eq!((done.state, done.attempt), (RunState::Succeeded, 2));
     assert_eq!(done.outcome.as_deref(), Some(outcome));
     assert!(done.ended_ms.is_some());
+    let attempts: Vec<_> = runs::attempts(&db, &first.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.attempt, a.executor_id, a.state, a.ended_ms.is_some()))
+        .collect();
+    assert_eq!(
+        attempts,
+        [(1, "exec-a".to_string(), RunState::Lost, true), (2, "exec-b".to_string(), RunState::Succeeded, true)]
+    );
+    assert_eq!(runs::attempt_executor(&db, &first.id, 2).await.unwrap().as_deref(), Some("exec-b"));
+
+    // An executor that was busy gives the run back as if it had not been tried.
+    assert_eq!(runs::assign(&db, &second.id, "exec-a").await.unwrap(), Some(1));
+    assert!(runs::unassign(&db, &second.id, 1).await.unwrap());
+    let back = runs::get(&db, &second.id).await.unwrap().unwrap();
+    assert_eq!((back.state, back.attempt, back.executor_id), (RunState::Queued, 0, None));
+    assert!(runs::attempts(&db, &second.id).await.unwrap().is_empty());
+    assert_eq!(runs::queue_position(&db, back.seq).await.unwrap(), 1);
+    assert!(runs::request_cancel(&db, &second.id).await.unwrap());
+    assert!(runs::get(&db, &second.id).await.unwrap().unwrap().cancel_requested);
+    assert!(!runs::request_cancel(&db, &first.id).await.unwrap(), "a final run cannot be cancelled");
 
     // Events: an executor's report sent twice is stored once; orchestrator events have
     // no source number and are all kept.

@@ -5,7 +5,8 @@
 //! server or a test can speak the protocol without linking a query engine. Plans travel
 //! as opaque artifact bytes (see the runtime's `artifact` module); everything else is
 //! JSON in WebSocket text frames: between a CLI and an executor ([`executor`]), between a
-//! managed executor and its orchestrator ([`managed`]); run progress and outcomes
+//! managed executor and its orchestrator ([`managed`]), and the orchestrator's HTTP API
+//! ([`api`]); run progress and outcomes
 //! ([`run`]) and the health reply ([`health`]) are shared by both.
 //!
 //! The protocol has its own version, [`PROTOCOL_VERSION`], independent of the artifact
@@ -13,6 +14,7 @@
 //! repeats its own in its first message, so either side can refuse the other before
 //! anything else is exchanged.
 
+pub mod api;
 pub mod executor;
 pub mod health;
 pub mod managed;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod executor;
+pub mod orchestrator;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

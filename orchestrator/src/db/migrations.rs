@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::pool::{Backend, Db, DbError, now_ms};
 
 /// Every migration, by version. Append only: a released migration never changes.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
 
 const V1: &str = r#"
 CREATE TABLE pipelines (
@@ -89,6 +89,31 @@ CREATE TABLE seen_files (
     path TEXT NOT NULL,
     seen_ms {INT} NOT NULL,
     PRIMARY KEY (trigger_key, path)
+);
+"#;
+
+/// Managed executors and the attempts of runs: which executor made each attempt, so
+/// that only it may report on it; cancels asked for while a run goes.
+const V2: &str = r#"
+ALTER TABLE runs ADD COLUMN cancel_requested {INT} NOT NULL DEFAULT 0;
+CREATE TABLE run_attempts (
+    run_id TEXT NOT NULL,
+    attempt {INT} NOT NULL,
+    executor_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    assigned_ms {INT} NOT NULL,
+    started_ms {INT},
+    ended_ms {INT},
+    outcome TEXT,
+    PRIMARY KEY (run_id, attempt)
+);
+CREATE TABLE executors (
+    id TEXT PRIMARY KEY,
+    boot_id TEXT NOT NULL,
+    hello TEXT NOT NULL,
+    first_seen_ms {INT} NOT NULL,
+    last_seen_ms {INT} NOT NULL,
+    state TEXT NOT NULL
 );
 "#;
 

@@ -100,10 +100,12 @@ pub struct Run {
     pub ended_ms: Option<i64>,
     /// The outcome as the executor reported it (JSON).
     pub outcome: Option<String>,
+    pub cancel_requested: bool,
 }
 
 const RUN_COLUMNS: &str = "seq, id, pipeline, pipeline_version, trigger_kind, state, spec, spec_format, spec_name, \
-     artifact, params, labels, retries, attempt, executor_id, created_ms, started_ms, ended_ms, outcome";
+     artifact, params, labels, retries, attempt, executor_id, created_ms, started_ms, ended_ms, outcome, \
+     cancel_requested";
 
 fn json_map(text: &str) -> Result<BTreeMap<String, String>, DbError> {
     serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("a run's map: {e}")))
@@ -138,16 +140,20 @@ fn run_from(row: &AnyRow) -> Result<Run, DbError> {
         started_ms: row.try_get("started_ms")?,
         ended_ms: row.try_get("ended_ms")?,
         outcome: row.try_get("outcome")?,
+        cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
     })
 }
 
-/// Queues a run; `None` when its trigger key has queued one already.
-pub async fn insert(db: &Db, run: &NewRun) -> Result<Option<Run>, DbError> {
+/// Queues a run, with `first_event` (JSON) as its first event in the same
+/// transaction; `None` when its trigger key has queued one already.
+pub async fn insert(db: &Db, run: &NewRun, first_event: Option<&str>) -> Result<Option<Run>, DbError> {
     let id = uuid::Uuid::new_v4().to_string();
     let (spec, format, name, artifact) = match &run.work {
         Work::Spec { text, format, name } => (Some(text.as_str()), Some(format.as_str()), Some(name.as_str()), None),
         Work::Artifact(bytes) => (None, None, None, Some(bytes.clone())),
     };
+    let now = now_ms();
+    let mut transaction = db.pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO runs (id, pipeline, pipeline_version, trigger_kind, trigger_key, state, spec, spec_format, \
          spec_name, artifact, params, labels, retries, attempt, not_before_ms, created_ms) \
@@ -166,13 +172,29 @@ pub async fn insert(db: &Db, run: &NewRun) -> Result<Option<Run>, DbError> {
     .bind(serde_json::to_string(&run.params).unwrap_or_default())
     .bind(serde_json::to_string(&run.labels).unwrap_or_default())
     .bind(i64::from(run.retries))
-    .bind(now_ms())
-    .execute(&db.pool)
+    .bind(now)
+    .execute(&mut *transaction)
     .await?;
     if inserted.rows_affected() == 0 {
         return Ok(None);
     }
+    if let Some(body) = first_event {
+        sqlx::query("INSERT INTO run_events (run_id, attempt, source_seq, at_ms, body) VALUES ($1, 0, NULL, $2, $3)")
+            .bind(&id)
+            .bind(now)
+            .bind(body)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
     get(db, &id).await
+}
+
+/// How many runs are queued.
+pub async fn queued_count(db: &Db) -> Result<u64, DbError> {
+    let row =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM runs WHERE state = 'queued'").fetch_one(&db.pool).await?;
+    Ok(row.try_get::<i64, _>(0)?.max(0) as u64)
 }
 
 /// The run `id`.
@@ -216,17 +238,128 @@ pub async fn list(
     rows.iter().map(run_from).collect()
 }
 
-/// Hands a queued run to `executor` as its next attempt; false when it was no longer
-/// queued.
-pub async fn assign(db: &Db, id: &str, executor: &str) -> Result<bool, DbError> {
-    let done = sqlx::query(
-        "UPDATE runs SET state = 'assigned', attempt = attempt + 1, executor_id = $2 WHERE id = $1 AND state = 'queued'",
+/// Hands a queued run to `executor` as its next attempt; the attempt's number, `None`
+/// when the run was no longer queued.
+pub async fn assign(db: &Db, id: &str, executor: &str) -> Result<Option<u32>, DbError> {
+    let mut transaction = db.pool.begin().await?;
+    let row = sqlx::query(
+        "UPDATE runs SET state = 'assigned', attempt = attempt + 1, executor_id = $2 \
+         WHERE id = $1 AND state = 'queued' RETURNING attempt",
     )
     .bind(id)
     .bind(executor)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let attempt: i64 = row.try_get(0)?;
+    sqlx::query(
+        "INSERT INTO run_attempts (run_id, attempt, executor_id, state, assigned_ms) VALUES ($1, $2, $3, 'assigned', $4)",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(executor)
+    .bind(now_ms())
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(Some(attempt.clamp(0, u32::MAX as i64) as u32))
+}
+
+/// Takes back an assignment the executor could not take (it was busy): the run is
+/// queued again as if the attempt had not been made.
+pub async fn unassign(db: &Db, id: &str, attempt: u32) -> Result<bool, DbError> {
+    let mut transaction = db.pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE runs SET state = 'queued', attempt = attempt - 1, executor_id = NULL \
+         WHERE id = $1 AND attempt = $2 AND state = 'assigned'",
+    )
+    .bind(id)
+    .bind(i64::from(attempt))
+    .execute(&mut *transaction)
+    .await?;
+    if done.rows_affected() == 1 {
+        sqlx::query("DELETE FROM run_attempts WHERE run_id = $1 AND attempt = $2")
+            .bind(id)
+            .bind(i64::from(attempt))
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The executor that made attempt `attempt` of run `id`.
+pub async fn attempt_executor(db: &Db, id: &str, attempt: u32) -> Result<Option<String>, DbError> {
+    let row = sqlx::query("SELECT executor_id FROM run_attempts WHERE run_id = $1 AND attempt = $2")
+        .bind(id)
+        .bind(i64::from(attempt))
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|row| row.try_get(0)).transpose().map_err(DbError::from)
+}
+
+/// A stored attempt of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub executor_id: String,
+    pub state: RunState,
+    pub assigned_ms: i64,
+    pub started_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
+}
+
+/// Every attempt of run `id`, first first.
+pub async fn attempts(db: &Db, id: &str) -> Result<Vec<Attempt>, DbError> {
+    let rows = sqlx::query(
+        "SELECT attempt, executor_id, state, assigned_ms, started_ms, ended_ms FROM run_attempts \
+         WHERE run_id = $1 ORDER BY attempt",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let state: String = row.try_get(2)?;
+            Ok(Attempt {
+                attempt: row.try_get::<i64, _>(0)?.clamp(0, u32::MAX as i64) as u32,
+                executor_id: row.try_get(1)?,
+                state: RunState::parse(&state).ok_or_else(|| DbError::Corrupt(format!("attempt state `{state}`")))?,
+                assigned_ms: row.try_get(3)?,
+                started_ms: row.try_get(4)?,
+                ended_ms: row.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+/// Records that a cancel was asked for a run that is not final; false when it is.
+pub async fn request_cancel(db: &Db, id: &str) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND state IN ('queued', 'assigned', 'running')",
+    )
+    .bind(id)
     .execute(&db.pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The place of the queued run with sequence number `seq` in the queue (1: next).
+pub async fn queue_position(db: &Db, seq: i64) -> Result<u64, DbError> {
+    let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM runs WHERE state = 'queued' AND seq <= $1")
+        .bind(seq)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(row.try_get::<i64, _>(0)?.max(0) as u64)
+}
+
+/// Runs an executor was given and has not ended (assigned or running), oldest first.
+pub async fn in_flight(db: &Db) -> Result<Vec<Run>, DbError> {
+    let rows =
+        sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE state IN ('assigned', 'running') ORDER BY seq"))
+            .fetch_all(&db.pool)
+            .await?;
+    rows.iter().map(run_from).collect()
 }
 
 /// Moves attempt `attempt` of run `id` from `from` to `to`; false when the run was not
@@ -241,6 +374,7 @@ pub async fn transition(
     outcome: Option<&str>,
 ) -> Result<bool, DbError> {
     let now = now_ms();
+    let mut transaction = db.pool.begin().await?;
     let done = sqlx::query(
         "UPDATE runs SET state = $4, \
          started_ms = CASE WHEN $4 = 'running' AND started_ms IS NULL THEN $5 ELSE started_ms END, \
@@ -255,14 +389,47 @@ pub async fn transition(
     .bind(now)
     .bind(i64::from(to.is_final()))
     .bind(outcome.map(str::to_string))
-    .execute(&db.pool)
+    .execute(&mut *transaction)
     .await?;
+    if done.rows_affected() == 1 && attempt > 0 {
+        record_attempt(&mut transaction, id, attempt, to, outcome).await?;
+    }
+    transaction.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Puts a run whose attempt was lost back in the queue (its end and outcome cleared),
-/// not to start before `not_before_ms`; false when it was not in `from` at that attempt.
+/// Records what became of attempt `attempt` of run `id`, whatever the run's state (a
+/// superseded attempt's true outcome included).
+pub async fn record_attempt(
+    connection: &mut sqlx::AnyConnection,
+    id: &str,
+    attempt: u32,
+    state: RunState,
+    outcome: Option<&str>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE run_attempts SET state = $3, \
+         started_ms = CASE WHEN $3 = 'running' AND started_ms IS NULL THEN $4 ELSE started_ms END, \
+         ended_ms = CASE WHEN $5 = 1 THEN $4 ELSE ended_ms END, \
+         outcome = COALESCE($6, outcome) \
+         WHERE run_id = $1 AND attempt = $2",
+    )
+    .bind(id)
+    .bind(i64::from(attempt))
+    .bind(state.name())
+    .bind(now_ms())
+    .bind(i64::from(state.is_final()))
+    .bind(outcome.map(str::to_string))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Puts a run whose attempt was lost back in the queue (its end and outcome cleared,
+/// the attempt recorded as lost), not to start before `not_before_ms`; false when it
+/// was not in `from` at that attempt.
 pub async fn requeue(db: &Db, id: &str, attempt: u32, from: RunState, not_before_ms: i64) -> Result<bool, DbError> {
+    let mut transaction = db.pool.begin().await?;
     let done = sqlx::query(
         "UPDATE runs SET state = 'queued', executor_id = NULL, not_before_ms = $4, ended_ms = NULL, outcome = NULL \
          WHERE id = $1 AND attempt = $2 AND state = $3",
@@ -271,8 +438,12 @@ pub async fn requeue(db: &Db, id: &str, attempt: u32, from: RunState, not_before
     .bind(i64::from(attempt))
     .bind(from.name())
     .bind(not_before_ms)
-    .execute(&db.pool)
+    .execute(&mut *transaction)
     .await?;
+    if done.rows_affected() == 1 {
+        record_attempt(&mut transaction, id, attempt, RunState::Lost, None).await?;
+    }
+    transaction.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -24,6 +24,11 @@ impl DatabasePolicy {
         DatabasePolicy { allow_custom_sql, drivers: registered_drivers }
     }
 
+    /// Whether database writes may run the spec's own SQL.
+    pub fn allows_custom_sql(&self) -> bool {
+        self.allow_custom_sql
+    }
+
     /// Every database use of a plan.
     pub fn check(&self, uses: &[DatabaseUse]) -> Result<(), AccessError> {
         for use_ in uses {

@@ -162,12 +162,20 @@ pub fn decode_checked(
     decode_with(bytes, ctx, Some(allowed))
 }
 
-fn decode_with(
-    bytes: &[u8],
-    ctx: &TaskContext,
-    allowed: Option<&AllowList>,
-) -> Result<ExecutablePipeline, ArtifactError> {
+/// Checks what can be checked without decoding: the artifact's magic, format and
+/// DataFusion versions, and its hash. For a process that stores artifacts for others to
+/// run (an orchestrator), so that a wrong one is refused when it is submitted.
+pub fn check_header(bytes: &[u8]) -> Result<(), ArtifactError> {
     let mut r = Reader { bytes, at: 0 };
+    header(&mut r)?;
+    let hash = r.take(32)?;
+    if Sha256::digest(&bytes[r.at..]).as_slice() != hash {
+        return Err(ArtifactError::Corrupted);
+    }
+    Ok(())
+}
+
+fn header(r: &mut Reader<'_>) -> Result<(), ArtifactError> {
     if r.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
         return Err(ArtifactError::NotAnArtifact);
     }
@@ -179,6 +187,16 @@ fn decode_with(
     if df_version != DATAFUSION_VERSION {
         return Err(ArtifactError::DataFusionVersion { found: df_version });
     }
+    Ok(())
+}
+
+fn decode_with(
+    bytes: &[u8],
+    ctx: &TaskContext,
+    allowed: Option<&AllowList>,
+) -> Result<ExecutablePipeline, ArtifactError> {
+    let mut r = Reader { bytes, at: 0 };
+    header(&mut r)?;
     let hash = r.take(32)?;
     let body = &bytes[r.at..];
     if Sha256::digest(body).as_slice() != hash {

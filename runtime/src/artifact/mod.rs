@@ -8,4 +8,6 @@ pub mod layout;
 mod recursive;
 
 pub use codec::AqueductsCodec;
-pub use format::{ArtifactError, DATAFUSION_VERSION, FORMAT_VERSION, MAGIC, decode, decode_checked, encode, storable};
+pub use format::{
+    ArtifactError, DATAFUSION_VERSION, FORMAT_VERSION, MAGIC, check_header, decode, decode_checked, encode, storable,
+};

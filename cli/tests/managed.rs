@@ -1,0 +1,389 @@
+//! Managed mode end to end: a real orchestrator and real managed executors on loopback.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::orchestrator::{ADMIN_KEY, EXECUTOR_KEY, ManagedExecutor, Orchestrator, http};
+use common::{aqueducts, workspace};
+use serde_json::json;
+
+/// A pipeline that takes a while (a sum over `rows` generated rows) and writes one
+/// number to `out`.
+fn counting_spec(rows: u64, out: &str) -> String {
+    format!(
+        "sources: []
+stages:
+  - name: counted
+    query: SELECT sum(value % 7) AS total FROM range({rows})
+destination:
+  type: file
+  name: out
+  location: {out}
+  format: {{type: csv, options: {{has_header: false}}}}
+"
+    )
+}
+
+fn expected_total(rows: u64) -> u64 {
+    (0..rows).map(|i| i % 7).sum()
+}
+
+/// Compiles `spec` (written to `dir/name.yml`) to an artifact with `aqueducts plan`.
+fn plan(dir: &Path, name: &str, spec: &str) -> Vec<u8> {
+    std::fs::write(dir.join(format!("{name}.yml")), spec).unwrap();
+    let out = aqueducts(dir, &["plan", "-f", &format!("{name}.yml"), "--out", &format!("{name}.aqp")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read(dir.join(format!("{name}.aqp"))).unwrap()
+}
+
+/// Submits an artifact with the admin key; the new run's id.
+fn submit_artifact(orchestrator: &Orchestrator, artifact: Vec<u8>, query: &str) -> String {
+    let (status, body) = http(
+        &orchestrator.address,
+        "POST",
+        &format!("/api/runs{query}"),
+        Some(ADMIN_KEY),
+        Some(("application/octet-stream", artifact)),
+    );
+    assert_eq!(status, 201, "{body}");
+    let run: serde_json::Value = serde_json::from_str(&body).unwrap();
+    run["id"].as_str().unwrap().to_string()
+}
+
+fn submit_spec(
+    orchestrator: &Orchestrator,
+    spec: &str,
+    params: serde_json::Value,
+    labels: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let body =
+        json!({"spec": {"text": spec, "format": "yaml", "name": "spec.yml"}, "params": params, "labels": labels});
+    orchestrator.api("POST", "/api/runs", Some(&body))
+}
+
+#[test]
+fn managed_executors_register_and_run_what_is_submitted() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &["--label", "pool=a"]);
+    let b = ManagedExecutor::start(data.path(), &orchestrator, "exec-b", &["--label", "pool=b,zone=eu"]);
+
+    let (status, executors) = orchestrator.api("GET", "/api/executors", None);
+    assert_eq!(status, 200, "{executors}");
+    let executors = executors.as_array().unwrap();
+    assert_eq!(executors.len(), 2, "{executors:?}");
+    assert_eq!(executors[0]["executor_id"], "exec-a");
+    assert_eq!(executors[0]["state"], "idle");
+    assert_eq!(executors[0]["labels"], json!({"pool": "a"}));
+    assert_eq!(executors[1]["labels"], json!({"pool": "b", "zone": "eu"}));
+    assert_eq!(executors[1]["datafusion_version"], executors[0]["datafusion_version"]);
+    let (status, one) = orchestrator.api("GET", "/api/executors/exec-b", None);
+    assert_eq!((status, one["executor_id"].as_str()), (200, Some("exec-b")));
+    assert_eq!(orchestrator.api("GET", "/api/executors/nope", None).0, 404);
+
+    // An artifact compiled by `aqueducts plan`, sent to the executor labelled pool=b.
+    let spec = std::fs::read_to_string(data.path().join("examples/simple.yml")).unwrap();
+    let spec = spec.replace("${year}", "2024").replace("${month}", "jan");
+    let artifact = plan(data.path(), "simple", &spec);
+    let id = submit_artifact(&orchestrator, artifact, "?label=pool=b");
+    let events = orchestrator.follow(&id, None);
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"queued"), "{kinds:?}");
+    assert_eq!(kinds[1], "assigned", "{kinds:?}");
+    assert!(kinds.contains(&"started") && kinds.contains(&"progress"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"ended"), "{kinds:?}");
+    let ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "events in order: {ids:?}");
+    assert_eq!(events.last().unwrap()["state"], "succeeded");
+    // Resuming after an event gives only what followed it.
+    let tail = orchestrator.follow(&id, Some(ids[ids.len() - 3]));
+    assert_eq!(tail.iter().map(|e| e["id"].as_i64().unwrap()).collect::<Vec<_>>(), ids[ids.len() - 2..]);
+
+    let run = orchestrator.wait_final(&id, Duration::from_secs(60));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["executor_id"], "exec-b");
+    assert_eq!(run["attempt"], 1);
+    assert!(run["outcome"]["summary"]["stages"].as_u64().unwrap() > 0, "{run}");
+    b.process.wait_for("execution ended", 1, |e| e["fields"]["outcome"] == "succeeded");
+    assert!(a.process.events("accepted a run").is_empty(), "pool=a never ran it");
+
+    // The same spec run locally writes the same output.
+    let written = std::fs::read_dir(data.path().join("examples/output")).ok().map(|d| d.count()).unwrap_or(0);
+    assert!(written > 0, "the managed run wrote its output");
+    let local = workspace();
+    let out =
+        aqueducts(local.path(), &["run", "-f", "examples/simple.yml", "-p", "year=2024", "-p", "month=jan", "-q"]);
+    assert_eq!(out.status.code(), Some(0));
+    for entry in std::fs::read_dir(local.path().join("examples/output")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            let remote = std::fs::read(data.path().join("examples/output").join(entry.file_name())).unwrap();
+            assert_eq!(remote, std::fs::read(entry.path()).unwrap(), "{:?}", entry.file_name());
+        }
+    }
+
+    // A spec: compiled by the orchestrator with the executor's files (the data is only in
+    // the executors' directory), with its parameters.
+    let (status, run) = submit_spec(&orchestrator, &spec_with_params(), json!({"rows": "1000"}), json!({"pool": "a"}));
+    assert_eq!(status, 201, "{run}");
+    let run = orchestrator.wait_final(run["id"].as_str().unwrap(), Duration::from_secs(60));
+    assert_eq!((run["state"].as_str(), run["executor_id"].as_str()), (Some("succeeded"), Some("exec-a")), "{run}");
+    let total = std::fs::read_to_string(data.path().join("out/param_total.csv")).unwrap();
+    assert_eq!(total.trim(), expected_total(1000).to_string());
+
+    // A broken spec is refused with its diagnostics, located in its text.
+    let (status, refused) =
+        submit_spec(&orchestrator, "stages:\n  - name: broken\n    query: SELEC 1\n", json!({}), json!({}));
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused["diagnostics"].as_str().unwrap().contains("spec.yml:3"), "{refused}");
+
+    // History, newest first, filtered by state.
+    let (_, list) = orchestrator.api("GET", "/api/runs?state=succeeded&limit=10", None);
+    assert_eq!(list["runs"].as_array().unwrap().len(), 2, "{list}");
+    let (status, bad) = orchestrator.api("GET", "/api/runs?state=done", None);
+    assert_eq!(status, 400, "{bad}");
+}
+
+fn spec_with_params() -> String {
+    "sources:
+  - type: file
+    name: locations
+    format: {type: csv, options: {}}
+    location: ./examples/data/location_dict.csv
+stages:
+  - name: counted
+    query: SELECT sum(value % 7) AS total FROM range({{rows}}) CROSS JOIN (SELECT count(*) AS n FROM locations)
+destination:
+  type: file
+  name: out
+  location: ./out/param_total.csv
+  format: {type: csv, options: {has_header: false}}
+"
+    .to_string()
+}
+
+#[test]
+fn keys_open_only_their_own_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(dir.path(), &[]);
+    let address = &orchestrator.address;
+    // Health says only that it is up, to anyone.
+    assert_eq!(http(address, "GET", "/api/health", None, None), (200, r#"{"status":"ok"}"#.to_string()));
+    let (status, body) = http(address, "GET", "/api/runs", None, None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("X-API-Key"), "{body}");
+    let (status, body) = http(address, "GET", "/api/runs", Some("wrong-key-0000000000"), None);
+    assert_eq!((status, body.contains("unknown or revoked key")), (401, true), "{body}");
+    // Swapped keys: the executors' key opens no user route, the admin key not the
+    // executors' route.
+    let (status, body) = http(address, "GET", "/api/runs", Some(EXECUTOR_KEY), None);
+    assert_eq!((status, body.contains("executors' key")), (401, true), "{body}");
+    let (status, body) = http(address, "GET", "/ws/executor/register", Some(ADMIN_KEY), None);
+    assert_eq!((status, body.contains("this route is for executors")), (401, true), "{body}");
+
+    // A viewer reads and cannot write.
+    let viewer = std::process::Command::new(common::orchestrator::orchestrator_binary())
+        .args(["keys", "create", "--name", "watcher", "--role", "viewer", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(viewer.status.code(), Some(0), "{}", String::from_utf8_lossy(&viewer.stderr));
+    let viewer_key = String::from_utf8(viewer.stdout).unwrap().trim().to_string();
+    assert_eq!(http(address, "GET", "/api/runs", Some(&viewer_key), None).0, 200);
+    let (status, body) =
+        http(address, "POST", "/api/runs", Some(&viewer_key), Some(("application/json", b"{}".to_vec())));
+    assert_eq!((status, body.contains("a viewer key cannot submit runs")), (403, true), "{body}");
+    let (status, _) = http(address, "POST", "/api/runs/x/cancel", Some(&viewer_key), None);
+    assert_eq!(status, 403);
+
+    // An executor with a wrong key is refused, and says so, again and again, waiting longer.
+    let data = tempfile::tempdir().unwrap();
+    let stranger =
+        ManagedExecutor::spawn(data.path(), &orchestrator.register_url(), "not-the-executor-key", "stranger", &[]);
+    stranger.process.wait_for("the orchestrator refused the executor key", 3, |_| true);
+    let waits: Vec<u64> = stranger
+        .process
+        .events("the orchestrator refused the executor key")
+        .iter()
+        .map(|e| e["fields"]["retry_in_ms"].as_u64().unwrap())
+        .collect();
+    assert!(waits[2] > waits[0], "the waits grow: {waits:?}");
+    assert!(!stranger.process.logs().contains("not-the-executor-key"), "the key is never logged");
+    assert!(orchestrator.process.events("executor registered").is_empty());
+}
+
+#[test]
+fn an_executor_of_another_release_is_refused_with_the_reason() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(dir.path(), &[]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let answer = runtime.block_on(async {
+        let mut request = orchestrator.register_url().into_client_request().unwrap();
+        request.headers_mut().insert("X-API-Key", EXECUTOR_KEY.parse().unwrap());
+        request.headers_mut().insert("X-Aqueducts-Protocol", aqueducts_protocol::PROTOCOL_VERSION.into());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let hello = json!({
+            "type": "hello", "executor_id": "old-one", "boot_id": "b1", "version": "0.0.1",
+            "protocol_version": aqueducts_protocol::PROTOCOL_VERSION, "artifact_format_version": 3,
+            "datafusion_version": "0.0.0", "max_memory_bytes": null, "labels": {},
+            "features": {"odbc": false, "object_stores": [], "custom_sql": false},
+            "working_directory": "/", "max_message_bytes": 1024, "held": []
+        });
+        socket.send(Message::Text(hello.to_string().into())).await.unwrap();
+        let reply = socket.next().await.unwrap().unwrap();
+        reply.to_text().unwrap().to_string()
+    });
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["type"], "refused", "{answer}");
+    assert!(answer["reason"].as_str().unwrap().contains("runs DataFusion 0.0.0"), "{answer}");
+    let (_, executors) = orchestrator.api("GET", "/api/executors", None);
+    assert_eq!(executors, json!([]));
+}
+
+#[test]
+fn runs_are_cancelled_while_queued_and_while_running() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let _a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
+    let slow = plan(data.path(), "slow", &counting_spec(3_000_000_000, "./out/slow.csv"));
+    let running = submit_artifact(&orchestrator, slow.clone(), "");
+    orchestrator.wait_state(&running, "running");
+    let waiting = submit_artifact(&orchestrator, slow, "");
+    let (_, queued) = orchestrator.api("GET", &format!("/api/runs/{waiting}"), None);
+    assert_eq!((queued["state"].as_str(), queued["queue_position"].as_u64()), (Some("queued"), Some(1)), "{queued}");
+
+    let (status, answer) = orchestrator.api("POST", &format!("/api/runs/{waiting}/cancel"), None);
+    assert_eq!((status, answer["state"].as_str()), (200, Some("cancelled")), "{answer}");
+    let (status, answer) = orchestrator.api("POST", &format!("/api/runs/{running}/cancel"), None);
+    assert_eq!((status, answer["state"].as_str()), (200, Some("cancelling")), "{answer}");
+    let run = orchestrator.wait_final(&running, Duration::from_secs(30));
+    assert_eq!(run["state"], "cancelled", "{run}");
+    assert_eq!(run["outcome"]["status"], "cancelled", "{run}");
+    assert!(!data.path().join("out/slow.csv").exists(), "a cancelled run writes nothing");
+    let (status, _) = orchestrator.api("POST", &format!("/api/runs/{running}/cancel"), None);
+    assert_eq!(status, 409, "an ended run cannot be cancelled");
+    assert_eq!(orchestrator.wait_final(&waiting, Duration::from_secs(5))["state"], "cancelled");
+}
+
+#[test]
+fn a_run_whose_executor_dies_is_retried_on_another() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
+    let rows = 150_000_000;
+    let artifact = plan(data.path(), "retried", &counting_spec(rows, "./out/retried.csv"));
+    let id = submit_artifact(&orchestrator, artifact.clone(), "?retries=1");
+    orchestrator.wait_state(&id, "running");
+    let b = ManagedExecutor::start(data.path(), &orchestrator, "exec-b", &[]);
+    a.process.kill9();
+    let run = orchestrator.wait_final(&id, Duration::from_secs(120));
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!((run["attempt"].as_u64(), run["executor_id"].as_str()), (Some(2), Some("exec-b")), "{run}");
+    let written = std::fs::read_to_string(data.path().join("out/retried.csv")).unwrap();
+    assert_eq!(written.trim(), expected_total(rows).to_string());
+    let events = orchestrator.follow(&id, None);
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"lost") && kinds.contains(&"retrying"), "{kinds:?}");
+    drop(b);
+
+    // Without retries, a lost run is lost, and its destination untouched.
+    let c = ManagedExecutor::start(data.path(), &orchestrator, "exec-c", &[]);
+    let id = submit_artifact(&orchestrator, artifact, "");
+    orchestrator.wait_state(&id, "running");
+    c.process.kill9();
+    let run = orchestrator.wait_final(&id, Duration::from_secs(30));
+    assert_eq!(run["state"], "lost", "{run}");
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("out/retried.csv")).unwrap().trim(),
+        expected_total(rows).to_string()
+    );
+    let (_, executors) = orchestrator.api("GET", "/api/executors", None);
+    assert!(executors.as_array().unwrap().iter().all(|e| e["state"] == "offline"), "{executors}");
+}
+
+#[test]
+fn a_run_survives_an_orchestrator_crash() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let mut orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
+    let rows = 150_000_000;
+    let running = submit_artifact(&orchestrator, plan(data.path(), "long", &counting_spec(rows, "./out/long.csv")), "");
+    orchestrator.wait_state(&running, "running");
+    let queued = submit_artifact(&orchestrator, plan(data.path(), "next", &counting_spec(1000, "./out/next.csv")), "");
+    orchestrator.crash_and_restart();
+    a.process.wait_for("lost the orchestrator; runs go on", 1, |_| true);
+    orchestrator.wait_registered("exec-a", 1);
+    let run = orchestrator.wait_final(&running, Duration::from_secs(120));
+    assert_eq!(run["state"], "succeeded", "the true outcome is recorded: {run}");
+    assert_eq!(run["attempt"], 1);
+    let next = orchestrator.wait_final(&queued, Duration::from_secs(60));
+    assert_eq!(next["state"], "succeeded", "{next}");
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("out/long.csv")).unwrap().trim(),
+        expected_total(rows).to_string()
+    );
+    // Every event once, in order, ending with the outcome.
+    let events = orchestrator.follow(&running, None);
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "started").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"ended"), "{kinds:?}");
+    let (_, list) = orchestrator.api("GET", "/api/runs", None);
+    assert_eq!(list["runs"].as_array().unwrap().len(), 2, "history intact: {list}");
+}
+
+#[test]
+fn managed_options_are_checked() {
+    let refuse = |args: &[&str]| {
+        let out = std::process::Command::new(common::executor::executor_binary())
+            .args(args)
+            .env_remove("ORCHESTRATOR_URL")
+            .env_remove("EXECUTOR_MODE")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let key = ["--api-key", EXECUTOR_KEY];
+    assert!(refuse(&[&key[..], &["--mode", "managed"]].concat()).contains("--mode managed needs --orchestrator-url"));
+    assert!(
+        refuse(&[&key[..], &["--orchestrator-url", "ws://127.0.0.1:1/ws/executor/register"]].concat())
+            .contains("--orchestrator-url is only for --mode managed")
+    );
+    assert!(
+        refuse(&[&key[..], &["--mode", "managed", "--orchestrator-url", "ws://o/x", "--label", "a b"]].concat())
+            .contains("is not a label")
+    );
+    let out = std::process::Command::new(common::orchestrator::orchestrator_binary())
+        .args(["--api-key", ADMIN_KEY, "--executor-key", ADMIN_KEY])
+        .env_remove("AQUEDUCTS_EXECUTOR_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--executor-key must differ from --api-key"));
+
+    // Labels also come from the environment.
+    let data = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(data.path(), &[]);
+    let mut command = std::process::Command::new(common::executor::executor_binary());
+    command
+        .args(["--mode", "managed", "--api-key", EXECUTOR_KEY, "--executor-id", "from-env"])
+        .env("ORCHESTRATOR_URL", orchestrator.register_url())
+        .env("AQUEDUCTS_LABELS", "pool=eu,gpu=none")
+        .current_dir(data.path())
+        .stderr(std::process::Stdio::null());
+    let mut child = command.spawn().unwrap();
+    orchestrator.wait_registered("from-env", 1);
+    let (_, info) = orchestrator.api("GET", "/api/executors/from-env", None);
+    assert_eq!(info["labels"], json!({"pool": "eu", "gpu": "none"}));
+    let _ = child.kill();
+    let _ = child.wait();
+}

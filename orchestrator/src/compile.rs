@@ -1,0 +1,86 @@
+//! Compiling a spec for the executor that will run it.
+//!
+//! The spec is checked and lowered here, in the orchestrator, with the executor's view
+//! of its files and databases relayed over its connection ([`crate::relay`]): relative
+//! paths resolve against the executor's working directory, listings and schemas are
+//! the executor's. The executor receives only the artifact, as from a CLI.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aqueducts_compiler::diagnostic::render_plain;
+use aqueducts_compiler::lower::lower;
+use aqueducts_compiler::remote::{RemoteDescriber, RemoteFiles};
+use aqueducts_compiler::sql::compile_context;
+use aqueducts_compiler::{CheckOptions, Code, Diagnostic, Severity, SourceFile, SpecFormat, check};
+use aqueducts_runtime::{RunSettings, artifact};
+use datafusion::execution::object_store::ObjectStoreUrl;
+
+use crate::relay::LinkRelay;
+use crate::state::Orchestrator;
+
+/// Why a spec did not compile.
+#[derive(Debug)]
+pub enum CompileError {
+    /// The spec has errors: its diagnostics, rendered against its text.
+    Invalid(String),
+    /// Something else went wrong (the executor went away while being asked).
+    Failed(String),
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::Invalid(text) | CompileError::Failed(text) => f.write_str(text),
+        }
+    }
+}
+
+/// The format named `name` (`yaml`, `yml`, `json` or `toml`).
+pub fn format_named(name: &str) -> Option<SpecFormat> {
+    match name.to_ascii_lowercase().as_str() {
+        "yaml" | "yml" => Some(SpecFormat::Yaml),
+        "json" => Some(SpecFormat::Json),
+        "toml" => Some(SpecFormat::Toml),
+        _ => None,
+    }
+}
+
+/// Compiles `text` (named `name`, in `format`) with `params` for `executor`.
+pub async fn for_executor(
+    orchestrator: &Arc<Orchestrator>,
+    executor: &str,
+    name: &str,
+    text: &str,
+    format: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, CompileError> {
+    let hello = orchestrator
+        .executors
+        .hello(executor)
+        .ok_or_else(|| CompileError::Failed(format!("executor {executor} is not connected")))?;
+    let format = format_named(format)
+        .ok_or_else(|| CompileError::Invalid(format!("`{format}` is not a spec format: use yaml, json or toml")))?;
+    let file = SourceFile::new(name, text, format);
+    let relay = Arc::new(LinkRelay { orchestrator: orchestrator.clone(), executor: executor.to_string() });
+    let files = Arc::new(RemoteFiles::new(relay.clone(), executor.to_string()));
+    let mut options = CheckOptions::new(params.clone(), PathBuf::from(&hello.working_directory));
+    options.file_store = Some(files.clone());
+    options.odbc_describer = Arc::new(RemoteDescriber::new(relay));
+    let report = check(&file, &options).await;
+    let errors: Vec<Diagnostic> =
+        report.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
+    let Some(spec) = report.spec.filter(|_| errors.is_empty()) else {
+        return Err(CompileError::Invalid(render_plain(&errors, &file)));
+    };
+    let ctx = compile_context(&RunSettings::default()).map_err(|e| CompileError::Failed(e.to_string()))?;
+    ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files);
+    let executable = lower(&spec, &ctx, &options.base_dir)
+        .await
+        .map_err(|diagnostics| CompileError::Invalid(render_plain(&diagnostics, &file)))?;
+    artifact::encode(&executable).map_err(|error| {
+        let diagnostic = Diagnostic::error(Code::Unsupported, error.to_string());
+        CompileError::Invalid(render_plain(&[diagnostic], &file))
+    })
+}

@@ -1,0 +1,118 @@
+//! The dispatcher: queued runs go to idle executors, first come, first served.
+//!
+//! One task, woken when a run is queued or an executor becomes free (and every second,
+//! for runs waiting out a retry's backoff). A run goes to an idle, connected executor
+//! whose labels include the run's selector, preferring one that has not tried it
+//! before; a run no executor fits waits without holding back runs behind it that fit
+//! other executors. The executor is marked busy before anything else happens, so it
+//! never gets two runs; a spec is compiled for that executor, then the artifact goes
+//! out in an assignment frame.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aqueducts_protocol::api::RunEvent;
+use aqueducts_protocol::managed::{RunRef, assign_frame};
+use axum::extract::ws::Message;
+
+use crate::compile::{self, CompileError};
+use crate::db::DbError;
+use crate::db::runs::{self, Run, RunState, Work};
+use crate::ingest;
+use crate::state::Orchestrator;
+
+/// Queued runs looked at per round.
+const ROUND: i64 = 1000;
+
+pub async fn run(orchestrator: Arc<Orchestrator>) {
+    loop {
+        tokio::select! {
+            _ = orchestrator.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if let Err(error) = round(&orchestrator).await {
+            tracing::error!(%error, "dispatching failed; trying again");
+        }
+    }
+}
+
+async fn round(orchestrator: &Arc<Orchestrator>) -> Result<(), DbError> {
+    for run in runs::queued(&orchestrator.db, ROUND).await? {
+        let avoid: Vec<String> = if run.attempt > 0 {
+            runs::attempts(&orchestrator.db, &run.id).await?.into_iter().map(|a| a.executor_id).collect()
+        } else {
+            Vec::new()
+        };
+        let Some(executor) = orchestrator.executors.reserve(&run.labels, &avoid, &run.id) else { continue };
+        let attempt = match runs::assign(&orchestrator.db, &run.id, &executor).await {
+            Ok(Some(attempt)) => attempt,
+            Ok(None) => {
+                orchestrator.executors.free(&executor, &run.id);
+                continue;
+            }
+            Err(error) => {
+                orchestrator.executors.free(&executor, &run.id);
+                return Err(error);
+            }
+        };
+        let reference = RunRef { run_id: run.id.clone(), attempt };
+        orchestrator.executors.set_attempt(&executor, &reference);
+        let assigned = RunEvent::Assigned { executor_id: executor.clone(), attempt };
+        orchestrator.events.append(&orchestrator.db, &run.id, attempt, None, &assigned).await?;
+        tracing::info!(run_id = %run.id, attempt, executor_id = %executor, "assigned a run");
+        // Compiling asks the executor for its files: off the dispatcher, which goes on.
+        let orchestrator = orchestrator.clone();
+        tokio::spawn(async move { send(&orchestrator, run, reference, executor).await });
+    }
+    Ok(())
+}
+
+/// Compiles the run for `executor` when it is a spec, and sends it.
+async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, executor: String) {
+    let artifact = match &run.work {
+        Work::Artifact(bytes) => Ok(bytes.clone()),
+        Work::Spec { text, format, name } => {
+            compile::for_executor(orchestrator, &executor, name, text, format, &run.params).await
+        }
+    };
+    let failure = match artifact {
+        Ok(artifact) => match assign_frame(&reference, &artifact) {
+            Some(frame) => {
+                let limit = orchestrator.executors.hello(&executor).map_or(0, |hello| hello.max_message_bytes);
+                if frame.len() as u64 > limit {
+                    Some(format!(
+                        "the plan artifact has {} bytes; executor {executor} accepts at most {limit} (--max-message-mb)",
+                        artifact.len()
+                    ))
+                } else if orchestrator.executors.send(&executor, Message::Binary(frame.into())) {
+                    return;
+                } else {
+                    // Its connection is gone: the run waits for another executor.
+                    let _ = runs::unassign(&orchestrator.db, &run.id, reference.attempt).await;
+                    orchestrator.executors.free(&executor, &run.id);
+                    orchestrator.wake.notify_one();
+                    return;
+                }
+            }
+            None => Some("the run id is too long for an assignment".to_string()),
+        },
+        Err(CompileError::Invalid(diagnostics)) => {
+            Some(format!("the spec does not compile for executor {executor}:\n{diagnostics}"))
+        }
+        Err(CompileError::Failed(message)) => {
+            // Not the spec's fault: the run waits for another try.
+            tracing::warn!(run_id = %run.id, executor_id = %executor, %message, "cannot compile a run; it waits again");
+            let _ = runs::unassign(&orchestrator.db, &run.id, reference.attempt).await;
+            orchestrator.executors.free(&executor, &run.id);
+            return;
+        }
+    };
+    if let Some(message) = failure {
+        tracing::warn!(run_id = %run.id, executor_id = %executor, %message, "a run cannot be sent");
+        if let Err(error) = ingest::fail(orchestrator, &run.id, reference.attempt, RunState::Assigned, message).await {
+            tracing::error!(%error, run_id = %run.id, "cannot record a failed run");
+        }
+        orchestrator.executors.free(&executor, &run.id);
+        orchestrator.wake.notify_one();
+    }
+}

@@ -1,0 +1,88 @@
+//! Store operations relayed to an executor while compiling a spec for it.
+//!
+//! The orchestrator compiles against the executor that will run the spec: listings,
+//! schemas, Parquet footers and ODBC descriptions come from the executor, over its
+//! registration connection, exactly as they come to a CLI over its connection to a
+//! standalone executor. [`LinkRelay`] is the compiler's [`StoreRelay`] for one
+//! executor; answers are matched to requests by number, and every request fails at once
+//! when the executor's connection ends.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aqueducts_compiler::remote::{Reply, StoreRelay};
+use aqueducts_protocol::managed::OrchestratorMessage;
+use aqueducts_protocol::{StoreAnswer, StoreOperation, parse_get_reply_frame};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use tokio::sync::oneshot;
+
+use crate::state::Orchestrator;
+
+/// How long one store operation may take (a read is at most a few MiB).
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Requests waiting for an answer, by executor and request number.
+#[derive(Default)]
+pub struct Relays {
+    pending: Mutex<HashMap<(String, u64), oneshot::Sender<Reply>>>,
+    next: AtomicU64,
+}
+
+impl Relays {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), oneshot::Sender<Reply>>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// An answer from `executor`; one nobody asked for is ignored.
+pub fn answer(orchestrator: &Orchestrator, executor: &str, request: u64, answer: StoreAnswer) {
+    if let Some(waiting) = orchestrator.relays.pending().remove(&(executor.to_string(), request)) {
+        let _ = waiting.send(Reply::Answer(answer));
+    }
+}
+
+/// A binary frame from `executor`: the bytes of a read.
+pub fn answer_bytes(orchestrator: &Orchestrator, executor: &str, frame: &[u8]) {
+    let Some((request, bytes)) = parse_get_reply_frame(frame) else { return };
+    if let Some(waiting) = orchestrator.relays.pending().remove(&(executor.to_string(), request)) {
+        let _ = waiting.send(Reply::Bytes(Bytes::copy_from_slice(bytes)));
+    }
+}
+
+/// `executor`'s connection ended: its requests fail now.
+pub fn disconnected(orchestrator: &Orchestrator, executor: &str) {
+    orchestrator.relays.pending().retain(|(owner, _), _| owner != executor);
+}
+
+/// The compiler's view of one executor's files and databases.
+pub struct LinkRelay {
+    pub orchestrator: Arc<Orchestrator>,
+    pub executor: String,
+}
+
+impl StoreRelay for LinkRelay {
+    fn store(&self, operation: StoreOperation) -> BoxFuture<'static, Result<Reply, String>> {
+        let (orchestrator, executor) = (self.orchestrator.clone(), self.executor.clone());
+        Box::pin(async move {
+            let request = orchestrator.relays.next.fetch_add(1, Ordering::Relaxed);
+            let key = (executor.clone(), request);
+            let (tx, rx) = oneshot::channel();
+            orchestrator.relays.pending().insert(key.clone(), tx);
+            if !orchestrator.executors.send_json(&executor, &OrchestratorMessage::Store { request, operation }) {
+                orchestrator.relays.pending().remove(&key);
+                return Err(format!("executor {executor} is not connected"));
+            }
+            match tokio::time::timeout(STORE_TIMEOUT, rx).await {
+                Ok(Ok(reply)) => Ok(reply),
+                Ok(Err(_)) => Err(format!("the connection to executor {executor} was lost")),
+                Err(_) => {
+                    orchestrator.relays.pending().remove(&key);
+                    Err(format!("executor {executor} did not answer within {} s", STORE_TIMEOUT.as_secs()))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! The orchestrator's HTTP API: the JSON bodies of its routes and the events of a run
+//! as its event stream delivers them.
+//!
+//! Every route but `GET /api/health` needs a user key in [`crate::API_KEY_HEADER`];
+//! errors are an [`ApiError`]. A run's events ([`StreamedEvent`]) are numbered by the
+//! orchestrator; a client that lost its stream resumes after the last number it saw.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::managed::{Features, RunRef};
+use crate::run::{Event, Outcome};
+
+/// The route of runs; a run is `RUNS_PATH/{id}`.
+pub const RUNS_PATH: &str = "/api/runs";
+/// The route of executors; one is `EXECUTORS_PATH/{id}`.
+pub const EXECUTORS_PATH: &str = "/api/executors";
+
+/// `POST /api/runs` with a JSON body: a spec to compile for the executor that runs it.
+/// (An artifact is posted as `application/octet-stream` instead, with the selector
+/// and retries in the query: `?label=pool=eu&retries=1`.)
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubmitRun {
+    pub spec: SpecText,
+    /// Template parameters (`--param`).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// The labels the executor must carry.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// How many times to try again on another executor when an executor is lost.
+    #[serde(default)]
+    pub retries: u32,
+}
+
+/// A spec's text as the user wrote it: diagnostics point into it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpecText {
+    pub text: String,
+    /// `yaml`, `json` or `toml`.
+    pub format: String,
+    /// The file name, for messages.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// An error answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiError {
+    pub error: String,
+    /// A spec that does not check: its diagnostics, rendered against its text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<String>,
+}
+
+/// An executor as the orchestrator knows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExecutorInfo {
+    pub executor_id: String,
+    /// `idle`, `busy`, `disconnected` (it may come back within the heartbeat timeout)
+    /// or `offline`.
+    pub state: String,
+    pub labels: BTreeMap<String, String>,
+    pub version: String,
+    pub datafusion_version: String,
+    pub max_memory_bytes: Option<u64>,
+    pub features: Features,
+    /// The run it works on.
+    pub running: Option<RunRef>,
+    /// When it was last heard from (milliseconds since the Unix epoch).
+    pub last_heard_ms: i64,
+    /// When its current connection opened, or when it went offline.
+    pub since_ms: i64,
+}
+
+/// A run as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub id: String,
+    pub pipeline: Option<String>,
+    pub pipeline_version: Option<i64>,
+    /// What started it: `api`, `schedule`, `webhook` or `file`.
+    pub trigger: String,
+    /// `queued`, `assigned`, `running`, `succeeded`, `failed`, `cancelled` or `lost`.
+    pub state: String,
+    /// The attempt under way or last made (0 before the first).
+    pub attempt: u32,
+    pub retries: u32,
+    pub executor_id: Option<String>,
+    /// The labels an executor must carry to run it.
+    pub labels: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    pub created_ms: i64,
+    pub started_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
+    pub outcome: Option<Outcome>,
+    /// Its place in the queue (1: next) while it waits.
+    pub queue_position: Option<u64>,
+    /// Whether a cancel was asked for.
+    pub cancel_requested: bool,
+}
+
+/// A page of runs, newest first; `next_before` fetches the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunList {
+    pub runs: Vec<RunInfo>,
+    pub next_before: Option<i64>,
+}
+
+/// Something that happened to a run, as stored and streamed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// Queued, at this place.
+    Queued { position: u64 },
+    /// Sent to an executor.
+    Assigned { executor_id: String, attempt: u32 },
+    /// The executor started it.
+    Started { attempt: u32 },
+    /// Progress of the attempt under way.
+    Progress { attempt: u32, event: Event },
+    /// A cancel was asked for.
+    CancelRequested,
+    /// The executor of the attempt went away.
+    Lost { executor_id: String, attempt: u32, reason: String },
+    /// It waits to be tried again, not before this time.
+    Retrying { attempt: u32, not_before_ms: i64 },
+    /// The last event: its final state, and the executor's outcome when there is one.
+    Ended { state: String, outcome: Option<Outcome> },
+}
+
+impl RunEvent {
+    pub fn is_end(&self) -> bool {
+        matches!(self, RunEvent::Ended { .. })
+    }
+}
+
+/// A run event with its number (increasing within a run) and time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamedEvent {
+    pub id: i64,
+    pub at_ms: i64,
+    #[serde(flatten)]
+    pub event: RunEvent,
+}
+
+/// The answer to a cancel: `cancelled` when it was still queued, `cancelling` while the
+/// executor stops it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CancelAnswer {
+    pub state: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_events_are_flat_json() {
+        let event =
+            StreamedEvent { id: 7, at_ms: 1, event: RunEvent::Assigned { executor_id: "e".into(), attempt: 1 } };
+        let text = serde_json::to_string(&event).unwrap();
+        assert_eq!(text, r#"{"id":7,"at_ms":1,"kind":"assigned","executor_id":"e","attempt":1}"#);
+        let back: StreamedEvent = serde_json::from_str(&text).unwrap();
+        assert!(matches!(back.event, RunEvent::Assigned { attempt: 1, .. }));
+        let end =
+            serde_json::to_string(&RunEvent::Ended { state: "cancelled".into(), outcome: Some(Outcome::Cancelled) })
+                .unwrap();
+        assert_eq!(end, r#"{"kind":"ended","state":"cancelled","outcome":{"status":"cancelled"}}"#);
+    }
+}
