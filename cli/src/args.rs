@@ -58,32 +58,77 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
         /// Run on this executor instead of here: HOST:PORT, or an http(s):// or ws(s):// URL.
-        #[arg(long, value_name = "ADDRESS")]
+        #[arg(long, value_name = "ADDRESS", conflicts_with = "orchestrator")]
         executor: Option<String>,
+        /// Run through this orchestrator, on one of its executors: HOST:PORT or an
+        /// http(s):// URL.
+        #[arg(long, value_name = "URL")]
+        orchestrator: Option<String>,
+        /// With --orchestrator: a label the executor must carry, `key=value` (repeatable).
+        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_param, requires = "orchestrator")]
+        labels: Vec<(String, String)>,
         #[command(flatten)]
         remote: RemoteArgs,
     },
-    /// Cancel a queued or running execution on an executor.
+    /// Cancel a queued or running execution on an executor, or a run of an orchestrator.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["executor", "orchestrator"])))]
     Cancel {
         /// The executor: HOST:PORT, or an http(s):// or ws(s):// URL.
         #[arg(long, value_name = "ADDRESS")]
-        executor: String,
-        /// The id `aqueducts run --executor` printed.
+        executor: Option<String>,
+        /// The orchestrator: HOST:PORT or an http(s):// URL.
+        #[arg(long, value_name = "URL")]
+        orchestrator: Option<String>,
+        /// The id `aqueducts run --executor` or `--orchestrator` printed.
         #[arg(long, value_name = "ID")]
         execution_id: String,
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// The run history of an orchestrator, newest first; `runs show ID` for one run.
+    Runs {
+        #[command(subcommand)]
+        command: Option<RunsCommand>,
+        /// Only runs of this deployed pipeline.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// Only runs in this state: queued, assigned, running, succeeded, failed,
+        /// cancelled or lost.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many runs (up to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// The orchestrator: HOST:PORT or an http(s):// URL.
+        #[arg(long, value_name = "URL", env = "AQUEDUCTS_ORCHESTRATOR", global = true)]
+        orchestrator: Option<String>,
+        /// A key of the orchestrator (sent in the X-API-Key header).
+        #[arg(long, env = "AQUEDUCTS_API_KEY", hide_env_values = true, global = true)]
+        api_key: Option<String>,
+        /// Trust this PEM certificate for an https:// orchestrator.
+        #[arg(long, value_name = "PEM", global = true)]
+        ca_cert: Option<PathBuf>,
+    },
     /// Print the JSON schema of the pipeline format.
     Schema,
 }
 
+#[derive(clap::Subcommand)]
+pub enum RunsCommand {
+    /// One run: its state, executor, outcome and events.
+    Show {
+        /// The run's id.
+        id: String,
+    },
+}
+
 #[derive(clap::Args)]
 pub struct RemoteArgs {
-    /// The executor's API key (sent in the X-API-Key header).
+    /// The executor's or orchestrator's API key (sent in the X-API-Key header).
     #[arg(long, env = "AQUEDUCTS_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// Trust this PEM certificate for wss:// and https:// executors (e.g. a self-signed one).
+    /// Trust this PEM certificate for wss:// and https:// executors and orchestrators
+    /// (e.g. a self-signed one).
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,
 }

@@ -27,6 +27,7 @@ fn on_worker(
 mod args;
 mod error;
 mod graph;
+mod orchestrator;
 mod progress;
 mod remote;
 mod run;
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
         Command::Plan { spec, out, explain, format } => {
             on_worker(&runtime, async move { run::plan(&spec, out, explain, format).await })
         }
-        Command::Run { file, params, plan, max_memory, quiet, executor, remote } => {
+        Command::Run { file, params, plan, max_memory, quiet, executor, orchestrator, labels, remote } => {
             let input = match (file, plan) {
                 (Some(file), None) => Ok(run::Input::Spec(SpecArgs { file, params })),
                 (None, Some(plan)) if params.is_empty() => Ok(run::Input::Plan(plan)),
@@ -65,11 +66,20 @@ fn main() -> ExitCode {
                 }
                 _ => Err(CliError::Usage("give either --file or --plan".into())),
             };
+            let remote_run = executor.is_some() || orchestrator.is_some();
             match (input, executor) {
                 (Err(e), _) => Err(e),
-                (Ok(_), Some(_)) if max_memory > 0.0 => Err(CliError::Usage(
+                (Ok(_), _) if max_memory > 0.0 && remote_run => Err(CliError::Usage(
                     "--max-memory limits local runs; an executor's memory is set with its own --max-memory".into(),
                 )),
+                (Ok(input), None) if orchestrator.is_some() => {
+                    let target = orchestrator::OrchestratorArgs {
+                        orchestrator: orchestrator.unwrap_or_default(),
+                        api_key: remote.api_key,
+                        ca_cert: remote.ca_cert,
+                    };
+                    on_worker(&runtime, orchestrator::run(input, target, labels, quiet))
+                }
                 (Ok(input), Some(executor)) => {
                     let executor = remote::ExecutorArgs { executor, api_key: remote.api_key, ca_cert: remote.ca_cert };
                     on_worker(&runtime, remote::run(input, executor, quiet))
@@ -82,10 +92,32 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Cancel { executor, execution_id, remote } => {
-            let executor = remote::ExecutorArgs { executor, api_key: remote.api_key, ca_cert: remote.ca_cert };
-            on_worker(&runtime, remote::cancel(executor, execution_id))
-        }
+        Command::Cancel { executor, orchestrator, execution_id, remote } => match (executor, orchestrator) {
+            (Some(executor), _) => {
+                let executor = remote::ExecutorArgs { executor, api_key: remote.api_key, ca_cert: remote.ca_cert };
+                on_worker(&runtime, remote::cancel(executor, execution_id))
+            }
+            (None, orchestrator) => {
+                let target = orchestrator::OrchestratorArgs {
+                    orchestrator: orchestrator.unwrap_or_default(),
+                    api_key: remote.api_key,
+                    ca_cert: remote.ca_cert,
+                };
+                on_worker(&runtime, orchestrator::cancel(target, execution_id))
+            }
+        },
+        Command::Runs { command, pipeline, state, limit, orchestrator, api_key, ca_cert } => match orchestrator {
+            None => Err(CliError::Usage(
+                "`runs` needs --orchestrator (or AQUEDUCTS_ORCHESTRATOR): the orchestrator's address".into(),
+            )),
+            Some(orchestrator) => {
+                let target = orchestrator::OrchestratorArgs { orchestrator, api_key, ca_cert };
+                match command {
+                    Some(args::RunsCommand::Show { id }) => on_worker(&runtime, orchestrator::show_run(target, id)),
+                    None => on_worker(&runtime, orchestrator::list(target, pipeline, state, limit)),
+                }
+            }
+        },
         Command::Schema => {
             print!("{}", aqueducts_compiler::json_schema());
             Ok(())

@@ -387,3 +387,136 @@ fn managed_options_are_checked() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `aqueducts ARGS --orchestrator ADDRESS --api-key KEY` in `dir`, in the background.
+fn cli(dir: &Path, orchestrator: &Orchestrator, key: &str, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+        .args(args)
+        .args(["--orchestrator", &orchestrator.address, "--api-key", key])
+        .current_dir(dir)
+        .env_remove("AQUEDUCTS_API_KEY")
+        .env_remove("AQUEDUCTS_ORCHESTRATOR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finished(child: std::process::Child) -> (Option<i32>, String, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn the_cli_runs_through_an_orchestrator_as_it_runs_locally() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let _a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &["--label", "pool=x"]);
+    let _b = ManagedExecutor::start(data.path(), &orchestrator, "exec-b", &["--label", "pool=x"]);
+    // The client has the spec only; the data is where the executors are.
+    let client = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(data.path().join("examples/simple.yml")).unwrap();
+    std::fs::write(client.path().join("simple.yml"), &spec).unwrap();
+    let args = ["run", "-f", "simple.yml", "-p", "year=2024", "-p", "month=jan", "--label", "pool=x"];
+    let (code, stdout, stderr) = finished(cli(client.path(), &orchestrator, ADMIN_KEY, &args));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.lines().any(|l| l.starts_with("run ") && l.contains(" on orchestrator ")), "{stderr}");
+    assert!(stderr.contains("running on executor exec-"), "{stderr}");
+    let local = workspace();
+    let out = aqueducts(local.path(), &["run", "-f", "examples/simple.yml", "-p", "year=2024", "-p", "month=jan"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout, String::from_utf8_lossy(&out.stdout), "what stages show is the same");
+    assert!(stderr.lines().any(|l| l.starts_with("done: ")), "{stderr}");
+
+    // A broken spec: the same diagnostics and message as a local run, exit code 1.
+    std::fs::write(
+        client.path().join("broken.yml"),
+        "sources: []\nstages:\n  - name: s\n    query: SELECT nope FROM nowhere\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = finished(cli(client.path(), &orchestrator, ADMIN_KEY, &["run", "-f", "broken.yml"]));
+    assert_eq!(code, Some(1), "{stderr}");
+    let local_run = aqueducts(client.path(), &["run", "-f", "broken.yml"]);
+    assert_eq!(local_run.status.code(), Some(1));
+    assert_eq!(stderr, String::from_utf8_lossy(&local_run.stderr), "diagnostics read as a local run prints them");
+
+    // Twenty at once: all succeed, both executors work, never two runs at once on one.
+    std::fs::write(
+        client.path().join("count.yml"),
+        counting_spec(2_000_000, "./out/count_{{i}}.csv").replace("{{i}}", "${i}"),
+    )
+    .unwrap();
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            cli(client.path(), &orchestrator, ADMIN_KEY, &["run", "-q", "-f", "count.yml", "-p", &format!("i={i}")])
+        })
+        .collect();
+    for child in children {
+        let (code, _, stderr) = finished(child);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    for i in 0..20 {
+        let total = std::fs::read_to_string(data.path().join(format!("out/count_{i}.csv"))).unwrap();
+        assert_eq!(total.trim(), expected_total(2_000_000).to_string());
+    }
+    let (_, list) = orchestrator.api("GET", "/api/runs?state=succeeded&limit=100", None);
+    let runs = list["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 21);
+    for executor in ["exec-a", "exec-b"] {
+        let mut spans: Vec<(i64, i64)> = runs
+            .iter()
+            .filter(|r| r["executor_id"] == executor)
+            .map(|r| (r["started_ms"].as_i64().unwrap(), r["ended_ms"].as_i64().unwrap()))
+            .collect();
+        assert!(!spans.is_empty(), "{executor} ran some");
+        spans.sort();
+        assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "{executor} ran two at once: {spans:?}");
+    }
+
+    // History from the CLI.
+    let (code, stdout, stderr) =
+        finished(cli(client.path(), &orchestrator, ADMIN_KEY, &["runs", "--state", "succeeded", "--limit", "5"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 6, "a header and five runs: {stdout}");
+    assert!(stdout.lines().skip(1).all(|l| l.contains("succeeded")), "{stdout}");
+    let id = runs[0]["id"].as_str().unwrap();
+    let (code, stdout, stderr) = finished(cli(client.path(), &orchestrator, ADMIN_KEY, &["runs", "show", id]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(&format!("run        {id}")) && stdout.contains("outcome    succeeded"), "{stdout}");
+    assert!(stderr.contains("counted"), "the stored stage events are replayed: {stderr}");
+
+    // Cancel from the CLI, while it runs.
+    std::fs::write(client.path().join("slow.yml"), counting_spec(3_000_000_000, "./out/slow.csv")).unwrap();
+    let slow = cli(client.path(), &orchestrator, ADMIN_KEY, &["run", "-f", "slow.yml"]);
+    let id = loop {
+        let (_, list) = orchestrator.api("GET", "/api/runs?state=running", None);
+        if let Some(run) = list["runs"].as_array().unwrap().first() {
+            break run["id"].as_str().unwrap().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (code, stdout, stderr) =
+        finished(cli(client.path(), &orchestrator, ADMIN_KEY, &["cancel", "--execution-id", &id]));
+    assert_eq!((code, stdout.trim()), (Some(0), format!("cancelled run {id}").as_str()), "{stderr}");
+    let (code, _, stderr) = finished(slow);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cancelled: the run was stopped"), "{stderr}");
+
+    // A viewer reads the history and cannot run.
+    let viewer = std::process::Command::new(common::orchestrator::orchestrator_binary())
+        .args(["keys", "create", "--name", "viewer", "--role", "viewer", "--data-dir"])
+        .arg(orchestrator_dir.path())
+        .output()
+        .unwrap();
+    let viewer = String::from_utf8(viewer.stdout).unwrap().trim().to_string();
+    let (code, _, stderr) = finished(cli(client.path(), &orchestrator, &viewer, &["run", "-f", "slow.yml"]));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("a viewer key cannot submit runs"), "{stderr}");
+    let (code, _, stderr) = finished(cli(client.path(), &orchestrator, &viewer, &["runs"]));
+    assert_eq!(code, Some(0), "{stderr}");
+}

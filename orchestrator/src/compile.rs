@@ -69,10 +69,12 @@ pub async fn for_executor(
     options.file_store = Some(files.clone());
     options.odbc_describer = Arc::new(RemoteDescriber::new(relay));
     let report = check(&file, &options).await;
-    let errors: Vec<Diagnostic> =
-        report.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
-    let Some(spec) = report.spec.filter(|_| errors.is_empty()) else {
-        return Err(CompileError::Invalid(render_plain(&errors, &file)));
+    // Warnings too, as `aqueducts check` shows them: the CLI prints this text as is.
+    let shown: Vec<Diagnostic> =
+        report.diagnostics.iter().filter(|d| d.severity != Severity::Advice).cloned().collect();
+    let has_errors = shown.iter().any(|d| d.severity == Severity::Error);
+    let Some(spec) = report.spec.filter(|_| !has_errors) else {
+        return Err(CompileError::Invalid(render_plain(&shown, &file)));
     };
     let ctx = compile_context(&RunSettings::default()).map_err(|e| CompileError::Failed(e.to_string()))?;
     ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files);

@@ -1,0 +1,318 @@
+//! The CLI against an orchestrator: `run --orchestrator`, `cancel --orchestrator`,
+//! `runs` and `runs show`.
+//!
+//! A spec is sent as text and compiled by the orchestrator for the executor that runs
+//! it; its diagnostics come back rendered against the same text, so they read exactly
+//! as `aqueducts check` prints them. The run's events are followed over the API's event
+//! stream, resumed after the last one seen when the stream breaks, and shown with the
+//! same progress display as a local run.
+
+mod client;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use aqueducts_protocol::Outcome;
+use aqueducts_protocol::api::{CancelAnswer, RunEvent, RunInfo, RunList, SpecText, SubmitRun};
+use client::{ApiFailure, Client};
+use reqwest::Method;
+
+use crate::error::{CliError, CliResult};
+use crate::progress::{Mode, Progress};
+use crate::run::{Input, progress_mode, report_failure, report_success};
+
+/// Where the orchestrator is and how to prove who we are.
+pub struct OrchestratorArgs {
+    pub orchestrator: String,
+    pub api_key: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl OrchestratorArgs {
+    fn client(&self) -> CliResult<Client> {
+        let key = self.api_key.as_deref().ok_or_else(|| {
+            CliError::Usage("--orchestrator needs --api-key (or AQUEDUCTS_API_KEY): a key of the orchestrator".into())
+        })?;
+        Client::new(&self.orchestrator, key, self.ca_cert.as_deref()).map_err(CliError::Usage)
+    }
+}
+
+fn failed(failure: ApiFailure) -> CliError {
+    eprintln!("error: {failure}");
+    CliError::Failed
+}
+
+/// How many times a broken event stream is resumed before giving up.
+const RESUMES: u32 = 30;
+
+/// `aqueducts run --orchestrator`: submits, follows, and exits as a local run would.
+pub async fn run(input: Input, target: OrchestratorArgs, labels: Vec<(String, String)>, quiet: bool) -> CliResult {
+    let client = target.client()?;
+    let labels: BTreeMap<String, String> = labels.into_iter().collect();
+    let submitted = match input {
+        Input::Spec(spec) => {
+            let (file, options) = spec.load()?;
+            let format = match file.format {
+                aqueducts_compiler::SpecFormat::Yaml => "yaml",
+                aqueducts_compiler::SpecFormat::Json => "json",
+                aqueducts_compiler::SpecFormat::Toml => "toml",
+            };
+            let body = SubmitRun {
+                spec: SpecText { text: file.text.to_string(), format: format.into(), name: Some(file.name.clone()) },
+                params: options.params,
+                labels,
+                retries: 0,
+            };
+            let body = serde_json::to_vec(&body).map_err(|e| CliError::Usage(e.to_string()))?;
+            match client.call::<RunInfo>(Method::POST, "/api/runs", Some(("application/json", body))).await {
+                Err(ApiFailure::Status { diagnostics: Some(diagnostics), .. }) => {
+                    eprint!("{diagnostics}");
+                    eprintln!("error: {} has errors", file.name);
+                    return Err(CliError::Failed);
+                }
+                other => other.map_err(failed)?,
+            }
+        }
+        Input::Plan(path) => {
+            let bytes =
+                std::fs::read(&path).map_err(|e| CliError::Usage(format!("cannot read `{}`: {e}", path.display())))?;
+            let query: String = labels
+                .iter()
+                .map(|(key, value)| format!("label={}", url_encode(&format!("{key}={value}"))))
+                .collect::<Vec<_>>()
+                .join("&");
+            let path = if query.is_empty() { "/api/runs".to_string() } else { format!("/api/runs?{query}") };
+            client
+                .call::<RunInfo>(Method::POST, &path, Some(("application/octet-stream", bytes)))
+                .await
+                .map_err(failed)?
+        }
+    };
+    // Printed even with --quiet: it is what `aqueducts cancel` needs.
+    eprintln!("run {} on orchestrator {}", submitted.id, client.base());
+    follow(&client, &submitted.id, quiet).await
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Shows a run's events until it ends; Ctrl-C asks the orchestrator to cancel it.
+async fn follow(client: &Client, run_id: &str, quiet: bool) -> CliResult {
+    // Shared by the event stream and the Ctrl-C handler (never at the same moment;
+    // locks because the future moves between worker threads).
+    let progress = Mutex::new(Progress::new(progress_mode(quiet)));
+    let last = AtomicI64::new(0);
+    let end: Mutex<Option<(String, Option<Outcome>)>> = Mutex::new(None);
+    let mut interrupted = false;
+    let mut resumes = 0;
+    while end.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+        let stream = client.follow_events(run_id, last.load(Ordering::Relaxed), |event| {
+            last.store(event.id, Ordering::Relaxed);
+            show(
+                &mut progress.lock().unwrap_or_else(|p| p.into_inner()),
+                event.event,
+                &mut end.lock().unwrap_or_else(|p| p.into_inner()),
+            );
+        });
+        let result = tokio::select! {
+            result = stream => result,
+            _ = tokio::signal::ctrl_c() => {
+                if interrupted {
+                    progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
+                    eprintln!("interrupted again: leaving; the orchestrator goes on cancelling run {run_id}");
+                    return Err(CliError::Failed);
+                }
+                interrupted = true;
+                let note = match client.call::<CancelAnswer>(Method::POST, &format!("/api/runs/{run_id}/cancel"), None).await {
+                    Ok(_) => "interrupted: cancelling the run".to_string(),
+                    Err(failure) => format!("interrupted, but the cancel failed: {failure}"),
+                };
+                progress.lock().unwrap_or_else(|p| p.into_inner()).note(&note);
+                continue;
+            }
+        };
+        match result {
+            Ok(_) if end.lock().unwrap_or_else(|p| p.into_inner()).is_some() => break,
+            Ok(_) | Err(ApiFailure::Transport(_)) if resumes < RESUMES => {
+                // The stream broke (an orchestrator restarting): resume after the last event.
+                resumes += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Ok(_) => {
+                progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
+                eprintln!(
+                    "error: the orchestrator's event stream of run {run_id} keeps breaking; see `aqueducts runs show {run_id}`"
+                );
+                return Err(CliError::Failed);
+            }
+            Err(failure) => {
+                progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
+                return Err(failed(failure));
+            }
+        }
+    }
+    progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    let (state, outcome) = end.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
+    match (state.as_str(), outcome) {
+        (_, Some(Outcome::Succeeded { summary })) => report_success(&summary, quiet),
+        (_, Some(Outcome::Failed { message, memory_limit, destination_changed, .. })) => {
+            report_failure(&message, memory_limit, destination_changed, "the executor's --max-memory")
+        }
+        (_, Some(Outcome::Cancelled)) | ("cancelled", None) => {
+            eprintln!("cancelled: the run was stopped and the destination left as it was");
+            Err(CliError::Failed)
+        }
+        ("lost", _) => {
+            eprintln!(
+                "error: the run was lost: its executor went away and it had no retries left; its destination is as it was"
+            );
+            Err(CliError::Failed)
+        }
+        (state, None) => {
+            eprintln!("error: the run ended {state}");
+            Err(CliError::Failed)
+        }
+    }
+}
+
+fn show(progress: &mut Progress, event: RunEvent, end: &mut Option<(String, Option<Outcome>)>) {
+    match event {
+        RunEvent::Queued { position } => {
+            let ahead = position.saturating_sub(1);
+            progress.note(&format!("queued: position {position} ({ahead} ahead)"));
+        }
+        RunEvent::Assigned { executor_id, attempt } => {
+            progress.note(&format!("running on executor {executor_id} (attempt {attempt})"))
+        }
+        RunEvent::Started { .. } => progress.note("started"),
+        RunEvent::Progress { event, .. } => progress.on_event(event),
+        RunEvent::CancelRequested => progress.note("cancel requested"),
+        RunEvent::Lost { executor_id, reason, .. } => {
+            progress.note(&format!("executor {executor_id} was lost: {reason}"))
+        }
+        RunEvent::Retrying { attempt, .. } => progress.note(&format!("the run waits for attempt {attempt}")),
+        RunEvent::Ended { state, outcome } => *end = Some((state, outcome)),
+    }
+}
+
+/// `aqueducts cancel --orchestrator`.
+pub async fn cancel(target: OrchestratorArgs, run_id: String) -> CliResult {
+    let client = target.client()?;
+    let answer =
+        client.call::<CancelAnswer>(Method::POST, &format!("/api/runs/{run_id}/cancel"), None).await.map_err(failed)?;
+    if answer.state == "cancelled" {
+        println!("cancelled run {run_id}");
+        return Ok(());
+    }
+    // Running: wait (a while) for its executor to stop it.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        let run = client.call::<RunInfo>(Method::GET, &format!("/api/runs/{run_id}"), None).await.map_err(failed)?;
+        if ["succeeded", "failed", "cancelled", "lost"].contains(&run.state.as_str()) {
+            if run.state == "cancelled" {
+                println!("cancelled run {run_id}");
+                return Ok(());
+            }
+            eprintln!("error: run {run_id} ended {} before it could be cancelled", run.state);
+            return Err(CliError::Failed);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("error: run {run_id} is still being cancelled after 30 s; see `aqueducts runs show {run_id}`");
+    Err(CliError::Failed)
+}
+
+/// `aqueducts runs`: the history, newest first.
+pub async fn list(target: OrchestratorArgs, pipeline: Option<String>, state: Option<String>, limit: u32) -> CliResult {
+    let client = target.client()?;
+    let mut query = vec![format!("limit={limit}")];
+    if let Some(pipeline) = pipeline {
+        query.push(format!("pipeline={}", url_encode(&pipeline)));
+    }
+    if let Some(state) = state {
+        query.push(format!("state={}", url_encode(&state)));
+    }
+    let list =
+        client.call::<RunList>(Method::GET, &format!("/api/runs?{}", query.join("&")), None).await.map_err(failed)?;
+    println!("{:<36}  {:<20}  {:<9}  {:<16}  {:<24}  DURATION", "ID", "PIPELINE", "STATE", "EXECUTOR", "CREATED");
+    for run in list.runs {
+        let duration = match (run.started_ms, run.ended_ms) {
+            (Some(start), Some(end)) => format!("{:.1} s", (end - start) as f64 / 1000.0),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<36}  {:<20}  {:<9}  {:<16}  {:<24}  {duration}",
+            run.id,
+            run.pipeline.as_deref().unwrap_or("-"),
+            run.state,
+            run.executor_id.as_deref().unwrap_or("-"),
+            timestamp(run.created_ms),
+        );
+    }
+    Ok(())
+}
+
+/// `aqueducts runs show ID`: a run and its events.
+pub async fn show_run(target: OrchestratorArgs, run_id: String) -> CliResult {
+    let client = target.client()?;
+    let run = client.call::<RunInfo>(Method::GET, &format!("/api/runs/{run_id}"), None).await.map_err(failed)?;
+    println!("run        {}", run.id);
+    println!("state      {}", run.state);
+    if let Some(pipeline) = &run.pipeline {
+        println!("pipeline   {pipeline} (version {})", run.pipeline_version.unwrap_or_default());
+    }
+    println!("trigger    {}", run.trigger);
+    println!(
+        "executor   {} (attempt {} of {})",
+        run.executor_id.as_deref().unwrap_or("-"),
+        run.attempt,
+        run.retries + 1
+    );
+    println!("created    {}", timestamp(run.created_ms));
+    if let Some(position) = run.queue_position {
+        println!("queued     position {position}");
+    }
+    if !run.labels.is_empty() {
+        let labels: Vec<String> = run.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("labels     {}", labels.join(", "));
+    }
+    if let Some(outcome) = &run.outcome {
+        match outcome {
+            Outcome::Succeeded { summary } => println!(
+                "outcome    succeeded: {} stages, {} rows written",
+                summary.stages,
+                summary.rows_written.map_or("-".into(), |rows| rows.to_string())
+            ),
+            Outcome::Failed { stage, message, .. } => {
+                println!(
+                    "outcome    failed{}: {message}",
+                    stage.as_ref().map(|s| format!(" in stage {s}")).unwrap_or_default()
+                )
+            }
+            Outcome::Cancelled => println!("outcome    cancelled"),
+        }
+    }
+    // The stored events, replayed as a run shows them (a live run is not waited for).
+    let mut progress = Progress::new(Mode::Lines);
+    let mut end = None;
+    if ["succeeded", "failed", "cancelled", "lost"].contains(&run.state.as_str()) {
+        client.follow_events(&run_id, 0, |event| show(&mut progress, event.event, &mut end)).await.map_err(failed)?;
+    }
+    progress.finish();
+    Ok(())
+}
+
+/// Milliseconds since the epoch, as an RFC 3339 time in UTC.
+fn timestamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
