@@ -240,7 +240,7 @@ impl std::fmt::Debug for Options {
 }
 
 /// A URL without the user and password it may carry.
-fn without_userinfo(url: &str) -> String {
+pub fn without_userinfo(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
             let authority_end = rest.find('/').unwrap_or(rest.len());

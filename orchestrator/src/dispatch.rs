@@ -37,44 +37,118 @@ pub async fn run(orchestrator: Arc<Orchestrator>) {
 }
 
 async fn round(orchestrator: &Arc<Orchestrator>) -> Result<(), DbError> {
-    for run in runs::queued(&orchestrator.db, ROUND).await? {
-        let avoid: Vec<String> = if run.attempt > 0 {
-            runs::attempts(&orchestrator.db, &run.id).await?.into_iter().map(|a| a.executor_id).collect()
-        } else {
-            Vec::new()
-        };
-        let Some(executor) = orchestrator.executors.reserve(&run.labels, &avoid, &run.id) else { continue };
-        let attempt = match runs::assign(&orchestrator.db, &run.id, &executor).await {
-            Ok(Some(attempt)) => attempt,
-            Ok(None) => {
-                orchestrator.executors.free(&executor, &run.id);
-                continue;
-            }
-            Err(error) => {
-                orchestrator.executors.free(&executor, &run.id);
-                return Err(error);
-            }
-        };
-        let reference = RunRef { run_id: run.id.clone(), attempt };
-        orchestrator.executors.set_attempt(&executor, &reference);
-        let assigned = RunEvent::Assigned { executor_id: executor.clone(), attempt };
-        orchestrator.events.append(&orchestrator.db, &run.id, attempt, None, &assigned).await?;
-        tracing::info!(run_id = %run.id, attempt, executor_id = %executor, "assigned a run");
-        // Compiling asks the executor for its files: off the dispatcher, which goes on.
-        let orchestrator = orchestrator.clone();
-        tokio::spawn(async move { send(&orchestrator, run, reference, executor).await });
+    // Page through the whole queue while executors are idle: runs no executor fits do
+    // not hold back those behind them.
+    let mut after = 0;
+    loop {
+        if orchestrator.executors.counts().0 == 0 {
+            return Ok(());
+        }
+        let page = runs::queued(&orchestrator.db, after, ROUND).await?;
+        let full = page.len() as i64 == ROUND;
+        for run in page {
+            after = run.seq;
+            place(orchestrator, run).await?;
+        }
+        if !full {
+            return Ok(());
+        }
     }
+}
+
+/// Gives `run` to an executor that fits, if one is idle.
+async fn place(orchestrator: &Arc<Orchestrator>, run: Run) -> Result<(), DbError> {
+    let avoid: Vec<String> = if run.attempt > 0 {
+        runs::attempts(&orchestrator.db, &run.id).await?.into_iter().map(|a| a.executor_id).collect()
+    } else {
+        Vec::new()
+    };
+    let Some(executor) = orchestrator.executors.reserve(&run.labels, &avoid, &run.id) else { return Ok(()) };
+    let attempt = match runs::assign(&orchestrator.db, &run.id, &executor).await {
+        Ok(Some(attempt)) => attempt,
+        Ok(None) => {
+            orchestrator.executors.free(&executor, &run.id);
+            return Ok(());
+        }
+        Err(error) => {
+            orchestrator.executors.free(&executor, &run.id);
+            return Err(error);
+        }
+    };
+    let reference = RunRef { run_id: run.id.clone(), attempt };
+    orchestrator.executors.set_attempt(&executor, &reference);
+    let assigned = RunEvent::Assigned { executor_id: executor.clone(), attempt };
+    if let Err(error) = orchestrator.events.append(&orchestrator.db, &run.id, attempt, None, &assigned).await {
+        // The run goes on; its history misses this line.
+        tracing::error!(%error, run_id = %run.id, "cannot record an assignment");
+    }
+    tracing::info!(run_id = %run.id, attempt, executor_id = %executor, "assigned a run");
+    // Compiling asks the executor for its files: off the dispatcher, which goes on.
+    let orchestrator = orchestrator.clone();
+    tokio::spawn(async move { send(&orchestrator, run, reference, executor).await });
     Ok(())
+}
+
+/// Puts an assigned run back in the queue (the attempt uncounted) and frees its executor.
+async fn give_back(orchestrator: &Orchestrator, run_id: &str, attempt: u32, executor: &str) {
+    orchestrator.executors.free(executor, run_id);
+    if let Err(error) = runs::unassign(&orchestrator.db, run_id, attempt).await {
+        tracing::error!(%error, %run_id, "cannot put a run back in the queue");
+    }
+    orchestrator.wake.notify_one();
 }
 
 /// Compiles the run for `executor` when it is a spec, and sends it.
 async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, executor: String) {
+    let connection = orchestrator.executors.connection(&executor);
     let artifact = match &run.work {
-        Work::Artifact(bytes) => Ok(bytes.clone()),
+        Work::Artifact(bytes) if !bytes.is_empty() => Ok(bytes.clone()),
+        Work::Artifact(_) => match runs::artifact(&orchestrator.db, &run.id).await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(CompileError::Failed("the run's artifact is gone".into())),
+            Err(error) => Err(CompileError::Failed(error.to_string())),
+        },
         Work::Spec { text, format, name } => {
             compile::for_executor(orchestrator, &executor, name, text, format, &run.params).await
         }
     };
+    // A spec that seemed broken while the executor's connection changed may only have
+    // missed the executor's answers: tried again rather than failed.
+    let artifact = match artifact {
+        Err(CompileError::Invalid(_)) if orchestrator.executors.connection(&executor) != connection => {
+            Err(CompileError::Failed(format!("the connection to executor {executor} changed while compiling")))
+        }
+        other => other,
+    };
+    // What happened while compiling: a cancel, or the run taken back.
+    let current = match runs::get(&orchestrator.db, &run.id).await {
+        Ok(Some(current)) => current,
+        Ok(None) | Err(_) => return give_back(orchestrator, &run.id, reference.attempt, &executor).await,
+    };
+    if current.state != RunState::Assigned || current.attempt != reference.attempt {
+        orchestrator.executors.free(&executor, &run.id);
+        orchestrator.wake.notify_one();
+        return;
+    }
+    if current.cancel_requested {
+        let cancelled = runs::transition(
+            &orchestrator.db,
+            &run.id,
+            reference.attempt,
+            RunState::Assigned,
+            RunState::Cancelled,
+            None,
+        )
+        .await;
+        if matches!(cancelled, Ok(true)) {
+            let ended =
+                RunEvent::Ended { state: "cancelled".into(), outcome: Some(aqueducts_protocol::Outcome::Cancelled) };
+            let _ = orchestrator.events.append(&orchestrator.db, &run.id, reference.attempt, None, &ended).await;
+        }
+        orchestrator.executors.free(&executor, &run.id);
+        orchestrator.wake.notify_one();
+        return;
+    }
     let failure = match artifact {
         Ok(artifact) => match assign_frame(&reference, &artifact) {
             Some(frame) => {
@@ -88,10 +162,7 @@ async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, exe
                     return;
                 } else {
                     // Its connection is gone: the run waits for another executor.
-                    let _ = runs::unassign(&orchestrator.db, &run.id, reference.attempt).await;
-                    orchestrator.executors.free(&executor, &run.id);
-                    orchestrator.wake.notify_one();
-                    return;
+                    return give_back(orchestrator, &run.id, reference.attempt, &executor).await;
                 }
             }
             None => Some("the run id is too long for an assignment".to_string()),
@@ -102,17 +173,15 @@ async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, exe
         Err(CompileError::Failed(message)) => {
             // Not the spec's fault: the run waits for another try.
             tracing::warn!(run_id = %run.id, executor_id = %executor, %message, "cannot compile a run; it waits again");
-            let _ = runs::unassign(&orchestrator.db, &run.id, reference.attempt).await;
-            orchestrator.executors.free(&executor, &run.id);
-            return;
+            return give_back(orchestrator, &run.id, reference.attempt, &executor).await;
         }
     };
     if let Some(message) = failure {
         tracing::warn!(run_id = %run.id, executor_id = %executor, %message, "a run cannot be sent");
+        orchestrator.executors.free(&executor, &run.id);
         if let Err(error) = ingest::fail(orchestrator, &run.id, reference.attempt, RunState::Assigned, message).await {
             tracing::error!(%error, run_id = %run.id, "cannot record a failed run");
         }
-        orchestrator.executors.free(&executor, &run.id);
         orchestrator.wake.notify_one();
     }
 }

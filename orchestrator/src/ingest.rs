@@ -119,8 +119,12 @@ pub async fn report(
 ) -> Result<bool, DbError> {
     let db = &orchestrator.db;
     if runs::attempt_executor(db, &run.run_id, run.attempt).await?.as_deref() != Some(executor) {
-        // Not its run: acknowledged so that it is not sent again, and dropped.
+        // Not its run (an attempt taken back and given to another): acknowledged so
+        // that it is not sent again, dropped, and stopped if it still runs.
         tracing::warn!(executor_id = %executor, run_id = %run.run_id, attempt = run.attempt, "dropped a report on a run this executor was not given");
+        if !matches!(report, RunReport::Finished { .. }) {
+            orchestrator.executors.send_json(executor, &OrchestratorMessage::Cancel { run_id: run.run_id.clone() });
+        }
         return Ok(true);
     }
     let event = match &report {
@@ -190,19 +194,25 @@ pub async fn assign_reply(
         return Ok(());
     }
     match answer {
-        AssignAnswer::Accepted => {}
+        AssignAnswer::Accepted => {
+            // A cancel asked while the assignment travelled reaches it now.
+            if runs::get(db, &run.run_id).await?.is_some_and(|current| current.cancel_requested) {
+                orchestrator.executors.send_json(executor, &OrchestratorMessage::Cancel { run_id: run.run_id.clone() });
+            }
+        }
         AssignAnswer::Busy => {
-            // Its view of itself wins: it stays busy until it says otherwise.
+            // Its view of itself wins: it gets nothing until a heartbeat says it is idle.
             tracing::info!(executor_id = %executor, run_id = %run.run_id, "the executor was busy; the run waits again");
-            runs::unassign(db, &run.run_id, run.attempt).await?;
             orchestrator.executors.free(executor, &run.run_id);
+            orchestrator.executors.busy_elsewhere(executor);
+            runs::unassign(db, &run.run_id, run.attempt).await?;
             orchestrator.wake.notify_one();
         }
         AssignAnswer::Refused { message } => {
             tracing::warn!(executor_id = %executor, run_id = %run.run_id, %message, "the executor refused a run");
-            fail(orchestrator, &run.run_id, run.attempt, RunState::Assigned, message).await?;
             orchestrator.executors.free(executor, &run.run_id);
             orchestrator.wake.notify_one();
+            fail(orchestrator, &run.run_id, run.attempt, RunState::Assigned, message).await?;
         }
     }
     Ok(())

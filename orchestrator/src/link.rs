@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aqueducts_protocol::managed::{
-    Delivered, ExecutorReport, Hello, MAX_LABELS, OrchestratorMessage, RunRef, is_plain_name,
-};
+use aqueducts_protocol::managed::{Delivered, ExecutorReport, Hello, MAX_LABELS, OrchestratorMessage, is_plain_name};
 use aqueducts_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, State};
@@ -158,7 +156,14 @@ async fn serve(orchestrator: Arc<Orchestrator>, socket: WebSocket) {
     // and a run it still works on keeps it busy.
     let mut delivered = Vec::new();
     let mut running = None;
+    let mut held_here = Vec::new();
     for held in &hello.held {
+        // Only attempts given to this executor: another's run is not confirmed by it.
+        let owner = crate::db::runs::attempt_executor(&orchestrator.db, &held.run.run_id, held.run.attempt).await;
+        if !matches!(&owner, Ok(Some(owner)) if *owner == id) {
+            continue;
+        }
+        held_here.push(held.run.clone());
         let seq = ingest::recorded_upto(&orchestrator, &held.run).await.unwrap_or(0);
         delivered.push(Delivered { run: held.run.clone(), seq });
         if !held.finished {
@@ -188,8 +193,7 @@ async fn serve(orchestrator: Arc<Orchestrator>, socket: WebSocket) {
         "executor registered"
     );
     orchestrator.wake.notify_one();
-    let held: Vec<RunRef> = hello.held.iter().map(|held| held.run.clone()).collect();
-    ingest::confirm_held(&orchestrator, &id, &held, registered_ms).await;
+    ingest::confirm_held(&orchestrator, &id, &held_here, registered_ms).await;
     // Cancels asked for while it was away reach it now.
     ingest::resend_cancels(&orchestrator, &id).await;
 
@@ -213,7 +217,10 @@ async fn serve(orchestrator: Arc<Orchestrator>, socket: WebSocket) {
             None | Some(Ok(Message::Close(_))) => break "the executor closed the connection".to_string(),
             Some(Err(error)) => break error.to_string(),
             Some(Ok(Message::Text(text))) => match serde_json::from_str::<ExecutorReport>(text.as_str()) {
-                Ok(ExecutorReport::Heartbeat { .. } | ExecutorReport::Hello(_)) => {}
+                Ok(ExecutorReport::Heartbeat { running, .. }) => {
+                    orchestrator.executors.heartbeat(&id, running.as_ref())
+                }
+                Ok(ExecutorReport::Hello(_)) => {}
                 Ok(ExecutorReport::RunReport { run, seq, report }) => {
                     match ingest::report(&orchestrator, &id, &run, seq, report).await {
                         Ok(true) => send(&OrchestratorMessage::Ack { run, seq }),
@@ -242,7 +249,7 @@ async fn serve(orchestrator: Arc<Orchestrator>, socket: WebSocket) {
         }
     };
     orchestrator.executors.disconnected(&id, connection);
-    relay::disconnected(&orchestrator, &id);
+    relay::disconnected(&orchestrator, &id, connection);
     tracing::warn!(executor_id = %id, %reason, "executor disconnected");
     drop(writer_tx);
     writer.abort();

@@ -67,6 +67,8 @@ impl Registry {
             .get(&hello.executor_id)
             .filter(|entry| entry.hello.boot_id == hello.boot_id)
             .and_then(|entry| entry.running.clone());
+        // Reconnecting does not move an executor to the front of the line.
+        let last_assigned = inner.get(&hello.executor_id).and_then(|entry| entry.last_assigned);
         inner.insert(
             hello.executor_id.clone(),
             Entry {
@@ -77,7 +79,7 @@ impl Registry {
                 last_heard_ms: now_ms(),
                 since_ms: now_ms(),
                 disconnected_at: None,
-                last_assigned: None,
+                last_assigned,
             },
         );
         Ok(())
@@ -90,6 +92,30 @@ impl Registry {
         {
             entry.link = None;
             entry.disconnected_at = Some(Instant::now());
+        }
+    }
+
+    /// The number of `id`'s current connection.
+    pub fn connection(&self, id: &str) -> Option<u64> {
+        self.inner().get(id).and_then(|entry| entry.link.as_ref().map(|(connection, _)| *connection))
+    }
+
+    /// `id` said it is busy with something this registry does not know of: it gets no
+    /// run until a heartbeat says it runs nothing.
+    pub fn busy_elsewhere(&self, id: &str) {
+        if let Some(entry) = self.inner().get_mut(id) {
+            entry.running = Some(RunRef { run_id: String::new(), attempt: 0 });
+        }
+    }
+
+    /// A heartbeat of `id` running `running`: an executor held back by
+    /// [`Registry::busy_elsewhere`] is free again once it runs nothing.
+    pub fn heartbeat(&self, id: &str, running: Option<&RunRef>) {
+        if let Some(entry) = self.inner().get_mut(id)
+            && running.is_none()
+            && entry.running.as_ref().is_some_and(|run| run.run_id.is_empty())
+        {
+            entry.running = None;
         }
     }
 
@@ -154,10 +180,15 @@ impl Registry {
 
     /// Sends a message on `id`'s connection; false when it has none.
     pub fn send(&self, id: &str, message: Message) -> bool {
-        match self.inner().get(id).and_then(|entry| entry.link.as_ref()) {
-            Some((_, writer)) => writer.send(message).is_ok(),
-            None => false,
-        }
+        self.send_on(id, message).is_some()
+    }
+
+    /// Sends a message on `id`'s connection; the connection's number, `None` when it
+    /// has none.
+    pub fn send_on(&self, id: &str, message: Message) -> Option<u64> {
+        let inner = self.inner();
+        let (connection, writer) = inner.get(id)?.link.as_ref()?;
+        writer.send(message).ok().map(|()| *connection)
     }
 
     pub fn send_json(&self, id: &str, message: &OrchestratorMessage) -> bool {
@@ -220,7 +251,7 @@ impl Registry {
                 datafusion_version: entry.hello.datafusion_version.clone(),
                 max_memory_bytes: entry.hello.max_memory_bytes,
                 features: entry.hello.features.clone(),
-                running: entry.running.clone().filter(|run| run.attempt > 0),
+                running: entry.running.clone().filter(|run| run.attempt > 0 && !run.run_id.is_empty()),
                 last_heard_ms: entry.last_heard_ms,
                 since_ms: entry.since_ms,
             })

@@ -15,6 +15,7 @@ use std::time::Duration;
 use aqueducts_compiler::remote::{Reply, StoreRelay};
 use aqueducts_protocol::managed::OrchestratorMessage;
 use aqueducts_protocol::{StoreAnswer, StoreOperation, parse_get_reply_frame};
+use axum::extract::ws::Message;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
@@ -24,22 +25,25 @@ use crate::state::Orchestrator;
 /// How long one store operation may take (a read is at most a few MiB).
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A request waiting for its answer: the connection it went out on, and the waiter.
+type Waiting = (u64, oneshot::Sender<Reply>);
+
 /// Requests waiting for an answer, by executor and request number.
 #[derive(Default)]
 pub struct Relays {
-    pending: Mutex<HashMap<(String, u64), oneshot::Sender<Reply>>>,
+    pending: Mutex<HashMap<(String, u64), Waiting>>,
     next: AtomicU64,
 }
 
 impl Relays {
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), oneshot::Sender<Reply>>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), Waiting>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// An answer from `executor`; one nobody asked for is ignored.
 pub fn answer(orchestrator: &Orchestrator, executor: &str, request: u64, answer: StoreAnswer) {
-    if let Some(waiting) = orchestrator.relays.pending().remove(&(executor.to_string(), request)) {
+    if let Some((_, waiting)) = orchestrator.relays.pending().remove(&(executor.to_string(), request)) {
         let _ = waiting.send(Reply::Answer(answer));
     }
 }
@@ -47,14 +51,15 @@ pub fn answer(orchestrator: &Orchestrator, executor: &str, request: u64, answer:
 /// A binary frame from `executor`: the bytes of a read.
 pub fn answer_bytes(orchestrator: &Orchestrator, executor: &str, frame: &[u8]) {
     let Some((request, bytes)) = parse_get_reply_frame(frame) else { return };
-    if let Some(waiting) = orchestrator.relays.pending().remove(&(executor.to_string(), request)) {
+    if let Some((_, waiting)) = orchestrator.relays.pending().remove(&(executor.to_string(), request)) {
         let _ = waiting.send(Reply::Bytes(Bytes::copy_from_slice(bytes)));
     }
 }
 
-/// `executor`'s connection ended: its requests fail now.
-pub fn disconnected(orchestrator: &Orchestrator, executor: &str) {
-    orchestrator.relays.pending().retain(|(owner, _), _| owner != executor);
+/// `executor`'s connection `connection` ended: the requests sent on it fail now
+/// (those sent on a newer connection of the same executor wait on).
+pub fn disconnected(orchestrator: &Orchestrator, executor: &str, connection: u64) {
+    orchestrator.relays.pending().retain(|(owner, _), (sent_on, _)| owner != executor || *sent_on != connection);
 }
 
 /// The compiler's view of one executor's files and databases.
@@ -70,10 +75,21 @@ impl StoreRelay for LinkRelay {
             let request = orchestrator.relays.next.fetch_add(1, Ordering::Relaxed);
             let key = (executor.clone(), request);
             let (tx, rx) = oneshot::channel();
-            orchestrator.relays.pending().insert(key.clone(), tx);
-            if !orchestrator.executors.send_json(&executor, &OrchestratorMessage::Store { request, operation }) {
-                orchestrator.relays.pending().remove(&key);
-                return Err(format!("executor {executor} is not connected"));
+            let text =
+                serde_json::to_string(&OrchestratorMessage::Store { request, operation }).map_err(|e| e.to_string())?;
+            // Registered before sending (the answer may come at once), with the
+            // connection it goes out on once known.
+            orchestrator.relays.pending().insert(key.clone(), (u64::MAX, tx));
+            match orchestrator.executors.send_on(&executor, Message::Text(text.into())) {
+                Some(connection) => {
+                    if let Some(entry) = orchestrator.relays.pending().get_mut(&key) {
+                        entry.0 = connection;
+                    }
+                }
+                None => {
+                    orchestrator.relays.pending().remove(&key);
+                    return Err(format!("executor {executor} is not connected"));
+                }
             }
             match tokio::time::timeout(STORE_TIMEOUT, rx).await {
                 Ok(Ok(reply)) => Ok(reply),

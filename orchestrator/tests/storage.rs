@@ -35,9 +35,17 @@ async fn storage_contract(url: &str, backend: Backend) {
     assert_eq!(first.retries, 2);
     assert_eq!(first.attempt, 0);
     assert_eq!(second.work, Work::Artifact(vec![0, 1, 2, 255]));
+    assert_eq!(runs::artifact(&db, &second.id).await.unwrap(), Some(vec![0, 1, 2, 255]));
+    assert_eq!(runs::artifact(&db, &first.id).await.unwrap(), None);
     assert_eq!(second.pipeline, None);
-    let queued: Vec<String> = runs::queued(&db, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    let queued: Vec<String> = runs::queued(&db, 0, 10).await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(queued, [first.id.clone(), second.id.clone()]);
+    // Lists leave the artifact's bytes in the database.
+    let light = runs::queued(&db, first.seq, 10).await.unwrap();
+    assert_eq!(
+        light.iter().map(|r| (r.id.clone(), r.work.clone())).collect::<Vec<_>>(),
+        [(second.id.clone(), Work::Artifact(Vec::new()))]
+    );
 
     // One trigger key queues one run.
     assert!(runs::insert(&db, &new_run(Some("schedule:1@1000")), None).await.unwrap().is_some());
@@ -127,7 +135,7 @@ async fn storage_contract(url: &str, backend: Backend) {
     // Opened again (migrations run again and change nothing): everything is there.
     let db = aqueducts_orchestrator::db::open(url).await.unwrap();
     assert_eq!(runs::get(&db, &first.id).await.unwrap().unwrap().state, RunState::Succeeded);
-    assert_eq!(runs::queued(&db, 10).await.unwrap().len(), 3);
+    assert_eq!(runs::queued(&db, 0, 10).await.unwrap().len(), 3);
     assert!(keys::revoke(&db, "ci-viewer").await.unwrap());
     assert_eq!(keys::lookup(&db, &key).await.unwrap(), None);
     assert!(!keys::revoke(&db, "ci-viewer").await.unwrap());

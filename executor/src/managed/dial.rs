@@ -44,11 +44,10 @@ impl DialError {
 }
 
 pub async fn dial(target: &Target) -> Result<Socket, DialError> {
-    let mut request = target
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| DialError::Unreachable(format!("`{}` is not a usable address: {e}", target.url)))?;
+    let mut request = target.url.as_str().into_client_request().map_err(|e| {
+        let url = crate::options::without_userinfo(&target.url);
+        DialError::Unreachable(format!("`{url}` is not a usable address: {e}"))
+    })?;
     let mut key: HeaderValue = target
         .api_key
         .parse()

@@ -140,19 +140,31 @@ async fn serve(
             }
         })
     };
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + interval, interval);
-    let mut last_heard = Instant::now();
-    loop {
-        let frame = tokio::select! {
-            frame = stream.next() => frame,
-            _ = heartbeat.tick() => {
-                if last_heard.elapsed() > timeout {
-                    return lost(format!("heard nothing for {} ms", timeout.as_millis()), true);
-                }
+    // Heartbeats go from a task of their own: reading may wait while store requests
+    // are served, and the orchestrator must still hear from this executor.
+    let heartbeats = {
+        let (managed, control) = (managed.clone(), control.clone());
+        tokio::spawn(async move {
+            let mut heartbeat = tokio::time::interval_at(Instant::now() + interval, interval);
+            loop {
+                heartbeat.tick().await;
                 control.send(&ExecutorReport::Heartbeat {
                     running: managed.running(),
                     unacknowledged: managed.outbox.unacknowledged(),
                 });
+            }
+        })
+    };
+    let _stop_heartbeats = AbortOnDrop(heartbeats);
+    let mut silence_check = tokio::time::interval_at(Instant::now() + interval, interval);
+    let mut last_heard = Instant::now();
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = silence_check.tick() => {
+                if last_heard.elapsed() > timeout {
+                    return lost(format!("heard nothing for {} ms", timeout.as_millis()), true);
+                }
                 continue;
             }
             _ = writer_gone.cancelled() => return lost("cannot write to the orchestrator".into(), true),
@@ -175,6 +187,15 @@ async fn serve(
             },
             Some(Ok(_)) => {}
         }
+    }
+}
+
+/// Stops a task when dropped (when the connection's loop returns).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -74,6 +74,8 @@ impl Managed {
 /// Dials the orchestrator and serves it, reconnecting forever.
 pub async fn serve_managed(options: Options, executor: Arc<Executor>) -> Result<(), ServeError> {
     let url = options.orchestrator_url.clone().unwrap_or_default();
+    // For logs: without a user and password the URL may carry.
+    let shown_url = crate::options::without_userinfo(&url);
     let state_dir = options
         .state_dir
         .clone()
@@ -93,11 +95,11 @@ pub async fn serve_managed(options: Options, executor: Arc<Executor>) -> Result<
         max_message_bytes: executor.max_message_bytes,
     };
     if url.starts_with("ws://") && !is_loopback(&url) {
-        tracing::warn!(%url, "the executor key goes to the orchestrator in clear text; use wss://");
+        tracing::warn!(url = %shown_url, "the executor key goes to the orchestrator in clear text; use wss://");
     }
     tracing::info!(
         executor_id = %executor.id,
-        orchestrator = %url,
+        orchestrator = %shown_url,
         labels = ?managed.labels,
         allowed_locations = ?executor.allowed.entries(),
         max_memory_bytes = ?executor.settings.max_memory,
@@ -108,7 +110,7 @@ pub async fn serve_managed(options: Options, executor: Arc<Executor>) -> Result<
     let mut attempt: u64 = 0;
     loop {
         attempt += 1;
-        tracing::info!(attempt, url = %url, "connecting to the orchestrator");
+        tracing::info!(attempt, url = %shown_url, "connecting to the orchestrator");
         let refused = match dial::dial(&target).await {
             Err(error) => {
                 let refused = error.refused();

@@ -9,7 +9,7 @@ use aqueducts_protocol::api::{CancelAnswer, RunEvent, RunInfo, RunList, Streamed
 use aqueducts_protocol::managed::{OrchestratorMessage, is_plain_name};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -67,12 +67,11 @@ fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), ApiFailure> {
 /// `POST /api/runs`: a spec (JSON) or an artifact (octet-stream).
 pub async fn submit(
     State(orchestrator): State<Arc<Orchestrator>>,
-    caller: Caller,
+    Submitter(caller): Submitter,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
-    caller.require(Role::Operator, "submit runs")?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let new_run = if content_type.starts_with("application/octet-stream") {
         aqueducts_runtime::artifact::check_header(&body)
@@ -130,6 +129,23 @@ pub async fn submit(
     let run = queue(&orchestrator, &new_run).await?.ok_or_else(|| ApiFailure::internal("a run id repeated"))?;
     tracing::info!(run_id = %run.id, by = %caller.name, "run submitted");
     Ok((StatusCode::CREATED, Json(info(&orchestrator, &run).await?)).into_response())
+}
+
+/// A caller allowed to submit runs, checked before the body is read (a viewer's
+/// upload is refused before it is received).
+pub struct Submitter(Caller);
+
+impl FromRequestParts<Arc<Orchestrator>> for Submitter {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        orchestrator: &Arc<Orchestrator>,
+    ) -> Result<Self, ApiFailure> {
+        let caller = Caller::from_request_parts(parts, orchestrator).await?;
+        caller.require(Role::Operator, "submit runs")?;
+        Ok(Submitter(caller))
+    }
 }
 
 /// Queues a run, records its place, and wakes the dispatcher; `None` when its trigger
@@ -284,7 +300,16 @@ pub async fn events(
             for stored in batch {
                 cursor = stored.id;
                 let Ok(event) = serde_json::from_str::<RunEvent>(&stored.body) else { continue };
-                let end = event.is_end();
+                let end = match &event {
+                    // A run taken for lost may get its true outcome later: only the
+                    // `ended` that matches the run's state is the last.
+                    RunEvent::Ended { state, .. } => runs::get(&orchestrator.db, &id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_none_or(|run| run.state.name() == state.as_str()),
+                    _ => false,
+                };
                 let streamed = StreamedEvent { id: stored.id, at_ms: stored.at_ms, event };
                 let data = serde_json::to_string(&streamed).unwrap_or_default();
                 if tx.send(SseEvent::default().id(stored.id.to_string()).data(data)).await.is_err() {

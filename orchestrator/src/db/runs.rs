@@ -63,7 +63,13 @@ impl RunState {
 /// What a run runs: a spec compiled for its executor, or a compiled artifact.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Work {
-    Spec { text: String, format: String, name: String },
+    Spec {
+        text: String,
+        format: String,
+        name: String,
+    },
+    /// The artifact's bytes; empty when the run was read without them (lists and the
+    /// queue leave them in the database: [`artifact`] reads them).
     Artifact(Vec<u8>),
 }
 
@@ -111,9 +117,18 @@ fn json_map(text: &str) -> Result<BTreeMap<String, String>, DbError> {
     serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("a run's map: {e}")))
 }
 
+/// [`RUN_COLUMNS`] without the artifact's bytes (which may be hundreds of MiB), for
+/// reading many runs.
+fn light_columns() -> String {
+    RUN_COLUMNS.replace("artifact,", "CASE WHEN artifact IS NULL THEN NULL ELSE CAST(1 AS BIGINT) END AS has_artifact,")
+}
+
 fn run_from(row: &AnyRow) -> Result<Run, DbError> {
     let state: String = row.try_get("state")?;
-    let artifact: Option<Vec<u8>> = row.try_get("artifact")?;
+    let artifact: Option<Vec<u8>> = match row.try_get::<Option<i64>, _>("has_artifact") {
+        Ok(marker) => marker.map(|_| Vec::new()),
+        Err(_) => row.try_get("artifact")?,
+    };
     let work = match artifact {
         Some(bytes) => Work::Artifact(bytes),
         None => Work::Spec {
@@ -204,12 +219,21 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Run>, DbError> {
     row.as_ref().map(run_from).transpose()
 }
 
-/// Queued runs that may start now, oldest first.
-pub async fn queued(db: &Db, limit: i64) -> Result<Vec<Run>, DbError> {
+/// The artifact of run `id`, if it runs one.
+pub async fn artifact(db: &Db, id: &str) -> Result<Option<Vec<u8>>, DbError> {
+    let row = sqlx::query("SELECT artifact FROM runs WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
+    Ok(row.map(|row| row.try_get::<Option<Vec<u8>>, _>(0)).transpose()?.flatten())
+}
+
+/// Queued runs that may start now, oldest first, after sequence number `after`
+/// (without their artifacts' bytes).
+pub async fn queued(db: &Db, after: i64, limit: i64) -> Result<Vec<Run>, DbError> {
     let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS} FROM runs WHERE state = 'queued' AND not_before_ms <= $1 ORDER BY seq LIMIT $2"
+        "SELECT {} FROM runs WHERE state = 'queued' AND not_before_ms <= $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        light_columns()
     ))
     .bind(now_ms())
+    .bind(after)
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
@@ -226,8 +250,9 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Run>, DbError> {
     let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR pipeline = $2) \
-         AND seq < $3 ORDER BY seq DESC LIMIT $4"
+        "SELECT {} FROM runs WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR pipeline = $2) \
+         AND seq < $3 ORDER BY seq DESC LIMIT $4",
+        light_columns()
     ))
     .bind(state.map(|s| s.name().to_string()))
     .bind(pipeline.map(str::to_string))
