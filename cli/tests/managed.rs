@@ -520,3 +520,41 @@ fn the_cli_runs_through_an_orchestrator_as_it_runs_locally() {
     let (code, _, stderr) = finished(cli(client.path(), &orchestrator, &viewer, &["runs"]));
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn executors_and_clients_reach_a_tls_orchestrator_with_a_private_certificate() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = orchestrator_dir.path().join("cert.pem");
+    let key = orchestrator_dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let orchestrator = Orchestrator::start(orchestrator_dir.path(), &["--tls-cert", cert, "--tls-key", key]);
+    let port = orchestrator.address.rsplit(':').next().unwrap().to_string();
+    let url = format!("wss://localhost:{port}/ws/executor/register");
+    // Without the certificate the executor cannot trust the orchestrator, and says so.
+    let untrusting = ManagedExecutor::spawn(data.path(), &url, EXECUTOR_KEY, "untrusting", &[]);
+    untrusting.process.wait_for("cannot reach the orchestrator", 1, |e| {
+        e["fields"]["error"].as_str().is_some_and(|error| error.to_ascii_lowercase().contains("certificate"))
+    });
+    drop(untrusting);
+    let _trusting = ManagedExecutor::spawn(data.path(), &url, EXECUTOR_KEY, "trusting", &["--ca-cert", cert]);
+    orchestrator.wait_registered("trusting", 1);
+
+    let client = tempfile::tempdir().unwrap();
+    std::fs::write(client.path().join("count.yml"), counting_spec(500, "./out/tls.csv")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aqueducts"))
+        .args(["run", "-q", "-f", "count.yml", "--api-key", ADMIN_KEY, "--ca-cert", cert])
+        .args(["--orchestrator", &format!("https://localhost:{port}")])
+        .current_dir(client.path())
+        .env_remove("AQUEDUCTS_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("out/tls.csv")).unwrap().trim(),
+        expected_total(500).to_string()
+    );
+}
