@@ -85,6 +85,29 @@ pub enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Deploy a pipeline to an orchestrator as a new version of NAME, after checking it
+    /// on one of its executors.
+    Deploy {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// The pipeline's name (letters, digits, `.`, `_`, `-`).
+        #[arg(long)]
+        name: String,
+        /// The orchestrator: HOST:PORT or an http(s):// URL.
+        #[arg(long, value_name = "URL")]
+        orchestrator: String,
+        /// A label the executors of its runs must carry, `key=value` (repeatable).
+        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_param)]
+        labels: Vec<(String, String)>,
+        /// Tries on another executor when an executor is lost.
+        #[arg(long, default_value_t = 0)]
+        retries: u32,
+        /// Runs of it at once, at most.
+        #[arg(long, default_value_t = 1)]
+        max_concurrent: u32,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// The run history of an orchestrator, newest first; `runs show ID` for one run.
     Runs {
         #[command(subcommand)]

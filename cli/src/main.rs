@@ -106,6 +106,12 @@ fn main() -> ExitCode {
                 on_worker(&runtime, orchestrator::cancel(target, execution_id))
             }
         },
+        Command::Deploy { spec, name, orchestrator, labels, retries, max_concurrent, remote } => {
+            let target =
+                orchestrator::OrchestratorArgs { orchestrator, api_key: remote.api_key, ca_cert: remote.ca_cert };
+            let settings = orchestrator::DeploySettings { name, labels, retries, max_concurrent };
+            on_worker(&runtime, orchestrator::deploy(spec, target, settings))
+        }
         Command::Runs { command, pipeline, state, limit, orchestrator, api_key, ca_cert } => match orchestrator {
             None => Err(CliError::Usage(
                 "`runs` needs --orchestrator (or AQUEDUCTS_ORCHESTRATOR): the orchestrator's address".into(),

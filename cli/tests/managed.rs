@@ -558,3 +558,113 @@ fn executors_and_clients_reach_a_tls_orchestrator_with_a_private_certificate() {
         expected_total(500).to_string()
     );
 }
+
+#[test]
+fn pipelines_are_deployed_in_versions_and_triggered() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let client = tempfile::tempdir().unwrap();
+    let spec = "sources: []
+stages:
+  - name: counted
+    query: SELECT sum(value % 7) AS total FROM range(${rows})
+destination:
+  type: file
+  name: out
+  location: ./out/${tag}.csv
+  format: {type: csv, options: {has_header: false}}
+";
+    std::fs::write(client.path().join("nightly.yml"), spec).unwrap();
+    let deploy = |file: &str, extra: &[&str]| {
+        let mut args = vec!["deploy", "-f", file, "--name", "nightly", "-p", "rows=1000", "-p", "tag=default"];
+        args.extend_from_slice(extra);
+        finished(cli(client.path(), &orchestrator, ADMIN_KEY, &args))
+    };
+    // Nothing to check it on yet.
+    let (code, _, stderr) = deploy("nightly.yml", &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no connected executor fits"), "{stderr}");
+    let _a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
+    let _b = ManagedExecutor::start(data.path(), &orchestrator, "exec-b", &[]);
+    let (code, stdout, stderr) = deploy("nightly.yml", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("deployed nightly version 1 (sha256 ") && stdout.contains("checked on executor exec-"),
+        "{stdout}"
+    );
+    // A broken spec is refused with its diagnostics, as a local run would print them.
+    std::fs::write(
+        client.path().join("broken.yml"),
+        "sources: []\nstages:\n  - name: s\n    query: SELECT nope FROM nowhere\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = deploy("broken.yml", &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("unknown table `nowhere`") && stderr.contains("error: broken.yml has errors"), "{stderr}");
+    let (code, stdout, stderr) = deploy("nightly.yml", &["--max-concurrent", "1", "-p", "rows=20000000"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("deployed nightly version 2 "), "{stdout}");
+    let (status, shown) = orchestrator.api("GET", "/api/pipelines/nightly", None);
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!((shown["version"].as_i64(), shown["params"]["rows"].as_str()), (Some(2), Some("20000000")));
+    assert_eq!(shown["versions"].as_array().unwrap().len(), 2);
+    let (_, first) = orchestrator.api("GET", "/api/pipelines/nightly?version=1", None);
+    assert_eq!(first["params"]["rows"], "1000");
+
+    // Webhooks: parameters over the defaults; one run per Idempotency-Key.
+    let trigger = |tag: &str, key: Option<&str>| {
+        let headers = key.map(|k| format!("Idempotency-Key: {k}\r\n")).unwrap_or_default();
+        let body = json!({"params": {"tag": tag}}).to_string().into_bytes();
+        let (status, body) = common::orchestrator::http_with(
+            &orchestrator.address,
+            "POST",
+            "/api/pipelines/nightly/trigger",
+            Some(ADMIN_KEY),
+            Some(("application/json", body)),
+            &headers,
+        );
+        (status, serde_json::from_str::<serde_json::Value>(&body).unwrap_or(json!(body)))
+    };
+    let ids: Vec<String> = ["t1", "t2", "t3"]
+        .iter()
+        .map(|tag| {
+            let (status, run) = trigger(tag, Some(&format!("delivery-{tag}")));
+            assert_eq!(status, 201, "{run}");
+            assert_eq!((run["pipeline"].as_str(), run["pipeline_version"].as_i64()), (Some("nightly"), Some(2)));
+            run["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let (status, again) = trigger("t1", Some("delivery-t1"));
+    assert_eq!(status, 409, "{again}");
+    let mut spans = Vec::new();
+    for (id, tag) in ids.iter().zip(["t1", "t2", "t3"]) {
+        let run = orchestrator.wait_final(id, Duration::from_secs(120));
+        assert_eq!(run["state"], "succeeded", "{run}");
+        assert_eq!(run["trigger"], "webhook");
+        spans.push((run["started_ms"].as_i64().unwrap(), run["ended_ms"].as_i64().unwrap()));
+        let total = std::fs::read_to_string(data.path().join(format!("out/{tag}.csv"))).unwrap();
+        assert_eq!(total.trim(), expected_total(20_000_000).to_string());
+    }
+    spans.sort();
+    assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "max_concurrent 1: runs never overlap: {spans:?}");
+    // A run by name over the API, and the history by pipeline.
+    let (status, run) = orchestrator.api(
+        "POST",
+        "/api/runs",
+        Some(&json!({"pipeline": "nightly", "params": {"tag": "api", "rows": "10"}})),
+    );
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(orchestrator.wait_final(run["id"].as_str().unwrap(), Duration::from_secs(60))["state"], "succeeded");
+    let (code, stdout, _) = finished(cli(client.path(), &orchestrator, ADMIN_KEY, &["runs", "--pipeline", "nightly"]));
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout.lines().filter(|l| l.contains("nightly")).count(), 4, "{stdout}");
+
+    // Deleted: gone from the list, its history kept.
+    assert_eq!(orchestrator.api("DELETE", "/api/pipelines/nightly", None).0, 204);
+    assert_eq!(orchestrator.api("GET", "/api/pipelines/nightly", None).0, 404);
+    assert_eq!(orchestrator.api("GET", "/api/pipelines", None).1, json!([]));
+    assert_eq!(trigger("t4", None).0, 404);
+    let (_, history) = orchestrator.api("GET", "/api/runs?pipeline=nightly", None);
+    assert_eq!(history["runs"].as_array().unwrap().len(), 4);
+}

@@ -16,8 +16,8 @@ use aqueducts_protocol::managed::{RunRef, assign_frame};
 use axum::extract::ws::Message;
 
 use crate::compile::{self, CompileError};
-use crate::db::DbError;
 use crate::db::runs::{self, Run, RunState, Work};
+use crate::db::{DbError, pipelines};
 use crate::ingest;
 use crate::state::Orchestrator;
 
@@ -56,8 +56,17 @@ async fn round(orchestrator: &Arc<Orchestrator>) -> Result<(), DbError> {
     }
 }
 
-/// Gives `run` to an executor that fits, if one is idle.
+/// Gives `run` to an executor that fits, if one is idle and its pipeline may run
+/// another at once.
 async fn place(orchestrator: &Arc<Orchestrator>, run: Run) -> Result<(), DbError> {
+    if let Some((name, version)) = &run.pipeline {
+        let max_concurrent = pipelines::version(&orchestrator.db, name, *version)
+            .await?
+            .map_or(1, |version| version.settings.max_concurrent.max(1));
+        if pipelines::running(&orchestrator.db, name).await? >= max_concurrent {
+            return Ok(());
+        }
+    }
     let avoid: Vec<String> = if run.attempt > 0 {
         runs::attempts(&orchestrator.db, &run.id).await?.into_iter().map(|a| a.executor_id).collect()
     } else {

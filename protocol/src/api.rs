@@ -22,7 +22,13 @@ pub const EXECUTORS_PATH: &str = "/api/executors";
 /// and retries in the query: `?label=pool=eu&retries=1`.)
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SubmitRun {
-    pub spec: SpecText,
+    /// The spec to run; or `pipeline`.
+    #[serde(default)]
+    pub spec: Option<SpecText>,
+    /// A deployed pipeline to run (its current version, its parameters overridden by
+    /// `params`); or `spec`.
+    #[serde(default)]
+    pub pipeline: Option<String>,
     /// Template parameters (`--param`).
     #[serde(default)]
     pub params: BTreeMap<String, String>,
@@ -32,6 +38,62 @@ pub struct SubmitRun {
     /// How many times to try again on another executor when an executor is lost.
     #[serde(default)]
     pub retries: u32,
+}
+
+/// `PUT /api/pipelines/{name}`: a new version of a deployed pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineDeploy {
+    pub spec: SpecText,
+    /// Default parameters of its runs.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// The labels an executor must carry to run it.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Tries on another executor after an executor is lost.
+    #[serde(default)]
+    pub retries: u32,
+    /// Runs of it at once, at most (default 1: runs never overlap).
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
+}
+
+/// A deployed pipeline's version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PipelineInfo {
+    pub name: String,
+    pub version: i64,
+    pub spec_hash: String,
+    pub spec: SpecText,
+    pub params: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub retries: u32,
+    pub max_concurrent: u32,
+    /// The executor the spec was checked on when deployed.
+    pub checked_on: Option<String>,
+    pub deployed_ms: i64,
+    pub deployed_by: String,
+    /// Its versions, newest first (with `GET /api/pipelines/{name}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<VersionInfo>,
+}
+
+/// One version in a pipeline's history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VersionInfo {
+    pub version: i64,
+    pub spec_hash: String,
+    pub deployed_ms: i64,
+    pub deployed_by: String,
+}
+
+/// `POST /api/pipelines/{name}/trigger`: a run of the current version.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TriggerRun {
+    /// Parameters over the pipeline's defaults.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
 }
 
 /// A spec's text as the user wrote it: diagnostics point into it.

@@ -1,5 +1,5 @@
 //! The CLI against an orchestrator: `run --orchestrator`, `cancel --orchestrator`,
-//! `runs` and `runs show`.
+//! `deploy`, `runs` and `runs show`.
 //!
 //! A spec is sent as text and compiled by the orchestrator for the executor that runs
 //! it; its diagnostics come back rendered against the same text, so they read exactly
@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use aqueducts_protocol::Outcome;
-use aqueducts_protocol::api::{CancelAnswer, RunEvent, RunInfo, RunList, SpecText, SubmitRun};
+use aqueducts_protocol::api::{
+    CancelAnswer, PipelineDeploy, PipelineInfo, RunEvent, RunInfo, RunList, SpecText, SubmitRun,
+};
 use client::{ApiFailure, Client};
 use reqwest::Method;
 
@@ -55,13 +57,14 @@ pub async fn run(input: Input, target: OrchestratorArgs, labels: Vec<(String, St
     let submitted = match input {
         Input::Spec(spec) => {
             let (file, options) = spec.load()?;
-            let format = match file.format {
-                aqueducts_compiler::SpecFormat::Yaml => "yaml",
-                aqueducts_compiler::SpecFormat::Json => "json",
-                aqueducts_compiler::SpecFormat::Toml => "toml",
-            };
+            let format = format_name(file.format);
             let body = SubmitRun {
-                spec: SpecText { text: file.text.to_string(), format: format.into(), name: Some(file.name.clone()) },
+                spec: Some(SpecText {
+                    text: file.text.to_string(),
+                    format: format.into(),
+                    name: Some(file.name.clone()),
+                }),
+                pipeline: None,
                 params: options.params,
                 labels,
                 retries: 0,
@@ -201,6 +204,57 @@ fn show(progress: &mut Progress, event: RunEvent, end: &mut Option<(String, Opti
         }
         RunEvent::Retrying { attempt, .. } => progress.note(&format!("the run waits for attempt {attempt}")),
         RunEvent::Ended { state, outcome } => *end = Some((state, outcome)),
+    }
+}
+
+/// What a deployment sets besides the spec.
+pub struct DeploySettings {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub retries: u32,
+    pub max_concurrent: u32,
+}
+
+/// `aqueducts deploy`: a new version, checked by the orchestrator on an executor first.
+pub async fn deploy(spec: crate::args::SpecArgs, target: OrchestratorArgs, settings: DeploySettings) -> CliResult {
+    let client = target.client()?;
+    let (file, options) = spec.load()?;
+    let body = PipelineDeploy {
+        spec: SpecText {
+            text: file.text.to_string(),
+            format: format_name(file.format).into(),
+            name: Some(file.name.clone()),
+        },
+        params: options.params,
+        labels: settings.labels.into_iter().collect(),
+        retries: settings.retries,
+        max_concurrent: Some(settings.max_concurrent),
+    };
+    let body = serde_json::to_vec(&body).map_err(|e| CliError::Usage(e.to_string()))?;
+    let path = format!("/api/pipelines/{}", url_encode(&settings.name));
+    match client.call::<PipelineInfo>(Method::PUT, &path, Some(("application/json", body))).await {
+        Ok(deployed) => {
+            let checked = deployed.checked_on.map(|on| format!(" checked on executor {on}")).unwrap_or_default();
+            println!(
+                "deployed {} version {} (sha256 {}){checked}",
+                deployed.name, deployed.version, deployed.spec_hash
+            );
+            Ok(())
+        }
+        Err(ApiFailure::Status { diagnostics: Some(diagnostics), .. }) => {
+            eprint!("{diagnostics}");
+            eprintln!("error: {} has errors", file.name);
+            Err(CliError::Failed)
+        }
+        Err(failure) => Err(failed(failure)),
+    }
+}
+
+fn format_name(format: aqueducts_compiler::SpecFormat) -> &'static str {
+    match format {
+        aqueducts_compiler::SpecFormat::Yaml => "yaml",
+        aqueducts_compiler::SpecFormat::Json => "json",
+        aqueducts_compiler::SpecFormat::Toml => "toml",
     }
 }
 

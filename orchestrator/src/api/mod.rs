@@ -1,6 +1,7 @@
 //! The HTTP API's routes; one module per resource.
 
 pub mod executors;
+pub mod pipelines;
 pub mod runs;
 
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub fn router(orchestrator: Arc<Orchestrator>) -> Router {
         .route(&format!("{RUNS_PATH}/{{id}}"), get(runs::show))
         .route(&format!("{RUNS_PATH}/{{id}}/cancel"), post(runs::cancel))
         .route(&format!("{RUNS_PATH}/{{id}}/events"), get(runs::events))
+        .route("/api/pipelines", get(pipelines::list))
+        .route("/api/pipelines/{name}", get(pipelines::show).put(pipelines::deploy).delete(pipelines::delete))
+        .route("/api/pipelines/{name}/trigger", post(pipelines::trigger))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(orchestrator)
 }

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aqueducts_protocol::api::{CancelAnswer, RunEvent, RunInfo, RunList, StreamedEvent, SubmitRun};
+use aqueducts_protocol::api::{CancelAnswer, RunEvent, RunInfo, RunList, SpecText, StreamedEvent, SubmitRun};
 use aqueducts_protocol::managed::{OrchestratorMessage, is_plain_name};
 use axum::Json;
 use axum::body::Bytes;
@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::auth::Caller;
 use crate::compile::{self, CompileError};
 use crate::db::keys::Role;
+use crate::db::pipelines;
 use crate::db::runs::{self, NewRun, Run, RunState, Work};
 use crate::error::ApiFailure;
 use crate::state::Orchestrator;
@@ -90,35 +91,21 @@ pub async fn submit(
         let submitted: SubmitRun =
             serde_json::from_slice(&body).map_err(|e| bad_request(format!("the body is not a run: {e}")))?;
         check_labels(&submitted.labels)?;
-        let format = submitted.spec.format.to_ascii_lowercase();
-        if compile::format_named(&format).is_none() {
-            return Err(bad_request(format!("`{format}` is not a spec format: use yaml, json or toml")));
-        }
-        let name = submitted.spec.name.clone().unwrap_or_else(|| format!("spec.{format}"));
-        // Checked now against an executor that could run it, so that a broken spec is
-        // refused with its diagnostics; compiled again for the executor that runs it.
-        if let Some(executor) = orchestrator.executors.any_fitting(&submitted.labels) {
-            let compiled = compile::for_executor(
-                &orchestrator,
-                &executor,
-                &name,
-                &submitted.spec.text,
-                &format,
-                &submitted.params,
-            )
-            .await;
-            if let Err(CompileError::Invalid(diagnostics)) = compiled {
-                return Err(ApiFailure::invalid(format!("{name} has errors"), diagnostics));
+        match (submitted.spec, submitted.pipeline) {
+            (Some(spec), None) => {
+                let (format, name) = checked_spec(&orchestrator, &spec, &submitted.params, &submitted.labels).await?;
+                NewRun {
+                    pipeline: None,
+                    trigger_kind: "api".into(),
+                    trigger_key: None,
+                    work: Work::Spec { text: spec.text, format, name },
+                    params: submitted.params,
+                    labels: submitted.labels,
+                    retries: submitted.retries,
+                }
             }
-        }
-        NewRun {
-            pipeline: None,
-            trigger_kind: "api".into(),
-            trigger_key: None,
-            work: Work::Spec { text: submitted.spec.text, format, name },
-            params: submitted.params,
-            labels: submitted.labels,
-            retries: submitted.retries,
+            (None, Some(pipeline)) => pipeline_run(&orchestrator, &pipeline, submitted.params, "api", None).await?,
+            _ => return Err(bad_request("give either `spec` or `pipeline`")),
         }
     } else {
         return Err(ApiFailure::new(
@@ -146,6 +133,52 @@ impl FromRequestParts<Arc<Orchestrator>> for Submitter {
         caller.require(Role::Operator, "submit runs")?;
         Ok(Submitter(caller))
     }
+}
+
+/// Checks a spec against a connected executor its labels fit (when one is connected),
+/// so that a broken spec is refused with its diagnostics; its format and name.
+pub async fn checked_spec(
+    orchestrator: &Arc<Orchestrator>,
+    spec: &SpecText,
+    params: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> Result<(String, String), ApiFailure> {
+    let format = spec.format.to_ascii_lowercase();
+    if compile::format_named(&format).is_none() {
+        return Err(bad_request(format!("`{format}` is not a spec format: use yaml, json or toml")));
+    }
+    let name = spec.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("spec.{format}"));
+    if let Some(executor) = orchestrator.executors.any_fitting(labels) {
+        let compiled = compile::for_executor(orchestrator, &executor, &name, &spec.text, &format, params).await;
+        if let Err(CompileError::Invalid(diagnostics)) = compiled {
+            return Err(ApiFailure::invalid(format!("{name} has errors"), diagnostics));
+        }
+    }
+    Ok((format, name))
+}
+
+/// A run of the current version of pipeline `name`, its parameters over the defaults.
+pub async fn pipeline_run(
+    orchestrator: &Orchestrator,
+    name: &str,
+    params: BTreeMap<String, String>,
+    trigger_kind: &str,
+    trigger_key: Option<String>,
+) -> Result<NewRun, ApiFailure> {
+    let version = pipelines::get(&orchestrator.db, name, None)
+        .await?
+        .ok_or_else(|| ApiFailure::not_found(format!("deployed pipeline `{name}`")))?;
+    let mut merged = version.settings.params.clone();
+    merged.extend(params);
+    Ok(NewRun {
+        pipeline: Some((version.name.clone(), version.version)),
+        trigger_kind: trigger_kind.into(),
+        trigger_key,
+        work: Work::Spec { text: version.spec, format: version.spec_format, name: version.settings.spec_name.clone() },
+        params: merged,
+        labels: version.settings.labels.clone(),
+        retries: version.settings.retries,
+    })
 }
 
 /// Queues a run, records its place, and wakes the dispatcher; `None` when its trigger

@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod migrations;
+pub mod pipelines;
 pub mod pool;
 pub mod runs;
 

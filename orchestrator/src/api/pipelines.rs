@@ -1,0 +1,199 @@
+//! `/api/pipelines`: deploy, show, list and delete named pipelines, and run one from a
+//! webhook.
+
+use std::sync::Arc;
+
+use aqueducts_protocol::api::{PipelineDeploy, PipelineInfo, SpecText, TriggerRun, VersionInfo};
+use aqueducts_protocol::managed::is_plain_name;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::runs::{checked_spec, info, pipeline_run, queue};
+use crate::auth::Caller;
+use crate::db::keys::Role;
+use crate::db::pipelines::{self, Settings, Version};
+use crate::error::ApiFailure;
+use crate::state::Orchestrator;
+
+fn pipeline_info(version: Version) -> PipelineInfo {
+    let settings = version.settings;
+    PipelineInfo {
+        name: version.name,
+        version: version.version,
+        spec_hash: version.spec_hash,
+        spec: SpecText { text: version.spec, format: version.spec_format, name: Some(settings.spec_name) },
+        params: settings.params,
+        labels: settings.labels,
+        retries: settings.retries,
+        max_concurrent: settings.max_concurrent,
+        checked_on: settings.checked_on,
+        deployed_ms: version.created_ms,
+        deployed_by: settings.deployed_by,
+        versions: Vec::new(),
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ApiFailure> {
+    if is_plain_name(name) {
+        return Ok(());
+    }
+    Err(ApiFailure::new(
+        StatusCode::BAD_REQUEST,
+        format!("`{name}` cannot name a pipeline: use 1 to 128 letters, digits, `.`, `_` or `-`"),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeployQuery {
+    /// `false` deploys without checking the spec on an executor.
+    check: Option<bool>,
+}
+
+/// `PUT /api/pipelines/{name}`: a new version, checked first on an executor its labels
+/// fit.
+pub async fn deploy(
+    State(orchestrator): State<Arc<Orchestrator>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(query): Query<DeployQuery>,
+    body: Bytes,
+) -> Result<Json<PipelineInfo>, ApiFailure> {
+    caller.require(Role::Operator, "deploy pipelines")?;
+    check_name(&name)?;
+    let deploy: PipelineDeploy = serde_json::from_slice(&body)
+        .map_err(|e| ApiFailure::new(StatusCode::BAD_REQUEST, format!("the body is not a deployment: {e}")))?;
+    let max_concurrent = deploy.max_concurrent.unwrap_or(1);
+    if max_concurrent == 0 {
+        return Err(ApiFailure::new(StatusCode::BAD_REQUEST, "max_concurrent must be at least 1"));
+    }
+    let checked_on = if query.check.unwrap_or(true) {
+        let Some(executor) = orchestrator.executors.any_fitting(&deploy.labels) else {
+            return Err(ApiFailure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no connected executor fits the pipeline's labels to check it on; start one, or deploy with ?check=false",
+            ));
+        };
+        Some(executor)
+    } else {
+        None
+    };
+    let (format, spec_name) = match &checked_on {
+        Some(_) => checked_spec(&orchestrator, &deploy.spec, &deploy.params, &deploy.labels).await?,
+        None => {
+            let format = deploy.spec.format.to_ascii_lowercase();
+            (format.clone(), deploy.spec.name.clone().unwrap_or_else(|| format!("{name}.{format}")))
+        }
+    };
+    let hash: String = Sha256::digest(deploy.spec.text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let settings = Settings {
+        params: deploy.params,
+        labels: deploy.labels,
+        retries: deploy.retries,
+        max_concurrent,
+        checked_on,
+        deployed_by: caller.name.clone(),
+        spec_name,
+    };
+    let version = pipelines::deploy(&orchestrator.db, &name, &deploy.spec.text, &format, &hash, &settings).await?;
+    tracing::info!(pipeline = %name, version, by = %caller.name, "pipeline deployed");
+    let stored = pipelines::get(&orchestrator.db, &name, Some(version))
+        .await?
+        .ok_or_else(|| ApiFailure::internal("a deployed version is gone"))?;
+    Ok(Json(pipeline_info(stored)))
+}
+
+/// `GET /api/pipelines`: the current version of each.
+pub async fn list(
+    State(orchestrator): State<Arc<Orchestrator>>,
+    _caller: Caller,
+) -> Result<Json<Vec<PipelineInfo>>, ApiFailure> {
+    Ok(Json(pipelines::list(&orchestrator.db).await?.into_iter().map(pipeline_info).collect()))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ShowQuery {
+    version: Option<i64>,
+}
+
+/// `GET /api/pipelines/{name}[?version=N]`: a version and the list of all versions.
+pub async fn show(
+    State(orchestrator): State<Arc<Orchestrator>>,
+    _caller: Caller,
+    Path(name): Path<String>,
+    Query(query): Query<ShowQuery>,
+) -> Result<Json<PipelineInfo>, ApiFailure> {
+    let version = pipelines::get(&orchestrator.db, &name, query.version).await?.ok_or_else(|| {
+        ApiFailure::not_found(match query.version {
+            Some(v) => format!("version {v} of pipeline `{name}`"),
+            None => format!("deployed pipeline `{name}`"),
+        })
+    })?;
+    let mut shown = pipeline_info(version);
+    shown.versions = pipelines::versions(&orchestrator.db, &name)
+        .await?
+        .into_iter()
+        .map(|v| VersionInfo {
+            version: v.version,
+            spec_hash: v.spec_hash,
+            deployed_ms: v.created_ms,
+            deployed_by: v.settings.deployed_by,
+        })
+        .collect();
+    Ok(Json(shown))
+}
+
+/// `DELETE /api/pipelines/{name}`: hidden from now on; its history stays.
+pub async fn delete(
+    State(orchestrator): State<Arc<Orchestrator>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiFailure> {
+    caller.require(Role::Operator, "delete pipelines")?;
+    if !pipelines::delete(&orchestrator.db, &name).await? {
+        return Err(ApiFailure::not_found(format!("deployed pipeline `{name}`")));
+    }
+    tracing::info!(pipeline = %name, by = %caller.name, "pipeline deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/pipelines/{name}/trigger`: a run of the current version, parameters from
+/// the body; with an `Idempotency-Key` header, one run per key.
+pub async fn trigger(
+    State(orchestrator): State<Arc<Orchestrator>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
+    caller.require(Role::Operator, "trigger pipelines")?;
+    let triggered: TriggerRun = if body.is_empty() {
+        TriggerRun::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiFailure::new(StatusCode::BAD_REQUEST, format!("the body is not a trigger: {e}")))?
+    };
+    let key = match headers.get("idempotency-key") {
+        Some(value) => {
+            let value = value.to_str().ok().filter(|v| !v.is_empty() && v.len() <= 200).ok_or_else(|| {
+                ApiFailure::new(
+                    StatusCode::BAD_REQUEST,
+                    "the Idempotency-Key header must be 1 to 200 visible characters",
+                )
+            })?;
+            Some(format!("webhook:{value}"))
+        }
+        None => None,
+    };
+    let new_run = pipeline_run(&orchestrator, &name, triggered.params, "webhook", key).await?;
+    match queue(&orchestrator, &new_run).await? {
+        Some(run) => {
+            tracing::info!(run_id = %run.id, pipeline = %name, by = %caller.name, "pipeline triggered");
+            Ok((StatusCode::CREATED, Json(info(&orchestrator, &run).await?)).into_response())
+        }
+        None => Err(ApiFailure::new(StatusCode::CONFLICT, "a run with this Idempotency-Key was triggered already")),
+    }
+}

@@ -1,0 +1,180 @@
+//! Deployed pipelines and their versions. Each deploy is a new version; a run of a
+//! pipeline records the version it ran. Deleting a pipeline hides it and keeps its
+//! history.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::pool::{Db, DbError, now_ms};
+
+/// What a version runs with, beyond its spec (stored as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub retries: u32,
+    /// Runs of the pipeline at once, at most.
+    #[serde(default = "one")]
+    pub max_concurrent: u32,
+    /// The executor the spec was checked on when deployed.
+    #[serde(default)]
+    pub checked_on: Option<String>,
+    /// Who deployed it (a key's name).
+    #[serde(default)]
+    pub deployed_by: String,
+    /// The spec's file name, for diagnostics.
+    #[serde(default)]
+    pub spec_name: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A stored version of a pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub name: String,
+    pub version: i64,
+    pub spec: String,
+    pub spec_format: String,
+    pub spec_hash: String,
+    pub settings: Settings,
+    pub created_ms: i64,
+}
+
+/// Stores a new version of `name` (the first creates the pipeline); its number.
+pub async fn deploy(
+    db: &Db,
+    name: &str,
+    spec: &str,
+    spec_format: &str,
+    spec_hash: &str,
+    settings: &Settings,
+) -> Result<i64, DbError> {
+    let now = now_ms();
+    let mut transaction = db.pool.begin().await?;
+    let current: Option<i64> = sqlx::query("SELECT current_version FROM pipelines WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *transaction)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
+    // Numbers keep growing across a delete: a version number names one spec forever.
+    let last: i64 =
+        sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM pipeline_versions WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *transaction)
+            .await?
+            .try_get(0)?;
+    let version = last + 1;
+    sqlx::query(
+        "INSERT INTO pipeline_versions (name, version, spec, spec_format, spec_hash, settings, created_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(name)
+    .bind(version)
+    .bind(spec)
+    .bind(spec_format)
+    .bind(spec_hash)
+    .bind(serde_json::to_string(settings).unwrap_or_default())
+    .bind(now)
+    .execute(&mut *transaction)
+    .await?;
+    let upsert = if current.is_some() {
+        "UPDATE pipelines SET current_version = $2, deleted = 0, updated_ms = $3 WHERE name = $1"
+    } else {
+        "INSERT INTO pipelines (name, current_version, deleted, created_ms, updated_ms) VALUES ($1, $2, 0, $3, $3)"
+    };
+    sqlx::query(upsert).bind(name).bind(version).bind(now).execute(&mut *transaction).await?;
+    transaction.commit().await?;
+    Ok(version)
+}
+
+fn version_from(row: &sqlx::any::AnyRow) -> Result<Version, DbError> {
+    let settings: String = row.try_get("settings")?;
+    Ok(Version {
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        spec: row.try_get("spec")?,
+        spec_format: row.try_get("spec_format")?,
+        spec_hash: row.try_get("spec_hash")?,
+        settings: serde_json::from_str(&settings).map_err(|e| DbError::Corrupt(format!("pipeline settings: {e}")))?,
+        created_ms: row.try_get("created_ms")?,
+    })
+}
+
+const VERSION_COLUMNS: &str = "v.name, v.version, v.spec, v.spec_format, v.spec_hash, v.settings, v.created_ms";
+
+/// Version `version` of `name` (its current one when `None`), unless it was deleted.
+pub async fn get(db: &Db, name: &str, version: Option<i64>) -> Result<Option<Version>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {VERSION_COLUMNS} FROM pipelines p JOIN pipeline_versions v ON v.name = p.name \
+         WHERE p.name = $1 AND p.deleted = 0 AND v.version = COALESCE($2, p.current_version)"
+    ))
+    .bind(name)
+    .bind(version)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(version_from).transpose()
+}
+
+/// Version `version` of `name`, deleted or not (its runs may still wait).
+pub async fn version(db: &Db, name: &str, version: i64) -> Result<Option<Version>, DbError> {
+    let row =
+        sqlx::query(&format!("SELECT {VERSION_COLUMNS} FROM pipeline_versions v WHERE v.name = $1 AND v.version = $2"))
+            .bind(name)
+            .bind(version)
+            .fetch_optional(&db.pool)
+            .await?;
+    row.as_ref().map(version_from).transpose()
+}
+
+/// Every version of `name`, newest first (without the spec texts' use in mind: they
+/// come along, for diffs).
+pub async fn versions(db: &Db, name: &str) -> Result<Vec<Version>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {VERSION_COLUMNS} FROM pipeline_versions v WHERE v.name = $1 ORDER BY v.version DESC"
+    ))
+    .bind(name)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(version_from).collect()
+}
+
+/// The current version of every pipeline not deleted, by name.
+pub async fn list(db: &Db) -> Result<Vec<Version>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {VERSION_COLUMNS} FROM pipelines p JOIN pipeline_versions v \
+         ON v.name = p.name AND v.version = p.current_version WHERE p.deleted = 0 ORDER BY p.name"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(version_from).collect()
+}
+
+/// Hides `name`; its versions and runs stay. Whether it existed.
+pub async fn delete(db: &Db, name: &str) -> Result<bool, DbError> {
+    let done = sqlx::query("UPDATE pipelines SET deleted = 1, updated_ms = $2 WHERE name = $1 AND deleted = 0")
+        .bind(name)
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How many runs of `name` are assigned or running.
+pub async fn running(db: &Db, name: &str) -> Result<u32, DbError> {
+    let row = sqlx::query(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM runs WHERE pipeline = $1 AND state IN ('assigned', 'running')",
+    )
+    .bind(name)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(row.try_get::<i64, _>(0)?.clamp(0, u32::MAX as i64) as u32)
+}
