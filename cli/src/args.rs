@@ -105,6 +105,16 @@ pub enum Command {
         /// Runs of it at once, at most.
         #[arg(long, default_value_t = 1)]
         max_concurrent: u32,
+        /// Run it on this cron schedule: 5 fields (minute hour day month weekday), or 6
+        /// with seconds first (repeatable).
+        #[arg(long = "schedule", value_name = "CRON")]
+        schedules: Vec<String>,
+        /// The time zone of the schedules (an IANA name).
+        #[arg(long, default_value = "UTC", value_name = "ZONE")]
+        timezone: String,
+        /// Skip ticks missed while the orchestrator was down, instead of running once.
+        #[arg(long)]
+        no_catch_up: bool,
         #[command(flatten)]
         remote: RemoteArgs,
     },

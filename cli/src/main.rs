@@ -106,10 +106,29 @@ fn main() -> ExitCode {
                 on_worker(&runtime, orchestrator::cancel(target, execution_id))
             }
         },
-        Command::Deploy { spec, name, orchestrator, labels, retries, max_concurrent, remote } => {
+        Command::Deploy {
+            spec,
+            name,
+            orchestrator,
+            labels,
+            retries,
+            max_concurrent,
+            schedules,
+            timezone,
+            no_catch_up,
+            remote,
+        } => {
             let target =
                 orchestrator::OrchestratorArgs { orchestrator, api_key: remote.api_key, ca_cert: remote.ca_cert };
-            let settings = orchestrator::DeploySettings { name, labels, retries, max_concurrent };
+            let settings = orchestrator::DeploySettings {
+                name,
+                labels,
+                retries,
+                max_concurrent,
+                schedules,
+                timezone,
+                catch_up: !no_catch_up,
+            };
             on_worker(&runtime, orchestrator::deploy(spec, target, settings))
         }
         Command::Runs { command, pipeline, state, limit, orchestrator, api_key, ca_cert } => match orchestrator {

@@ -668,3 +668,72 @@ destination:
     let (_, history) = orchestrator.api("GET", "/api/runs?pipeline=nightly", None);
     assert_eq!(history["runs"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn schedules_fire_on_their_ticks_and_catch_up_once_after_a_restart() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let mut orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let _a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
+    let client = tempfile::tempdir().unwrap();
+    std::fs::write(client.path().join("tick.yml"), counting_spec(10, "./out/tick.csv")).unwrap();
+    let deploy = |name: &str, extra: &[&str], orchestrator: &Orchestrator| {
+        let mut args = vec!["deploy", "-f", "tick.yml", "--name", name];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = finished(cli(client.path(), orchestrator, ADMIN_KEY, &args));
+        assert_eq!(code, Some(0), "{stderr}");
+        stdout
+    };
+    // Every second.
+    let stdout = deploy("every-second", &["--schedule", "* * * * * *"], &orchestrator);
+    assert!(stdout.contains("schedule `* * * * * *` (UTC): next run "), "{stdout}");
+    let started = std::time::Instant::now();
+    let scheduled = loop {
+        let (_, list) = orchestrator.api("GET", "/api/runs?pipeline=every-second&state=succeeded", None);
+        let runs = list["runs"].as_array().unwrap().clone();
+        if runs.len() >= 2 {
+            break runs;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the schedule did not fire twice: {list}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(scheduled.iter().all(|r| r["trigger"] == "schedule"));
+    assert_ne!(scheduled[0]["created_ms"], scheduled[1]["created_ms"]);
+    assert_eq!(orchestrator.api("DELETE", "/api/pipelines/every-second", None).0, 204);
+    // A bad expression or zone is refused with the reason.
+    let (code, _, stderr) = finished(cli(
+        client.path(),
+        &orchestrator,
+        ADMIN_KEY,
+        &["deploy", "-f", "tick.yml", "--name", "bad", "--schedule", "61 * * * *"],
+    ));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("is not a cron expression"), "{stderr}");
+
+    // Yearly schedules, whose tick is moved into the past while the orchestrator is down.
+    deploy("catching-up", &["--schedule", "0 0 1 1 *"], &orchestrator);
+    deploy("skipping", &["--schedule", "0 0 1 1 *", "--no-catch-up"], &orchestrator);
+    orchestrator.process.kill9();
+    let database = orchestrator_dir.path().join("orchestrator.db");
+    let past = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() - 60_000;
+    let moved = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('UPDATE schedules SET next_fire_ms = ?', (int(sys.argv[2]),)); c.commit()"])
+        .arg(&database)
+        .arg(past.to_string())
+        .output()
+        .unwrap();
+    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    orchestrator.crash_and_restart();
+    orchestrator.process.wait_for("scheduled run", 1, |e| e["fields"]["pipeline"] == "catching-up");
+    orchestrator
+        .process
+        .wait_for("skipped a missed tick (catch_up: false)", 1, |e| e["fields"]["pipeline"] == "skipping");
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, caught) = orchestrator.api("GET", "/api/runs?pipeline=catching-up", None);
+    assert_eq!(caught["runs"].as_array().unwrap().len(), 1, "one run for the missed tick: {caught}");
+    let (_, skipped) = orchestrator.api("GET", "/api/runs?pipeline=skipping", None);
+    assert_eq!(skipped["runs"], json!([]), "{skipped}");
+    let (_, shown) = orchestrator.api("GET", "/api/pipelines/catching-up", None);
+    let next = shown["schedules"][0]["next_fire_ms"].as_i64().unwrap();
+    assert!(next as u128 > past + 60_000, "the next tick is in the future: {shown}");
+}

@@ -6,7 +6,7 @@
 //! labels fit, compiling specs for the executor that runs them ([`compile`], with its
 //! files read through [`relay`]). What executors report is recorded ([`ingest`]) and
 //! streamed to followers ([`events`]); executors that go away lose their runs to a retry
-//! or to `lost` ([`liveness`]).
+//! or to `lost` ([`liveness`]). Deployed pipelines run on cron schedules ([`schedule`]).
 //!
 //! Everything it must not forget lives in a database ([`db`]): SQLite in its data
 //! directory by default, or a PostgreSQL server. Both are reached through one set of
@@ -26,6 +26,7 @@ pub mod liveness;
 pub mod options;
 pub mod registry;
 pub mod relay;
+pub mod schedule;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -69,6 +70,7 @@ pub async fn serve(options: &Options) -> Result<(), ServeError> {
     };
     tokio::spawn(dispatch::run(orchestrator.clone()));
     tokio::spawn(liveness::run(orchestrator.clone()));
+    tokio::spawn(schedule::run(orchestrator.clone()));
     tracing::info!(
         address = %bound,
         tls = tls.is_some(),

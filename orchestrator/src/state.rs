@@ -23,6 +23,9 @@ pub struct Orchestrator {
     pub wake: Notify,
     /// An executor silent this long is gone.
     pub heartbeat_timeout: Duration,
+    /// When this process started (milliseconds since the epoch): schedule ticks before
+    /// it were missed.
+    pub started_ms: i64,
     admin_digest: [u8; 32],
     executor_digest: [u8; 32],
     refusals: Mutex<Refusals>,
@@ -49,6 +52,7 @@ impl Orchestrator {
             relays: Relays::default(),
             wake: Notify::new(),
             heartbeat_timeout,
+            started_ms: crate::db::now_ms(),
             admin_digest: Sha256::digest(admin_key.as_bytes()).into(),
             executor_digest: Sha256::digest(executor_key.as_bytes()).into(),
             refusals: Mutex::new(Refusals::default()),

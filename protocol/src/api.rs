@@ -57,6 +57,34 @@ pub struct PipelineDeploy {
     /// Runs of it at once, at most (default 1: runs never overlap).
     #[serde(default)]
     pub max_concurrent: Option<u32>,
+    /// When it runs by itself.
+    #[serde(default)]
+    pub schedules: Vec<ScheduleSpec>,
+    /// Whether a tick missed while the orchestrator was down runs once when it is back
+    /// (default true).
+    #[serde(default)]
+    pub catch_up: Option<bool>,
+}
+
+/// A cron schedule: 5 fields (minute hour day month weekday), or 6 with seconds first,
+/// in an IANA time zone.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScheduleSpec {
+    pub cron: String,
+    #[serde(default = "utc")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// A schedule of a deployed pipeline, with its next tick.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScheduleInfo {
+    pub cron: String,
+    pub timezone: String,
+    pub next_fire_ms: i64,
 }
 
 /// A deployed pipeline's version.
@@ -74,6 +102,10 @@ pub struct PipelineInfo {
     pub checked_on: Option<String>,
     pub deployed_ms: i64,
     pub deployed_by: String,
+    pub catch_up: bool,
+    /// Its schedules (those of its current version).
+    #[serde(default)]
+    pub schedules: Vec<ScheduleInfo>,
     /// Its versions, newest first (with `GET /api/pipelines/{name}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<VersionInfo>,

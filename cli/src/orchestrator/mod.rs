@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use aqueducts_protocol::Outcome;
 use aqueducts_protocol::api::{
-    CancelAnswer, PipelineDeploy, PipelineInfo, RunEvent, RunInfo, RunList, SpecText, SubmitRun,
+    CancelAnswer, PipelineDeploy, PipelineInfo, RunEvent, RunInfo, RunList, ScheduleSpec, SpecText, SubmitRun,
 };
 use client::{ApiFailure, Client};
 use reqwest::Method;
@@ -213,6 +213,9 @@ pub struct DeploySettings {
     pub labels: Vec<(String, String)>,
     pub retries: u32,
     pub max_concurrent: u32,
+    pub schedules: Vec<String>,
+    pub timezone: String,
+    pub catch_up: bool,
 }
 
 /// `aqueducts deploy`: a new version, checked by the orchestrator on an executor first.
@@ -229,6 +232,12 @@ pub async fn deploy(spec: crate::args::SpecArgs, target: OrchestratorArgs, setti
         labels: settings.labels.into_iter().collect(),
         retries: settings.retries,
         max_concurrent: Some(settings.max_concurrent),
+        schedules: settings
+            .schedules
+            .iter()
+            .map(|cron| ScheduleSpec { cron: cron.clone(), timezone: settings.timezone.clone() })
+            .collect(),
+        catch_up: Some(settings.catch_up),
     };
     let body = serde_json::to_vec(&body).map_err(|e| CliError::Usage(e.to_string()))?;
     let path = format!("/api/pipelines/{}", url_encode(&settings.name));
@@ -239,6 +248,10 @@ pub async fn deploy(spec: crate::args::SpecArgs, target: OrchestratorArgs, setti
                 "deployed {} version {} (sha256 {}){checked}",
                 deployed.name, deployed.version, deployed.spec_hash
             );
+            for schedule in &deployed.schedules {
+                let next = timestamp(schedule.next_fire_ms);
+                println!("schedule `{}` ({}): next run {next}", schedule.cron, schedule.timezone);
+            }
             Ok(())
         }
         Err(ApiFailure::Status { diagnostics: Some(diagnostics), .. }) => {

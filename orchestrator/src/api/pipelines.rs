@@ -1,9 +1,9 @@
-//! `/api/pipelines`: deploy, show, list and delete named pipelines, and run one from a
-//! webhook.
+//! `/api/pipelines`: deploy (with schedules), show, list and delete named pipelines, and
+//! run one from a webhook.
 
 use std::sync::Arc;
 
-use aqueducts_protocol::api::{PipelineDeploy, PipelineInfo, SpecText, TriggerRun, VersionInfo};
+use aqueducts_protocol::api::{PipelineDeploy, PipelineInfo, ScheduleInfo, SpecText, TriggerRun, VersionInfo};
 use aqueducts_protocol::managed::is_plain_name;
 use axum::Json;
 use axum::body::Bytes;
@@ -17,10 +17,15 @@ use crate::auth::Caller;
 use crate::db::keys::Role;
 use crate::db::pipelines::{self, Settings, Version};
 use crate::error::ApiFailure;
+use crate::schedule::Schedule;
 use crate::state::Orchestrator;
 
-fn pipeline_info(version: Version) -> PipelineInfo {
+fn pipeline_info(version: Version, schedules: Vec<pipelines::NewSchedule>) -> PipelineInfo {
     let settings = version.settings;
+    let schedules = schedules
+        .into_iter()
+        .map(|s| ScheduleInfo { cron: s.cron, timezone: s.timezone, next_fire_ms: s.next_fire_ms })
+        .collect();
     PipelineInfo {
         name: version.name,
         version: version.version,
@@ -33,8 +38,15 @@ fn pipeline_info(version: Version) -> PipelineInfo {
         checked_on: settings.checked_on,
         deployed_ms: version.created_ms,
         deployed_by: settings.deployed_by,
+        catch_up: settings.catch_up,
+        schedules,
         versions: Vec::new(),
     }
+}
+
+async fn with_schedules(orchestrator: &Orchestrator, version: Version) -> Result<PipelineInfo, ApiFailure> {
+    let schedules = pipelines::schedules(&orchestrator.db, &version.name).await?;
+    Ok(pipeline_info(version, schedules))
 }
 
 fn check_name(name: &str) -> Result<(), ApiFailure> {
@@ -70,6 +82,14 @@ pub async fn deploy(
     if max_concurrent == 0 {
         return Err(ApiFailure::new(StatusCode::BAD_REQUEST, "max_concurrent must be at least 1"));
     }
+    // Schedules are checked before anything is stored.
+    let mut parsed = Vec::new();
+    for spec in &deploy.schedules {
+        let schedule = Schedule::parse(&spec.cron, &spec.timezone)
+            .map_err(|message| ApiFailure::new(StatusCode::BAD_REQUEST, message))?;
+        parsed.push((spec, schedule));
+    }
+    let catch_up = deploy.catch_up.unwrap_or(true);
     let checked_on = if query.check.unwrap_or(true) {
         let Some(executor) = orchestrator.executors.any_fitting(&deploy.labels) else {
             return Err(ApiFailure::new(
@@ -97,13 +117,25 @@ pub async fn deploy(
         checked_on,
         deployed_by: caller.name.clone(),
         spec_name,
+        catch_up,
     };
     let version = pipelines::deploy(&orchestrator.db, &name, &deploy.spec.text, &format, &hash, &settings).await?;
+    let now = crate::db::now_ms();
+    let schedules: Vec<pipelines::NewSchedule> = parsed
+        .iter()
+        .map(|(spec, schedule)| pipelines::NewSchedule {
+            cron: spec.cron.clone(),
+            timezone: spec.timezone.clone(),
+            catch_up,
+            next_fire_ms: schedule.next_after(now).unwrap_or(-1),
+        })
+        .collect();
+    pipelines::set_schedules(&orchestrator.db, &name, &schedules).await?;
     tracing::info!(pipeline = %name, version, by = %caller.name, "pipeline deployed");
     let stored = pipelines::get(&orchestrator.db, &name, Some(version))
         .await?
         .ok_or_else(|| ApiFailure::internal("a deployed version is gone"))?;
-    Ok(Json(pipeline_info(stored)))
+    Ok(Json(with_schedules(&orchestrator, stored).await?))
 }
 
 /// `GET /api/pipelines`: the current version of each.
@@ -111,7 +143,11 @@ pub async fn list(
     State(orchestrator): State<Arc<Orchestrator>>,
     _caller: Caller,
 ) -> Result<Json<Vec<PipelineInfo>>, ApiFailure> {
-    Ok(Json(pipelines::list(&orchestrator.db).await?.into_iter().map(pipeline_info).collect()))
+    let mut infos = Vec::new();
+    for version in pipelines::list(&orchestrator.db).await? {
+        infos.push(with_schedules(&orchestrator, version).await?);
+    }
+    Ok(Json(infos))
 }
 
 #[derive(serde::Deserialize)]
@@ -132,7 +168,7 @@ pub async fn show(
             None => format!("deployed pipeline `{name}`"),
         })
     })?;
-    let mut shown = pipeline_info(version);
+    let mut shown = with_schedules(&orchestrator, version).await?;
     shown.versions = pipelines::versions(&orchestrator.db, &name)
         .await?
         .into_iter()
@@ -156,6 +192,7 @@ pub async fn delete(
     if !pipelines::delete(&orchestrator.db, &name).await? {
         return Err(ApiFailure::not_found(format!("deployed pipeline `{name}`")));
     }
+    pipelines::set_schedules(&orchestrator.db, &name, &[]).await?;
     tracing::info!(pipeline = %name, by = %caller.name, "pipeline deleted");
     Ok(StatusCode::NO_CONTENT)
 }

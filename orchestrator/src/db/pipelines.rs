@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::pool::{Db, DbError, now_ms};
 
 /// What a version runs with, beyond its spec (stored as JSON).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(default)]
     pub params: BTreeMap<String, String>,
@@ -30,6 +30,13 @@ pub struct Settings {
     /// The spec's file name, for diagnostics.
     #[serde(default)]
     pub spec_name: String,
+    /// Whether a tick missed while the orchestrator was down runs once when it is back.
+    #[serde(default = "yes")]
+    pub catch_up: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn one() -> u32 {
@@ -177,4 +184,101 @@ pub async fn running(db: &Db, name: &str) -> Result<u32, DbError> {
     .fetch_one(&db.pool)
     .await?;
     Ok(row.try_get::<i64, _>(0)?.clamp(0, u32::MAX as i64) as u32)
+}
+
+/// A schedule whose tick has come.
+#[derive(Debug, Clone)]
+pub struct DueSchedule {
+    pub id: i64,
+    pub pipeline: String,
+    pub cron: String,
+    pub timezone: String,
+    pub catch_up: bool,
+    pub next_fire_ms: i64,
+}
+
+/// A schedule of a pipeline's deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSchedule {
+    pub cron: String,
+    pub timezone: String,
+    pub catch_up: bool,
+    pub next_fire_ms: i64,
+}
+
+/// Replaces the schedules of `name` (none: it runs only when asked).
+pub async fn set_schedules(db: &Db, name: &str, schedules: &[NewSchedule]) -> Result<(), DbError> {
+    let mut transaction = db.pool.begin().await?;
+    sqlx::query("DELETE FROM schedules WHERE pipeline = $1").bind(name).execute(&mut *transaction).await?;
+    for schedule in schedules {
+        sqlx::query(
+            "INSERT INTO schedules (pipeline, cron, timezone, catch_up, next_fire_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(name)
+        .bind(&schedule.cron)
+        .bind(&schedule.timezone)
+        .bind(i64::from(schedule.catch_up))
+        .bind(schedule.next_fire_ms)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// The schedules of `name`: (cron, time zone, catch up, next tick).
+pub async fn schedules(db: &Db, name: &str) -> Result<Vec<NewSchedule>, DbError> {
+    let rows = sqlx::query(
+        "SELECT cron, timezone, catch_up, next_fire_ms FROM schedules WHERE pipeline = $1 AND next_fire_ms >= 0 ORDER BY id",
+    )
+    .bind(name)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(NewSchedule {
+                cron: row.try_get(0)?,
+                timezone: row.try_get(1)?,
+                catch_up: row.try_get::<i64, _>(2)? != 0,
+                next_fire_ms: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Schedules of pipelines not deleted whose tick is at or before `now_ms`.
+pub async fn due_schedules(db: &Db, now_ms: i64) -> Result<Vec<DueSchedule>, DbError> {
+    let rows = sqlx::query(
+        "SELECT s.id, s.pipeline, s.cron, s.timezone, s.catch_up, s.next_fire_ms FROM schedules s \
+         JOIN pipelines p ON p.name = s.pipeline WHERE p.deleted = 0 AND s.next_fire_ms >= 0 AND s.next_fire_ms <= $1 \
+         ORDER BY s.next_fire_ms",
+    )
+    .bind(now_ms)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DueSchedule {
+                id: row.try_get(0)?,
+                pipeline: row.try_get(1)?,
+                cron: row.try_get(2)?,
+                timezone: row.try_get(3)?,
+                catch_up: row.try_get::<i64, _>(4)? != 0,
+                next_fire_ms: row.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+/// Moves schedule `id` from tick `from_ms` to `next_ms` (none: it never fires again);
+/// false when another move came first.
+pub async fn move_schedule(db: &Db, id: i64, from_ms: i64, next_ms: Option<i64>) -> Result<bool, DbError> {
+    let done =
+        sqlx::query("UPDATE schedules SET last_fire_ms = $2, next_fire_ms = $3 WHERE id = $1 AND next_fire_ms = $2")
+            .bind(id)
+            .bind(from_ms)
+            .bind(next_ms.unwrap_or(-1))
+            .execute(&db.pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
