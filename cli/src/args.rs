@@ -115,6 +115,16 @@ pub enum Command {
         /// Skip ticks missed while the orchestrator was down, instead of running once.
         #[arg(long)]
         no_catch_up: bool,
+        /// Run it once for every new file under this location (a directory of the
+        /// orchestrator, or an object store prefix such as s3://bucket/incoming/).
+        #[arg(long, value_name = "LOCATION")]
+        trigger_files: Option<String>,
+        /// How often the orchestrator looks at --trigger-files, in seconds.
+        #[arg(long, default_value_t = 10, value_name = "SECONDS", requires = "trigger_files")]
+        trigger_interval: u64,
+        /// The parameter that receives a new file's path.
+        #[arg(long, default_value = "path", value_name = "NAME", requires = "trigger_files")]
+        trigger_param: String,
         #[command(flatten)]
         remote: RemoteArgs,
     },

@@ -116,6 +116,9 @@ fn main() -> ExitCode {
             schedules,
             timezone,
             no_catch_up,
+            trigger_files,
+            trigger_interval,
+            trigger_param,
             remote,
         } => {
             let target =
@@ -128,6 +131,13 @@ fn main() -> ExitCode {
                 schedules,
                 timezone,
                 catch_up: !no_catch_up,
+                file_trigger: trigger_files.map(|location| aqueducts_protocol::api::FileTriggerSpec {
+                    location,
+                    interval_seconds: trigger_interval,
+                    param: trigger_param,
+                    storage_config: Default::default(),
+                    include_existing: false,
+                }),
             };
             on_worker(&runtime, orchestrator::deploy(spec, target, settings))
         }

@@ -737,3 +737,100 @@ fn schedules_fire_on_their_ticks_and_catch_up_once_after_a_restart() {
     let next = shown["schedules"][0]["next_fire_ms"].as_i64().unwrap();
     assert!(next as u128 > past + 60_000, "the next tick is in the future: {shown}");
 }
+
+#[test]
+fn a_new_file_starts_one_run_even_across_a_restart() {
+    let data = workspace();
+    let incoming = data.path().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::write(incoming.join("old.csv"), "n\n1\n").unwrap();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let mut orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let _a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
+    let client = tempfile::tempdir().unwrap();
+    let spec = "sources:
+  - type: file
+    name: arrived
+    format: {type: csv, options: {}}
+    location: ${path}
+stages:
+  - name: summed
+    query: SELECT sum(n) AS total FROM arrived
+destination:
+  type: file
+  name: out
+  location: ./out/arrived.csv
+  format: {type: csv, options: {has_header: false}}
+";
+    std::fs::write(client.path().join("arrivals.yml"), spec).unwrap();
+    let location = incoming.to_str().unwrap();
+    let args = [
+        "deploy",
+        "-f",
+        "arrivals.yml",
+        "--name",
+        "arrivals",
+        "-p",
+        "path=none",
+        "--trigger-files",
+        location,
+        "--trigger-interval",
+        "1",
+    ];
+    // Checked with the default `path`, which does not exist: deployed unchecked instead.
+    let (code, _, stderr) = finished(cli(client.path(), &orchestrator, ADMIN_KEY, &args));
+    assert_eq!(code, Some(1), "{stderr}");
+    std::fs::write(client.path().join("sample.csv"), "n\n0\n").unwrap();
+    std::fs::copy(client.path().join("sample.csv"), data.path().join("sample.csv")).unwrap();
+    let sample = data.path().join("sample.csv");
+    let args = [
+        "deploy",
+        "-f",
+        "arrivals.yml",
+        "--name",
+        "arrivals",
+        "-p",
+        &format!("path={}", sample.display()),
+        "--trigger-files",
+        location,
+        "--trigger-interval",
+        "1",
+    ];
+    let (code, _, stderr) = finished(cli(client.path(), &orchestrator, ADMIN_KEY, &args));
+    assert_eq!(code, Some(0), "{stderr}");
+    orchestrator.process.wait_for("file trigger started", 1, |_| true);
+
+    let runs_of = |orchestrator: &Orchestrator| {
+        let (_, list) = orchestrator.api("GET", "/api/runs?pipeline=arrivals", None);
+        list["runs"].as_array().unwrap().clone()
+    };
+    let wait_runs = |orchestrator: &Orchestrator, count: usize| {
+        let started = std::time::Instant::now();
+        loop {
+            let runs = runs_of(orchestrator);
+            if runs.len() >= count && runs.iter().all(|r| r["state"] == "succeeded") {
+                return runs;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "{runs:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    std::fs::write(incoming.join("a.csv"), "n\n2\n3\n").unwrap();
+    let runs = wait_runs(&orchestrator, 1);
+    assert_eq!(runs.len(), 1, "the file present before the trigger started no run: {runs:?}");
+    assert_eq!(runs[0]["trigger"], "file");
+    assert_eq!(runs[0]["params"]["path"], incoming.join("a.csv").to_str().unwrap());
+    assert_eq!(std::fs::read_to_string(data.path().join("out/arrived.csv")).unwrap().trim(), "5");
+
+    // The same file written again, across a restart: no run; a new file: one.
+    orchestrator.crash_and_restart();
+    std::fs::write(incoming.join("a.csv"), "n\n7\n").unwrap();
+    std::fs::write(incoming.join("b.csv"), "n\n10\n").unwrap();
+    let runs = wait_runs(&orchestrator, 2);
+    std::thread::sleep(Duration::from_secs(3));
+    let runs_after = runs_of(&orchestrator);
+    assert_eq!(runs_after.len(), 2, "{runs_after:?}");
+    assert_eq!(runs[0]["params"]["path"], incoming.join("b.csv").to_str().unwrap());
+    let (_, shown) = orchestrator.api("GET", "/api/pipelines/arrivals", None);
+    assert_eq!(shown["file_trigger"]["location"], location, "{shown}");
+}

@@ -6,7 +6,8 @@
 //! labels fit, compiling specs for the executor that runs them ([`compile`], with its
 //! files read through [`relay`]). What executors report is recorded ([`ingest`]) and
 //! streamed to followers ([`events`]); executors that go away lose their runs to a retry
-//! or to `lost` ([`liveness`]). Deployed pipelines run on cron schedules ([`schedule`]).
+//! or to `lost` ([`liveness`]). Deployed pipelines run on cron schedules ([`schedule`]) and when files arrive
+//! ([`file_trigger`]).
 //!
 //! Everything it must not forget lives in a database ([`db`]): SQLite in its data
 //! directory by default, or a PostgreSQL server. Both are reached through one set of
@@ -20,6 +21,7 @@ pub mod db;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod file_trigger;
 pub mod ingest;
 pub mod link;
 pub mod liveness;
@@ -50,7 +52,13 @@ pub async fn serve(options: &Options) -> Result<(), ServeError> {
     })?;
     let db = db::open(&url).await?;
     let heartbeat_timeout = Duration::from_secs(options.serve.heartbeat_timeout);
-    let orchestrator = Arc::new(Orchestrator::new(db.clone(), &admin_key, &executor_key, heartbeat_timeout));
+    std::fs::create_dir_all(&options.storage.data_dir).map_err(|e| {
+        ServeError::Options(format!("cannot use the data directory `{}`: {e}", options.storage.data_dir.display()))
+    })?;
+    let data_dir = std::fs::canonicalize(&options.storage.data_dir).map_err(|e| {
+        ServeError::Options(format!("cannot use the data directory `{}`: {e}", options.storage.data_dir.display()))
+    })?;
+    let orchestrator = Arc::new(Orchestrator::new(db.clone(), &admin_key, &executor_key, heartbeat_timeout, data_dir));
     let in_flight = liveness::recover(&orchestrator).await?;
     let serve = &options.serve;
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((serve.host.as_str(), serve.port))
@@ -71,6 +79,7 @@ pub async fn serve(options: &Options) -> Result<(), ServeError> {
     tokio::spawn(dispatch::run(orchestrator.clone()));
     tokio::spawn(liveness::run(orchestrator.clone()));
     tokio::spawn(schedule::run(orchestrator.clone()));
+    tokio::spawn(file_trigger::run(orchestrator.clone()));
     tracing::info!(
         address = %bound,
         tls = tls.is_some(),

@@ -1,6 +1,7 @@
 //! [`Orchestrator`]: what every request, executor connection and background loop shares.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,9 @@ pub struct Orchestrator {
     pub wake: Notify,
     /// An executor silent this long is gone.
     pub heartbeat_timeout: Duration,
+    /// The orchestrator's directory: relative locations of file triggers resolve
+    /// against it.
+    pub data_dir: PathBuf,
     /// When this process started (milliseconds since the epoch): schedule ticks before
     /// it were missed.
     pub started_ms: i64,
@@ -44,7 +48,7 @@ pub enum KeyOwner {
 }
 
 impl Orchestrator {
-    pub fn new(db: Db, admin_key: &str, executor_key: &str, heartbeat_timeout: Duration) -> Self {
+    pub fn new(db: Db, admin_key: &str, executor_key: &str, heartbeat_timeout: Duration, data_dir: PathBuf) -> Self {
         Orchestrator {
             db,
             executors: Registry::default(),
@@ -53,6 +57,7 @@ impl Orchestrator {
             wake: Notify::new(),
             heartbeat_timeout,
             started_ms: crate::db::now_ms(),
+            data_dir,
             admin_digest: Sha256::digest(admin_key.as_bytes()).into(),
             executor_digest: Sha256::digest(executor_key.as_bytes()).into(),
             refusals: Mutex::new(Refusals::default()),

@@ -64,6 +64,37 @@ pub struct PipelineDeploy {
     /// (default true).
     #[serde(default)]
     pub catch_up: Option<bool>,
+    /// Runs it once for every new file under a location.
+    #[serde(default)]
+    pub file_trigger: Option<FileTriggerSpec>,
+}
+
+/// A file-arrival trigger: the orchestrator lists `location` every `interval_seconds`,
+/// and each new file starts one run with its path (or URL) in parameter `param`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileTriggerSpec {
+    /// A directory of the orchestrator (relative: to its data directory) or an object
+    /// store prefix (`s3://bucket/incoming/`).
+    pub location: String,
+    #[serde(default = "ten")]
+    pub interval_seconds: u64,
+    #[serde(default = "path_param")]
+    pub param: String,
+    /// The store's settings, as in a spec's `storage_config` (`env(...)` references are
+    /// resolved from the orchestrator's environment).
+    #[serde(default)]
+    pub storage_config: BTreeMap<String, String>,
+    /// Whether files present when the trigger is first deployed start runs too.
+    #[serde(default)]
+    pub include_existing: bool,
+}
+
+fn ten() -> u64 {
+    10
+}
+
+fn path_param() -> String {
+    "path".into()
 }
 
 /// A cron schedule: 5 fields (minute hour day month weekday), or 6 with seconds first,
@@ -106,6 +137,8 @@ pub struct PipelineInfo {
     /// Its schedules (those of its current version).
     #[serde(default)]
     pub schedules: Vec<ScheduleInfo>,
+    #[serde(default)]
+    pub file_trigger: Option<FileTriggerSpec>,
     /// Its versions, newest first (with `GET /api/pipelines/{name}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<VersionInfo>,

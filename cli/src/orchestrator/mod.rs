@@ -216,6 +216,7 @@ pub struct DeploySettings {
     pub schedules: Vec<String>,
     pub timezone: String,
     pub catch_up: bool,
+    pub file_trigger: Option<aqueducts_protocol::api::FileTriggerSpec>,
 }
 
 /// `aqueducts deploy`: a new version, checked by the orchestrator on an executor first.
@@ -238,6 +239,7 @@ pub async fn deploy(spec: crate::args::SpecArgs, target: OrchestratorArgs, setti
             .map(|cron| ScheduleSpec { cron: cron.clone(), timezone: settings.timezone.clone() })
             .collect(),
         catch_up: Some(settings.catch_up),
+        file_trigger: settings.file_trigger,
     };
     let body = serde_json::to_vec(&body).map_err(|e| CliError::Usage(e.to_string()))?;
     let path = format!("/api/pipelines/{}", url_encode(&settings.name));

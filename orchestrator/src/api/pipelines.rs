@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use aqueducts_protocol::api::{PipelineDeploy, PipelineInfo, ScheduleInfo, SpecText, TriggerRun, VersionInfo};
+use aqueducts_protocol::api::{
+    FileTriggerSpec, PipelineDeploy, PipelineInfo, ScheduleInfo, SpecText, TriggerRun, VersionInfo,
+};
 use aqueducts_protocol::managed::is_plain_name;
 use axum::Json;
 use axum::body::Bytes;
@@ -15,8 +17,9 @@ use sha2::{Digest, Sha256};
 use super::runs::{checked_spec, info, pipeline_run, queue};
 use crate::auth::Caller;
 use crate::db::keys::Role;
-use crate::db::pipelines::{self, Settings, Version};
+use crate::db::pipelines::{self, FileTrigger, Settings, Version};
 use crate::error::ApiFailure;
+use crate::file_trigger::Watched;
 use crate::schedule::Schedule;
 use crate::state::Orchestrator;
 
@@ -40,13 +43,24 @@ fn pipeline_info(version: Version, schedules: Vec<pipelines::NewSchedule>) -> Pi
         deployed_by: settings.deployed_by,
         catch_up: settings.catch_up,
         schedules,
+        file_trigger: None,
         versions: Vec::new(),
     }
 }
 
 async fn with_schedules(orchestrator: &Orchestrator, version: Version) -> Result<PipelineInfo, ApiFailure> {
     let schedules = pipelines::schedules(&orchestrator.db, &version.name).await?;
-    Ok(pipeline_info(version, schedules))
+    let trigger = pipelines::file_trigger(&orchestrator.db, &version.name).await?;
+    let mut info = pipeline_info(version, schedules);
+    info.file_trigger = trigger.map(|t| FileTriggerSpec {
+        location: t.location,
+        interval_seconds: (t.interval_ms / 1000).max(0) as u64,
+        param: t.param,
+        // Shown without values: they may be secrets.
+        storage_config: t.storage_config.into_keys().map(|key| (key, "***".to_string())).collect(),
+        include_existing: t.include_existing,
+    });
+    Ok(info)
 }
 
 fn check_name(name: &str) -> Result<(), ApiFailure> {
@@ -90,6 +104,17 @@ pub async fn deploy(
         parsed.push((spec, schedule));
     }
     let catch_up = deploy.catch_up.unwrap_or(true);
+    if let Some(trigger) = &deploy.file_trigger {
+        let bad = |message: String| ApiFailure::new(StatusCode::BAD_REQUEST, message);
+        if trigger.interval_seconds == 0 {
+            return Err(bad("the file trigger's interval_seconds must be at least 1".into()));
+        }
+        if !is_plain_name(&trigger.param) {
+            return Err(bad(format!("`{}` cannot name a parameter", trigger.param)));
+        }
+        Watched::open(&trigger.location, &trigger.storage_config, &orchestrator.data_dir)
+            .map_err(|message| bad(format!("the file trigger's location: {message}")))?;
+    }
     let checked_on = if query.check.unwrap_or(true) {
         let Some(executor) = orchestrator.executors.any_fitting(&deploy.labels) else {
             return Err(ApiFailure::new(
@@ -131,6 +156,16 @@ pub async fn deploy(
         })
         .collect();
     pipelines::set_schedules(&orchestrator.db, &name, &schedules).await?;
+    let trigger = deploy.file_trigger.as_ref().map(|trigger| FileTrigger {
+        pipeline: name.clone(),
+        location: trigger.location.clone(),
+        interval_ms: (trigger.interval_seconds.min(86_400) * 1000) as i64,
+        param: trigger.param.clone(),
+        storage_config: trigger.storage_config.clone(),
+        include_existing: trigger.include_existing,
+        next_poll_ms: now,
+    });
+    pipelines::set_file_trigger(&orchestrator.db, &name, trigger.as_ref()).await?;
     tracing::info!(pipeline = %name, version, by = %caller.name, "pipeline deployed");
     let stored = pipelines::get(&orchestrator.db, &name, Some(version))
         .await?
@@ -193,6 +228,7 @@ pub async fn delete(
         return Err(ApiFailure::not_found(format!("deployed pipeline `{name}`")));
     }
     pipelines::set_schedules(&orchestrator.db, &name, &[]).await?;
+    pipelines::set_file_trigger(&orchestrator.db, &name, None).await?;
     tracing::info!(pipeline = %name, by = %caller.name, "pipeline deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::pool::{Backend, Db, DbError, now_ms};
 
 /// Every migration, by version. Append only: a released migration never changes.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 const V1: &str = r#"
 CREATE TABLE pipelines (
@@ -114,6 +114,20 @@ CREATE TABLE executors (
     first_seen_ms {INT} NOT NULL,
     last_seen_ms {INT} NOT NULL,
     state TEXT NOT NULL
+);
+"#;
+
+/// File-arrival triggers of deployed pipelines (one per pipeline). The files a trigger
+/// has seen are in `seen_files`, under the key `pipeline|location`.
+const V3: &str = r#"
+CREATE TABLE file_triggers (
+    pipeline TEXT PRIMARY KEY,
+    location TEXT NOT NULL,
+    interval_ms {INT} NOT NULL,
+    param TEXT NOT NULL,
+    storage_config TEXT NOT NULL,
+    include_existing {INT} NOT NULL,
+    next_poll_ms {INT} NOT NULL
 );
 "#;
 

@@ -282,3 +282,110 @@ pub async fn move_schedule(db: &Db, id: i64, from_ms: i64, next_ms: Option<i64>)
             .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A pipeline's file-arrival trigger as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileTrigger {
+    pub pipeline: String,
+    pub location: String,
+    pub interval_ms: i64,
+    pub param: String,
+    pub storage_config: BTreeMap<String, String>,
+    pub include_existing: bool,
+    pub next_poll_ms: i64,
+}
+
+impl FileTrigger {
+    /// The key its seen files are remembered under: redeploying with the same location
+    /// keeps them.
+    pub fn key(&self) -> String {
+        format!("{}|{}", self.pipeline, self.location)
+    }
+}
+
+/// Replaces the file trigger of `name` (`None`: it has none).
+pub async fn set_file_trigger(db: &Db, name: &str, trigger: Option<&FileTrigger>) -> Result<(), DbError> {
+    let mut transaction = db.pool.begin().await?;
+    sqlx::query("DELETE FROM file_triggers WHERE pipeline = $1").bind(name).execute(&mut *transaction).await?;
+    if let Some(trigger) = trigger {
+        sqlx::query(
+            "INSERT INTO file_triggers (pipeline, location, interval_ms, param, storage_config, include_existing, next_poll_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(name)
+        .bind(&trigger.location)
+        .bind(trigger.interval_ms)
+        .bind(&trigger.param)
+        .bind(serde_json::to_string(&trigger.storage_config).unwrap_or_default())
+        .bind(i64::from(trigger.include_existing))
+        .bind(trigger.next_poll_ms)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+fn trigger_from(row: &sqlx::any::AnyRow) -> Result<FileTrigger, DbError> {
+    let config: String = row.try_get(4)?;
+    Ok(FileTrigger {
+        pipeline: row.try_get(0)?,
+        location: row.try_get(1)?,
+        interval_ms: row.try_get(2)?,
+        param: row.try_get(3)?,
+        storage_config: serde_json::from_str(&config).map_err(|e| DbError::Corrupt(format!("storage_config: {e}")))?,
+        include_existing: row.try_get::<i64, _>(5)? != 0,
+        next_poll_ms: row.try_get(6)?,
+    })
+}
+
+const TRIGGER_COLUMNS: &str =
+    "t.pipeline, t.location, t.interval_ms, t.param, t.storage_config, t.include_existing, t.next_poll_ms";
+
+/// The file trigger of `name`, if it has one.
+pub async fn file_trigger(db: &Db, name: &str) -> Result<Option<FileTrigger>, DbError> {
+    let row = sqlx::query(&format!("SELECT {TRIGGER_COLUMNS} FROM file_triggers t WHERE t.pipeline = $1"))
+        .bind(name)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(trigger_from).transpose()
+}
+
+/// File triggers of pipelines not deleted that are due for a look.
+pub async fn due_file_triggers(db: &Db, now_ms: i64) -> Result<Vec<FileTrigger>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TRIGGER_COLUMNS} FROM file_triggers t JOIN pipelines p ON p.name = t.pipeline \
+         WHERE p.deleted = 0 AND t.next_poll_ms <= $1"
+    ))
+    .bind(now_ms)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(trigger_from).collect()
+}
+
+/// The next look of `name`'s trigger.
+pub async fn poll_again(db: &Db, name: &str, at_ms: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE file_triggers SET next_poll_ms = $2 WHERE pipeline = $1")
+        .bind(name)
+        .bind(at_ms)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The files trigger `key` has seen.
+pub async fn seen_files(db: &Db, key: &str) -> Result<std::collections::HashSet<String>, DbError> {
+    let rows = sqlx::query("SELECT path FROM seen_files WHERE trigger_key = $1").bind(key).fetch_all(&db.pool).await?;
+    rows.iter().map(|row| row.try_get(0).map_err(DbError::from)).collect()
+}
+
+/// Remembers that trigger `key` has seen `path`.
+pub async fn see_file(db: &Db, key: &str, path: &str) -> Result<(), DbError> {
+    sqlx::query("INSERT INTO seen_files (trigger_key, path, seen_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(key)
+        .bind(path)
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
