@@ -145,6 +145,21 @@ fn managed_executors_register_and_run_what_is_submitted() {
     assert_eq!(list["runs"].as_array().unwrap().len(), 2, "{list}");
     let (status, bad) = orchestrator.api("GET", "/api/runs?state=done", None);
     assert_eq!(status, 400, "{bad}");
+
+    // Metrics agree with the API.
+    let (status, metrics) = http(&orchestrator.address, "GET", "/metrics", Some(ADMIN_KEY), None);
+    assert_eq!(status, 200, "{metrics}");
+    let value = |name: &str| -> f64 {
+        let line =
+            metrics.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}: {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("aqueducts_runs{state=\"succeeded\"}"), 2.0);
+    assert_eq!(value("aqueducts_queue_length"), 0.0);
+    assert_eq!(value("aqueducts_executors{state=\"online\"}"), 2.0);
+    assert_eq!(value("aqueducts_runs_finished_total{state=\"succeeded\"}"), 2.0);
+    assert_eq!(value("aqueducts_run_duration_seconds_count"), 2.0);
+    assert_eq!(http(&orchestrator.address, "GET", "/metrics", None, None).0, 401);
 }
 
 fn spec_with_params() -> String {

@@ -170,6 +170,14 @@ async fn finished(
         }
     }
     if moved {
+        let seconds = match outcome {
+            Outcome::Succeeded { summary } => Some(summary.elapsed.as_secs_f64()),
+            _ => runs::get(db, &run.run_id)
+                .await?
+                .and_then(|r| r.started_ms.zip(r.ended_ms))
+                .map(|(start, end)| (end - start).max(0) as f64 / 1000.0),
+        };
+        orchestrator.durations.record(state, seconds);
         orchestrator.events.append(db, &run.run_id, run.attempt, Some(seq), event).await?;
     } else {
         // A superseded attempt: recorded on the attempt only.
@@ -232,6 +240,7 @@ pub async fn fail(
     if !runs::transition(db, run_id, attempt, from, RunState::Failed, Some(&text)).await? {
         return Ok(false);
     }
+    orchestrator.durations.record(RunState::Failed, None);
     let event = RunEvent::Ended { state: RunState::Failed.name().into(), outcome: Some(outcome) };
     orchestrator.events.append(db, run_id, attempt, None, &event).await?;
     Ok(true)
@@ -252,6 +261,7 @@ pub async fn lose(orchestrator: &Arc<Orchestrator>, run: &Run, executor: &str, r
         let end = |state: RunState, outcome: Option<Outcome>| RunEvent::Ended { state: state.name().into(), outcome };
         if run.cancel_requested {
             if runs::transition(db, &run.id, run.attempt, run.state, RunState::Cancelled, None).await? {
+                orchestrator.durations.record(RunState::Cancelled, None);
                 orchestrator.events.append(db, &run.id, run.attempt, None, &event).await?;
                 orchestrator.events.append(db, &run.id, run.attempt, None, &end(RunState::Cancelled, None)).await?;
             }
@@ -263,6 +273,7 @@ pub async fn lose(orchestrator: &Arc<Orchestrator>, run: &Run, executor: &str, r
                 orchestrator.events.append(db, &run.id, run.attempt, None, &retrying).await?;
             }
         } else if runs::transition(db, &run.id, run.attempt, run.state, RunState::Lost, None).await? {
+            orchestrator.durations.record(RunState::Lost, None);
             orchestrator.events.append(db, &run.id, run.attempt, None, &event).await?;
             orchestrator.events.append(db, &run.id, run.attempt, None, &end(RunState::Lost, None)).await?;
         }

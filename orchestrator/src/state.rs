@@ -18,6 +18,8 @@ pub struct Orchestrator {
     pub db: Db,
     pub executors: Registry,
     pub events: Events,
+    /// Durations of runs that ended, for `/metrics`.
+    pub durations: crate::api::metrics::RunDurations,
     /// Store operations relayed to executors while compiling.
     pub relays: Relays,
     /// Woken when a run may be dispatched (queued, or an executor freed).
@@ -54,6 +56,7 @@ impl Orchestrator {
             executors: Registry::default(),
             events: Events::default(),
             relays: Relays::default(),
+            durations: Default::default(),
             wake: Notify::new(),
             heartbeat_timeout,
             started_ms: crate::db::now_ms(),

@@ -1,6 +1,7 @@
 //! The HTTP API's routes; one module per resource.
 
 pub mod executors;
+pub mod metrics;
 pub mod pipelines;
 pub mod runs;
 
@@ -28,6 +29,7 @@ pub fn router(orchestrator: Arc<Orchestrator>) -> Router {
         .route(&format!("{RUNS_PATH}/{{id}}"), get(runs::show))
         .route(&format!("{RUNS_PATH}/{{id}}/cancel"), post(runs::cancel))
         .route(&format!("{RUNS_PATH}/{{id}}/events"), get(runs::events))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/pipelines", get(pipelines::list))
         .route("/api/pipelines/{name}", get(pipelines::show).put(pipelines::deploy).delete(pipelines::delete))
         .route("/api/pipelines/{name}/trigger", post(pipelines::trigger))

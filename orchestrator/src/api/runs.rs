@@ -273,6 +273,7 @@ pub async fn cancel(
         let ended =
             RunEvent::Ended { state: "cancelled".into(), outcome: Some(aqueducts_protocol::Outcome::Cancelled) };
         orchestrator.events.append(db, &run.id, run.attempt, None, &ended).await?;
+        orchestrator.durations.record(RunState::Cancelled, None);
         tracing::info!(run_id = %run.id, by = %caller.name, "queued run cancelled");
         return Ok(Json(CancelAnswer { state: "cancelled".into() }));
     }
