@@ -326,9 +326,33 @@ fn a_run_whose_executor_dies_is_retried_on_another() {
 
 #[test]
 fn a_run_survives_an_orchestrator_crash() {
+    survives_a_crash(&[]);
+}
+
+/// The same on the test command's PostgreSQL server, in a database of its own.
+#[test]
+fn a_run_survives_an_orchestrator_crash_on_postgresql() {
+    let port = common::service_var("AQUEDUCTS_TEST_PG_PORT", "PostgreSQL");
+    let password = common::service_var("AQUEDUCTS_TEST_PG_PASSWORD", "PostgreSQL");
+    let server = format!("postgres://aqueducts:{password}@127.0.0.1:{port}");
+    let database = format!("orchestrator_{}", std::process::id());
+    let created = std::process::Command::new("psql")
+        .arg(format!("{server}/postgres"))
+        .args(["-c", &format!("CREATE DATABASE {database}")])
+        .output()
+        .expect("psql (installed by the test command with PostgreSQL)");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    survives_a_crash(&["--database", &format!("{server}/{database}")]);
+    let _ = std::process::Command::new("psql")
+        .arg(format!("{server}/postgres"))
+        .args(["-c", &format!("DROP DATABASE {database} WITH (FORCE)")])
+        .output();
+}
+
+fn survives_a_crash(extra: &[&str]) {
     let data = workspace();
     let orchestrator_dir = tempfile::tempdir().unwrap();
-    let mut orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let mut orchestrator = Orchestrator::start(orchestrator_dir.path(), extra);
     let a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
     let rows = 150_000_000;
     let running = submit_artifact(&orchestrator, plan(data.path(), "long", &counting_spec(rows, "./out/long.csv")), "");
@@ -353,6 +377,19 @@ fn a_run_survives_an_orchestrator_crash() {
     assert_eq!(kinds.last(), Some(&"ended"), "{kinds:?}");
     let (_, list) = orchestrator.api("GET", "/api/runs", None);
     assert_eq!(list["runs"].as_array().unwrap().len(), 2, "history intact: {list}");
+}
+
+#[test]
+fn a_second_executor_with_a_taken_id_is_refused_and_says_why() {
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let _first = ManagedExecutor::start(data.path(), &orchestrator, "twin", &[]);
+    let second = ManagedExecutor::spawn(data.path(), &orchestrator.register_url(), EXECUTOR_KEY, "twin", &[]);
+    second.process.wait_for("the orchestrator refused this executor", 1, |e| {
+        e["fields"]["reason"].as_str().is_some_and(|r| r.contains("an executor with id `twin` is connected already"))
+    });
+    assert_eq!(orchestrator.process.events("executor registered").len(), 1);
 }
 
 #[test]

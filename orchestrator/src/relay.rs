@@ -7,9 +7,7 @@
 //! executor; answers are matched to requests by number, and every request fails at once
 //! when the executor's connection ends.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aqueducts_compiler::remote::{Reply, StoreRelay};
@@ -25,25 +23,9 @@ use crate::state::Orchestrator;
 /// How long one store operation may take (a read is at most a few MiB).
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A request waiting for its answer: the connection it went out on, and the waiter.
-type Waiting = (u64, oneshot::Sender<Reply>);
-
-/// Requests waiting for an answer, by executor and request number.
-#[derive(Default)]
-pub struct Relays {
-    pending: Mutex<HashMap<(String, u64), Waiting>>,
-    next: AtomicU64,
-}
-
-impl Relays {
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u64), Waiting>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// An answer from `executor`; one nobody asked for is ignored.
 pub fn answer(orchestrator: &Orchestrator, executor: &str, request: u64, answer: StoreAnswer) {
-    if let Some((_, waiting)) = orchestrator.relays.pending().remove(&(executor.to_string(), request)) {
+    if let Some((_, waiting)) = orchestrator.relays.waiting().remove(&(executor.to_string(), request)) {
         let _ = waiting.send(Reply::Answer(answer));
     }
 }
@@ -51,7 +33,7 @@ pub fn answer(orchestrator: &Orchestrator, executor: &str, request: u64, answer:
 /// A binary frame from `executor`: the bytes of a read.
 pub fn answer_bytes(orchestrator: &Orchestrator, executor: &str, frame: &[u8]) {
     let Some((request, bytes)) = parse_get_reply_frame(frame) else { return };
-    if let Some((_, waiting)) = orchestrator.relays.pending().remove(&(executor.to_string(), request)) {
+    if let Some((_, waiting)) = orchestrator.relays.waiting().remove(&(executor.to_string(), request)) {
         let _ = waiting.send(Reply::Bytes(Bytes::copy_from_slice(bytes)));
     }
 }
@@ -59,7 +41,7 @@ pub fn answer_bytes(orchestrator: &Orchestrator, executor: &str, frame: &[u8]) {
 /// `executor`'s connection `connection` ended: the requests sent on it fail now
 /// (those sent on a newer connection of the same executor wait on).
 pub fn disconnected(orchestrator: &Orchestrator, executor: &str, connection: u64) {
-    orchestrator.relays.pending().retain(|(owner, _), (sent_on, _)| owner != executor || *sent_on != connection);
+    orchestrator.relays.waiting().retain(|(owner, _), (sent_on, _)| owner != executor || *sent_on != connection);
 }
 
 /// The compiler's view of one executor's files and databases.
@@ -72,22 +54,22 @@ impl StoreRelay for LinkRelay {
     fn store(&self, operation: StoreOperation) -> BoxFuture<'static, Result<Reply, String>> {
         let (orchestrator, executor) = (self.orchestrator.clone(), self.executor.clone());
         Box::pin(async move {
-            let request = orchestrator.relays.next.fetch_add(1, Ordering::Relaxed);
+            let request = orchestrator.relays.next_request();
             let key = (executor.clone(), request);
             let (tx, rx) = oneshot::channel();
             let text =
                 serde_json::to_string(&OrchestratorMessage::Store { request, operation }).map_err(|e| e.to_string())?;
             // Registered before sending (the answer may come at once), with the
             // connection it goes out on once known.
-            orchestrator.relays.pending().insert(key.clone(), (u64::MAX, tx));
+            orchestrator.relays.waiting().insert(key.clone(), (u64::MAX, tx));
             match orchestrator.executors.send_on(&executor, Message::Text(text.into())) {
                 Some(connection) => {
-                    if let Some(entry) = orchestrator.relays.pending().get_mut(&key) {
+                    if let Some(entry) = orchestrator.relays.waiting().get_mut(&key) {
                         entry.0 = connection;
                     }
                 }
                 None => {
-                    orchestrator.relays.pending().remove(&key);
+                    orchestrator.relays.waiting().remove(&key);
                     return Err(format!("executor {executor} is not connected"));
                 }
             }
@@ -95,7 +77,7 @@ impl StoreRelay for LinkRelay {
                 Ok(Ok(reply)) => Ok(reply),
                 Ok(Err(_)) => Err(format!("the connection to executor {executor} was lost")),
                 Err(_) => {
-                    orchestrator.relays.pending().remove(&key);
+                    orchestrator.relays.waiting().remove(&key);
                     Err(format!("executor {executor} did not answer within {} s", STORE_TIMEOUT.as_secs()))
                 }
             }

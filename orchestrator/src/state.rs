@@ -11,15 +11,15 @@ use tokio::sync::Notify;
 
 use crate::db::Db;
 use crate::events::Events;
+use crate::pending::Relays;
 use crate::registry::Registry;
-use crate::relay::Relays;
 
 pub struct Orchestrator {
     pub db: Db,
     pub executors: Registry,
     pub events: Events,
     /// Durations of runs that ended, for `/metrics`.
-    pub durations: crate::api::metrics::RunDurations,
+    pub durations: crate::durations::RunDurations,
     /// Store operations relayed to executors while compiling.
     pub relays: Relays,
     /// Woken when a run may be dispatched (queued, or an executor freed).

@@ -22,11 +22,14 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use super::Managed;
 use super::dial::Socket;
+use super::shared::Managed;
 use crate::execution::{self, Report};
 use crate::session::MAX_CONTROL_BYTES;
 use crate::store_requests::{self, StoreReply};
+
+/// How long writing one message to the orchestrator may take.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long the orchestrator may take to answer a hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,7 +84,7 @@ pub async fn run(socket: Socket, managed: &Arc<Managed>) -> LinkEnd {
                         outbox.next_unsent().await
                     } => (Message::Text(text.into()), None),
                 };
-                let sent = tokio::time::timeout(super::WRITE_TIMEOUT, sink.send(message)).await;
+                let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await;
                 drop(permit);
                 if !matches!(sent, Ok(Ok(()))) {
                     break;

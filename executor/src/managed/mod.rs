@@ -13,13 +13,10 @@ pub mod backoff;
 pub mod dial;
 pub mod link;
 pub mod outbox;
+pub mod shared;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use aqueducts_protocol::PROTOCOL_VERSION;
-use aqueducts_protocol::managed::{Features, Hello, RunRef};
 
 use crate::error::ServeError;
 use crate::options::Options;
@@ -28,48 +25,10 @@ use backoff::Backoff;
 use dial::{DialError, Target};
 use link::LinkEnd;
 use outbox::Outbox;
+use shared::Managed;
 
-/// How long writing one message to the orchestrator may take.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A connection that lived this long makes the next failure start the backoff over.
 pub const STABLE_LINK: Duration = Duration::from_secs(10);
-
-/// What every connection of a managed executor shares.
-pub struct Managed {
-    pub executor: Arc<Executor>,
-    pub outbox: Arc<Outbox>,
-    boot_id: String,
-    labels: BTreeMap<String, String>,
-    running: Mutex<Option<RunRef>>,
-}
-
-impl Managed {
-    fn hello(&self) -> Hello {
-        let executor = &self.executor;
-        Hello {
-            executor_id: executor.id.clone(),
-            boot_id: self.boot_id.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            artifact_format_version: aqueducts_runtime::artifact::FORMAT_VERSION,
-            datafusion_version: aqueducts_runtime::DATAFUSION_VERSION.into(),
-            max_memory_bytes: executor.settings.max_memory.map(|bytes| bytes as u64),
-            labels: self.labels.clone(),
-            features: Features {
-                odbc: !aqueducts_runtime::io::odbc::registered_drivers().is_empty(),
-                object_stores: vec!["s3".into(), "gcs".into(), "azure".into()],
-                custom_sql: executor.databases.allows_custom_sql(),
-            },
-            working_directory: executor.working_directory.display().to_string(),
-            max_message_bytes: executor.max_message_bytes as u64,
-            held: self.outbox.held(),
-        }
-    }
-
-    fn running(&self) -> Option<RunRef> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
 
 /// Dials the orchestrator and serves it, reconnecting forever.
 pub async fn serve_managed(options: Options, executor: Arc<Executor>) -> Result<(), ServeError> {

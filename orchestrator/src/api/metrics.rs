@@ -2,11 +2,10 @@
 //!
 //! Runs by state and the queue length come from the database (they survive restarts);
 //! executors from the registry and the database; run durations and finished runs are
-//! counted by this process since it started ([`RunDurations`]).
+//! counted by this process since it started ([`crate::durations`]).
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header;
@@ -15,38 +14,9 @@ use sqlx::Row;
 
 use crate::auth::Caller;
 use crate::db::runs::{self, RunState};
+use crate::durations::BUCKETS;
 use crate::error::ApiFailure;
 use crate::state::Orchestrator;
-
-/// The upper bounds of the duration buckets, in seconds.
-pub const BUCKETS: [f64; 7] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0];
-
-/// Durations of the runs that ended since this process started.
-#[derive(Default)]
-pub struct RunDurations {
-    inner: Mutex<Durations>,
-}
-
-#[derive(Default)]
-struct Durations {
-    /// Counts per bucket (not cumulative), the last one for +Inf.
-    buckets: [u64; BUCKETS.len() + 1],
-    sum: f64,
-    finished: BTreeMap<&'static str, u64>,
-}
-
-impl RunDurations {
-    /// A run ended in `state` after running `seconds` (none when it never started).
-    pub fn record(&self, state: RunState, seconds: Option<f64>) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *inner.finished.entry(state.name()).or_default() += 1;
-        if let Some(seconds) = seconds {
-            let bucket = BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(BUCKETS.len());
-            inner.buckets[bucket] += 1;
-            inner.sum += seconds;
-        }
-    }
-}
 
 pub async fn metrics(
     State(orchestrator): State<Arc<Orchestrator>>,
@@ -79,7 +49,7 @@ pub async fn metrics(
     let _ = writeln!(out, "aqueducts_executors{{state=\"online\"}} {}", idle + busy);
     let _ = writeln!(out, "aqueducts_executors{{state=\"busy\"}} {busy}");
     let _ = writeln!(out, "aqueducts_executors{{state=\"offline\"}} {offline}");
-    let inner = orchestrator.durations.inner.lock().unwrap_or_else(|p| p.into_inner());
+    let inner = orchestrator.durations.snapshot();
     let _ = writeln!(
         out,
         "# HELP aqueducts_runs_finished_total Runs that ended since the orchestrator started, by state.\n# TYPE aqueducts_runs_finished_total counter"
