@@ -139,6 +139,9 @@ fn managed_executors_register_and_run_what_is_submitted() {
         submit_spec(&orchestrator, "stages:\n  - name: broken\n    query: SELEC 1\n", json!({}), json!({}));
     assert_eq!(status, 422, "{refused}");
     assert!(refused["diagnostics"].as_str().unwrap().contains("spec.yml:3"), "{refused}");
+    let located = refused["located"].as_array().unwrap().iter().find(|d| d["code"] == "sql-syntax").unwrap();
+    assert_eq!((located["file"].as_str(), located["line"].as_u64()), (Some("spec.yml"), Some(3)), "{refused}");
+    assert_eq!((located["column"].as_u64(), located["severity"].as_str()), (Some(12), Some("error")));
 
     // History, newest first, filtered by state.
     let (_, list) = orchestrator.api("GET", "/api/runs?state=succeeded&limit=10", None);
@@ -438,6 +441,21 @@ fn managed_options_are_checked() {
     assert_eq!(info["labels"], json!({"pool": "eu", "gpu": "none"}));
     let _ = child.kill();
     let _ = child.wait();
+
+    // Given a port, a managed executor serves its health there, and nothing else.
+    let with_port = ManagedExecutor::spawn(
+        data.path(),
+        &orchestrator.register_url(),
+        EXECUTOR_KEY,
+        "with-port",
+        &["--host", "127.0.0.1", "--port", "0"],
+    );
+    with_port.process.wait_for("listening", 1, |_| true);
+    let address = with_port.process.events("listening")[0]["fields"]["address"].as_str().unwrap().to_string();
+    let (status, body) = http(&address, "GET", "/api/health", Some(EXECUTOR_KEY), None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"executor_id\":\"with-port\""), "{body}");
+    assert_eq!(http(&address, "GET", "/ws/connect", Some(EXECUTOR_KEY), None).0, 404, "no standalone route");
 }
 
 /// `aqueducts ARGS --orchestrator ADDRESS --api-key KEY` in `dir`, in the background.
@@ -558,6 +576,27 @@ fn the_cli_runs_through_an_orchestrator_as_it_runs_locally() {
     let (code, _, stderr) = finished(slow);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("cancelled: the run was stopped"), "{stderr}");
+
+    // Ctrl-C cancels the run on the orchestrator.
+    let mut interrupted = cli(client.path(), &orchestrator, ADMIN_KEY, &["run", "-f", "slow.yml"]);
+    let started = std::time::Instant::now();
+    loop {
+        let (_, list) = orchestrator.api("GET", "/api/runs?state=running", None);
+        if !list["runs"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{list}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill").args(["-INT", &interrupted.id().to_string()]).status();
+    let status = interrupted.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(interrupted.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: cancelling the run") && stderr.contains("cancelled: the run was stopped"),
+        "{stderr}"
+    );
 
     // A viewer reads the history and cannot run.
     let viewer = std::process::Command::new(common::orchestrator::orchestrator_binary())

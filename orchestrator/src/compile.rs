@@ -14,6 +14,7 @@ use aqueducts_compiler::lower::lower;
 use aqueducts_compiler::remote::{RemoteDescriber, RemoteFiles};
 use aqueducts_compiler::sql::compile_context;
 use aqueducts_compiler::{CheckOptions, Code, Diagnostic, Severity, SourceFile, SpecFormat, check};
+use aqueducts_protocol::api::WireDiagnostic;
 use aqueducts_runtime::{RunSettings, artifact};
 use datafusion::execution::object_store::ObjectStoreUrl;
 
@@ -23,8 +24,8 @@ use crate::state::Orchestrator;
 /// Why a spec did not compile.
 #[derive(Debug)]
 pub enum CompileError {
-    /// The spec has errors: its diagnostics, rendered against its text.
-    Invalid(String),
+    /// The spec has errors: its diagnostics, rendered against its text and as data.
+    Invalid(String, Vec<WireDiagnostic>),
     /// Something else went wrong (the executor went away while being asked).
     Failed(String),
 }
@@ -32,7 +33,7 @@ pub enum CompileError {
 impl std::fmt::Display for CompileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CompileError::Invalid(text) | CompileError::Failed(text) => f.write_str(text),
+            CompileError::Invalid(text, _) | CompileError::Failed(text) => f.write_str(text),
         }
     }
 }
@@ -60,8 +61,9 @@ pub async fn for_executor(
         .executors
         .hello(executor)
         .ok_or_else(|| CompileError::Failed(format!("executor {executor} is not connected")))?;
-    let format = format_named(format)
-        .ok_or_else(|| CompileError::Invalid(format!("`{format}` is not a spec format: use yaml, json or toml")))?;
+    let format = format_named(format).ok_or_else(|| {
+        CompileError::Invalid(format!("`{format}` is not a spec format: use yaml, json or toml"), Vec::new())
+    })?;
     let file = SourceFile::new(name, text, format);
     let relay = Arc::new(LinkRelay { orchestrator: orchestrator.clone(), executor: executor.to_string() });
     let files = Arc::new(RemoteFiles::new(relay.clone(), executor.to_string()));
@@ -74,15 +76,19 @@ pub async fn for_executor(
         report.diagnostics.iter().filter(|d| d.severity != Severity::Advice).cloned().collect();
     let has_errors = shown.iter().any(|d| d.severity == Severity::Error);
     let Some(spec) = report.spec.filter(|_| !has_errors) else {
-        return Err(CompileError::Invalid(render_plain(&shown, &file)));
+        return Err(invalid(&shown, &file));
     };
     let ctx = compile_context(&RunSettings::default()).map_err(|e| CompileError::Failed(e.to_string()))?;
     ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files);
-    let executable = lower(&spec, &ctx, &options.base_dir)
-        .await
-        .map_err(|diagnostics| CompileError::Invalid(render_plain(&diagnostics, &file)))?;
+    let executable = lower(&spec, &ctx, &options.base_dir).await.map_err(|diagnostics| invalid(&diagnostics, &file))?;
     artifact::encode(&executable).map_err(|error| {
         let diagnostic = Diagnostic::error(Code::Unsupported, error.to_string());
-        CompileError::Invalid(render_plain(&[diagnostic], &file))
+        invalid(&[diagnostic], &file)
     })
+}
+
+/// The diagnostics, rendered (as `aqueducts check` prints them) and as data.
+fn invalid(diagnostics: &[Diagnostic], file: &SourceFile) -> CompileError {
+    let located = diagnostics.iter().filter_map(|d| serde_json::from_value(d.to_json(file)).ok()).collect();
+    CompileError::Invalid(render_plain(diagnostics, file), located)
 }

@@ -124,7 +124,7 @@ async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, exe
     // A spec that seemed broken while the executor's connection changed may only have
     // missed the executor's answers: tried again rather than failed.
     let artifact = match artifact {
-        Err(CompileError::Invalid(_)) if orchestrator.executors.connection(&executor) != connection => {
+        Err(CompileError::Invalid(..)) if orchestrator.executors.connection(&executor) != connection => {
             Err(CompileError::Failed(format!("the connection to executor {executor} changed while compiling")))
         }
         other => other,
@@ -176,7 +176,7 @@ async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, exe
             }
             None => Some("the run id is too long for an assignment".to_string()),
         },
-        Err(CompileError::Invalid(diagnostics)) => {
+        Err(CompileError::Invalid(diagnostics, _)) => {
             Some(format!("the spec does not compile for executor {executor}:\n{diagnostics}"))
         }
         Err(CompileError::Failed(message)) => {

@@ -10,16 +10,26 @@ pub struct ApiFailure {
     pub status: StatusCode,
     pub message: String,
     pub diagnostics: Option<String>,
+    pub located: Vec<aqueducts_protocol::api::WireDiagnostic>,
 }
 
 impl ApiFailure {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiFailure { status, message: message.into(), diagnostics: None }
+        ApiFailure { status, message: message.into(), diagnostics: None, located: Vec::new() }
     }
 
     /// A spec with errors: 422 with its diagnostics.
-    pub fn invalid(message: impl Into<String>, diagnostics: String) -> Self {
-        ApiFailure { status: StatusCode::UNPROCESSABLE_ENTITY, message: message.into(), diagnostics: Some(diagnostics) }
+    pub fn invalid(
+        message: impl Into<String>,
+        diagnostics: String,
+        located: Vec<aqueducts_protocol::api::WireDiagnostic>,
+    ) -> Self {
+        ApiFailure {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: message.into(),
+            diagnostics: Some(diagnostics),
+            located,
+        }
     }
 
     pub fn not_found(what: impl std::fmt::Display) -> Self {
@@ -42,7 +52,8 @@ impl From<crate::db::DbError> for ApiFailure {
 
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
-        (self.status, Json(ApiError { error: self.message, diagnostics: self.diagnostics })).into_response()
+        let body = ApiError { error: self.message, diagnostics: self.diagnostics, located: self.located };
+        (self.status, Json(body)).into_response()
     }
 }
 

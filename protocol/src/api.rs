@@ -179,6 +179,39 @@ pub struct ApiError {
     /// A spec that does not check: its diagnostics, rendered against its text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<String>,
+    /// The same diagnostics as data, with their positions in the spec's text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub located: Vec<WireDiagnostic>,
+}
+
+/// A diagnostic as data (what `aqueducts check --format json` prints for each).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WireDiagnostic {
+    /// Its code, such as `aqueducts::unknown-table`.
+    pub code: String,
+    /// `error`, `warning` or `advice`.
+    pub severity: String,
+    pub message: String,
+    pub file: String,
+    /// Where its first label starts (1-based line and column, in characters).
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    #[serde(default)]
+    pub labels: Vec<WireLabel>,
+    pub help: Option<String>,
+}
+
+/// A span a diagnostic points at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WireLabel {
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    /// Byte offset and length in the spec's text.
+    pub offset: usize,
+    pub length: usize,
+    pub text: Option<String>,
 }
 
 /// An executor as the orchestrator knows it.

@@ -150,8 +150,8 @@ pub async fn checked_spec(
     let name = spec.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("spec.{format}"));
     if let Some(executor) = orchestrator.executors.any_fitting(labels) {
         let compiled = compile::for_executor(orchestrator, &executor, &name, &spec.text, &format, params).await;
-        if let Err(CompileError::Invalid(diagnostics)) = compiled {
-            return Err(ApiFailure::invalid(format!("{name} has errors"), diagnostics));
+        if let Err(CompileError::Invalid(diagnostics, located)) = compiled {
+            return Err(ApiFailure::invalid(format!("{name} has errors"), diagnostics, located));
         }
     }
     Ok((format, name))
