@@ -832,12 +832,20 @@ fn schedules_fire_on_their_ticks_and_catch_up_once_after_a_restart() {
 #[test]
 fn a_new_file_starts_one_run_even_across_a_restart() {
     let data = workspace();
-    let incoming = data.path().join("incoming");
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    // Local triggers watch directories under the orchestrator's data directory; the
+    // executor (on the same machine here) is allowed to read them.
+    let incoming = std::fs::canonicalize(orchestrator_dir.path()).unwrap().join("incoming");
     std::fs::create_dir_all(&incoming).unwrap();
     std::fs::write(incoming.join("old.csv"), "n\n1\n").unwrap();
-    let orchestrator_dir = tempfile::tempdir().unwrap();
     let mut orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
-    let _a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
+    let allowed = [data.path().to_str().unwrap(), incoming.to_str().unwrap()];
+    let _a = ManagedExecutor::start(
+        data.path(),
+        &orchestrator,
+        "exec-a",
+        &["--allow-location", allowed[0], "--allow-location", allowed[1]],
+    );
     let client = tempfile::tempdir().unwrap();
     let spec = "sources:
   - type: file
@@ -854,7 +862,13 @@ destination:
   format: {type: csv, options: {has_header: false}}
 ";
     std::fs::write(client.path().join("arrivals.yml"), spec).unwrap();
-    let location = incoming.to_str().unwrap();
+    let location = "incoming";
+    // Outside the data directory: refused.
+    let outside = data.path().to_str().unwrap();
+    let args = ["deploy", "-f", "arrivals.yml", "--name", "arrivals", "--trigger-files", outside];
+    let (code, _, stderr) = finished(cli(client.path(), &orchestrator, ADMIN_KEY, &args));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("outside the orchestrator's data directory"), "{stderr}");
     let args = [
         "deploy",
         "-f",
@@ -924,4 +938,64 @@ destination:
     assert_eq!(runs[0]["params"]["path"], incoming.join("b.csv").to_str().unwrap());
     let (_, shown) = orchestrator.api("GET", "/api/pipelines/arrivals", None);
     assert_eq!(shown["file_trigger"]["location"], location, "{shown}");
+}
+
+#[test]
+fn a_file_arriving_in_an_s3_bucket_starts_a_run() {
+    let var = |name: &str| common::service_var(name, "the object store servers");
+    let (endpoint, key_id, secret) = (
+        var("AQUEDUCTS_TEST_S3_ENDPOINT"),
+        var("AQUEDUCTS_TEST_S3_ACCESS_KEY_ID"),
+        var("AQUEDUCTS_TEST_S3_SECRET_ACCESS_KEY"),
+    );
+    let bucket = format!("trigger-{}", std::process::id());
+    let client = format!(
+        "import boto3\nclient = boto3.client('s3', endpoint_url={endpoint:?}, aws_access_key_id={key_id:?}, aws_secret_access_key={secret:?}, region_name='us-east-1')"
+    );
+    common::run_python(
+        Path::new("."),
+        &format!(
+            "{client}\nclient.create_bucket(Bucket={bucket:?})\nclient.put_object(Bucket={bucket:?}, Key='in/old.csv', Body=b'n\\n1\\n')"
+        ),
+    );
+    let data = workspace();
+    let orchestrator_dir = tempfile::tempdir().unwrap();
+    let orchestrator = Orchestrator::start(orchestrator_dir.path(), &[]);
+    let _a = ManagedExecutor::start(data.path(), &orchestrator, "exec-a", &[]);
+    let spec = "sources: []\nstages:\n  - name: named\n    query: SELECT '${path}' AS arrived\n";
+    let deploy = json!({
+        "spec": {"text": spec, "format": "yaml", "name": "s3.yml"},
+        "params": {"path": "none"},
+        "file_trigger": {
+            "location": format!("s3://{bucket}/in/"),
+            "interval_seconds": 1,
+            "storage_config": {"AWS_ENDPOINT": endpoint, "AWS_ALLOW_HTTP": "true", "aws_access_key_id": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1"}
+        }
+    });
+    let (status, deployed) = orchestrator.api("PUT", "/api/pipelines/from-s3", Some(&deploy));
+    assert_eq!(status, 200, "{deployed}");
+    assert_eq!(deployed["file_trigger"]["storage_config"]["AWS_SECRET_ACCESS_KEY"], "***", "secrets are not shown");
+    orchestrator.process.wait_for("file trigger started", 1, |_| true);
+    common::run_python(
+        Path::new("."),
+        &format!("{client}\nclient.put_object(Bucket={bucket:?}, Key='in/new.csv', Body=b'n\\n2\\n')"),
+    );
+    let started = std::time::Instant::now();
+    let runs = loop {
+        let (_, list) = orchestrator.api("GET", "/api/runs?pipeline=from-s3&state=succeeded", None);
+        let runs = list["runs"].as_array().unwrap().clone();
+        if !runs.is_empty() {
+            break runs;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no run for the new object: {}",
+            orchestrator.process.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, all) = orchestrator.api("GET", "/api/runs?pipeline=from-s3", None);
+    assert_eq!(all["runs"].as_array().unwrap().len(), 1, "only the new object: {all}");
+    assert_eq!(runs[0]["params"]["path"], format!("s3://{bucket}/in/new.csv"));
 }

@@ -38,6 +38,32 @@ impl Caller {
     }
 }
 
+/// Extractors for callers allowed to write, checked before the request's body is read
+/// (a viewer's upload is refused before it is received): each names what a viewer may
+/// not do.
+macro_rules! writer {
+    ($name:ident, $what:literal) => {
+        pub struct $name(pub Caller);
+
+        impl FromRequestParts<Arc<Orchestrator>> for $name {
+            type Rejection = ApiFailure;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                orchestrator: &Arc<Orchestrator>,
+            ) -> Result<Self, ApiFailure> {
+                let caller = Caller::from_request_parts(parts, orchestrator).await?;
+                caller.require(Role::Operator, $what)?;
+                Ok($name(caller))
+            }
+        }
+    };
+}
+
+writer!(Submitter, "submit runs");
+writer!(Deployer, "deploy pipelines");
+writer!(Triggerer, "trigger pipelines");
+
 /// The key a request offers, if any.
 pub fn offered_key(parts: &Parts) -> Option<&str> {
     if let Some(key) = parts.headers.get(API_KEY_HEADER) {

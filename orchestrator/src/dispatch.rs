@@ -150,6 +150,7 @@ async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, exe
         )
         .await;
         if matches!(cancelled, Ok(true)) {
+            orchestrator.durations.record(RunState::Cancelled, None);
             let ended =
                 RunEvent::Ended { state: "cancelled".into(), outcome: Some(aqueducts_protocol::Outcome::Cancelled) };
             let _ = orchestrator.events.append(&orchestrator.db, &run.id, reference.attempt, None, &ended).await;

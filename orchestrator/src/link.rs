@@ -31,6 +31,8 @@ use crate::{ingest, relay};
 pub const MAX_MESSAGE_BYTES: usize = 80 << 20;
 /// How long an executor may take to say hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages that may wait to be written to one executor.
+pub const OUTGOING_MESSAGES: usize = 4096;
 /// How long writing one message may take.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -117,18 +119,27 @@ pub fn refusal(hello: &Hello) -> Option<String> {
 async fn serve(orchestrator: Arc<Orchestrator>, socket: WebSocket) {
     let connection = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut stream) = socket.split();
-    let (writer_tx, mut outgoing) = mpsc::unbounded_channel::<Message>();
-    let writer = tokio::spawn(async move {
-        while let Some(message) = outgoing.recv().await {
-            if !matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(()))) {
-                break;
+    // Bounded: an executor that stops reading fills it, and its connection is closed
+    // (what it was not sent, it gets again after reconnecting).
+    let (writer_tx, mut outgoing) = mpsc::channel::<Message>(OUTGOING_MESSAGES);
+    let writer_gone = tokio_util::sync::CancellationToken::new();
+    let writer = {
+        let writer_gone = writer_gone.clone();
+        tokio::spawn(async move {
+            while let Some(message) = outgoing.recv().await {
+                if !matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(()))) {
+                    break;
+                }
             }
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
-    });
+            writer_gone.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), sink.close()).await;
+        })
+    };
     let send = |message: &OrchestratorMessage| {
-        if let Ok(text) = serde_json::to_string(message) {
-            let _ = writer_tx.send(Message::Text(text.into()));
+        if let Ok(text) = serde_json::to_string(message)
+            && let Err(mpsc::error::TrySendError::Full(_)) = writer_tx.try_send(Message::Text(text.into()))
+        {
+            writer_gone.cancel();
         }
     };
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
@@ -171,7 +182,9 @@ async fn serve(orchestrator: Arc<Orchestrator>, socket: WebSocket) {
         }
     }
     let registered_ms = crate::db::now_ms();
-    if let Err(taken) = orchestrator.executors.register(hello.clone(), connection, writer_tx.clone(), running) {
+    if let Err(taken) =
+        orchestrator.executors.register(hello.clone(), connection, writer_tx.clone(), writer_gone.clone(), running)
+    {
         tracing::warn!(executor_id = %id, reason = %taken.0, "refused an executor");
         send(&OrchestratorMessage::Refused { reason: taken.0 });
         drop(writer_tx);
@@ -210,6 +223,7 @@ async fn serve(orchestrator: Arc<Orchestrator>, socket: WebSocket) {
                 send(&OrchestratorMessage::Heartbeat);
                 continue;
             }
+            _ = writer_gone.cancelled() => break "the executor does not read what it is sent".to_string(),
         };
         last_heard = Instant::now();
         orchestrator.executors.heard(&id);

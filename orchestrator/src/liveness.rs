@@ -1,7 +1,7 @@
 //! Executors that went away, and runs nobody confirmed after a restart.
 //!
 //! Every tick: an executor disconnected for longer than the heartbeat timeout is
-//! offline, and its run is lost ([`ingest::lose`]: retried, cancelled or lost). After
+//! offline, and the runs the database gives it are lost ([`ingest::lose`]: retried, cancelled or lost). After
 //! the orchestrator starts, the runs its database has in flight wait one timeout for
 //! their executor to come back holding them; those nobody holds by then are lost.
 
@@ -16,20 +16,28 @@ pub async fn run(orchestrator: Arc<Orchestrator>) {
     let tick = (orchestrator.heartbeat_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
     loop {
         tokio::time::sleep(tick).await;
-        for (executor, running) in orchestrator.executors.expire(orchestrator.heartbeat_timeout) {
+        for (executor, _) in orchestrator.executors.expire(orchestrator.heartbeat_timeout) {
+            if orchestrator.executors.connection(&executor).is_some() {
+                continue; // it came back in the meantime
+            }
             tracing::warn!(executor_id = %executor, "executor offline");
             ingest::executor_offline(&orchestrator, &executor).await;
-            let Some(running) = running else { continue };
-            match runs::get(&orchestrator.db, &running.run_id).await {
-                Ok(Some(run))
-                    if run.executor_id.as_deref() == Some(executor.as_str())
-                        && matches!(run.state, runs::RunState::Assigned | runs::RunState::Running) =>
-                {
-                    ingest::lose(&orchestrator, &run, &executor, "the executor went away and did not come back in time")
-                        .await
+            // Every run the database gives it, not only the one the registry knew of
+            // (after a restart, a run it held may not be known there).
+            match runs::in_flight(&orchestrator.db).await {
+                Ok(in_flight) => {
+                    for run in in_flight.into_iter().filter(|run| run.executor_id.as_deref() == Some(executor.as_str()))
+                    {
+                        ingest::lose(
+                            &orchestrator,
+                            &run,
+                            &executor,
+                            "the executor went away and did not come back in time",
+                        )
+                        .await;
+                    }
                 }
-                Ok(_) => {}
-                Err(error) => tracing::error!(%error, "cannot read a run of an offline executor"),
+                Err(error) => tracing::error!(%error, "cannot read the runs of an offline executor"),
             }
         }
         for run_id in orchestrator.unconfirmed_due() {

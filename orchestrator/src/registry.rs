@@ -13,6 +13,7 @@ use aqueducts_protocol::api::ExecutorInfo;
 use aqueducts_protocol::managed::{Hello, OrchestratorMessage, RunRef};
 use axum::extract::ws::Message;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::db::now_ms;
 
@@ -24,13 +25,20 @@ pub struct Registry {
 struct Entry {
     hello: Hello,
     /// The current connection: its number and its writer; `None` while disconnected.
-    link: Option<(u64, mpsc::UnboundedSender<Message>)>,
+    link: Option<Link>,
     running: Option<RunRef>,
     last_heard: Instant,
     last_heard_ms: i64,
     since_ms: i64,
     disconnected_at: Option<Instant>,
     last_assigned: Option<Instant>,
+}
+
+/// A connection's number, its writer, and how to close it.
+struct Link {
+    connection: u64,
+    writer: mpsc::Sender<Message>,
+    close: CancellationToken,
 }
 
 /// Why an executor cannot register.
@@ -49,7 +57,8 @@ impl Registry {
         &self,
         hello: Hello,
         connection: u64,
-        writer: mpsc::UnboundedSender<Message>,
+        writer: mpsc::Sender<Message>,
+        close: CancellationToken,
         running: Option<RunRef>,
     ) -> Result<(), Taken> {
         let mut inner = self.inner();
@@ -74,7 +83,7 @@ impl Registry {
             Entry {
                 running: running.or(previous_running),
                 hello,
-                link: Some((connection, writer)),
+                link: Some(Link { connection, writer, close }),
                 last_heard: now,
                 last_heard_ms: now_ms(),
                 since_ms: now_ms(),
@@ -88,7 +97,7 @@ impl Registry {
     /// The connection `connection` of `id` is gone.
     pub fn disconnected(&self, id: &str, connection: u64) {
         if let Some(entry) = self.inner().get_mut(id)
-            && entry.link.as_ref().is_some_and(|(current, _)| *current == connection)
+            && entry.link.as_ref().is_some_and(|link| link.connection == connection)
         {
             entry.link = None;
             entry.disconnected_at = Some(Instant::now());
@@ -97,7 +106,7 @@ impl Registry {
 
     /// The number of `id`'s current connection.
     pub fn connection(&self, id: &str) -> Option<u64> {
-        self.inner().get(id).and_then(|entry| entry.link.as_ref().map(|(connection, _)| *connection))
+        self.inner().get(id).and_then(|entry| entry.link.as_ref().map(|link| link.connection))
     }
 
     /// `id` said it is busy with something this registry does not know of: it gets no
@@ -187,8 +196,17 @@ impl Registry {
     /// has none.
     pub fn send_on(&self, id: &str, message: Message) -> Option<u64> {
         let inner = self.inner();
-        let (connection, writer) = inner.get(id)?.link.as_ref()?;
-        writer.send(message).ok().map(|()| *connection)
+        let link = inner.get(id)?.link.as_ref()?;
+        match link.writer.try_send(message) {
+            Ok(()) => Some(link.connection),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // It does not read what it is sent: its connection is closed, and what
+                // it missed it gets again after reconnecting.
+                link.close.cancel();
+                None
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => None,
+        }
     }
 
     pub fn send_json(&self, id: &str, message: &OrchestratorMessage) -> bool {
@@ -221,7 +239,7 @@ impl Registry {
         self.inner()
             .iter()
             .filter(|(_, entry)| entry.last_heard.elapsed() > timeout)
-            .filter_map(|(id, entry)| entry.link.as_ref().map(|(connection, _)| (id.clone(), *connection)))
+            .filter_map(|(id, entry)| entry.link.as_ref().map(|link| (id.clone(), link.connection)))
             .collect()
     }
 

@@ -75,7 +75,9 @@ async fn fire_due(orchestrator: &Arc<Orchestrator>) -> Result<(), DbError> {
         if missed && !due.catch_up {
             tracing::info!(pipeline = %due.pipeline, tick_ms = due.next_fire_ms, "skipped a missed tick (catch_up: false)");
         } else {
-            let key = format!("schedule:{}@{}", due.id, due.next_fire_ms);
+            // Named by the expression, not the row: a redeploy that keeps the schedule
+            // cannot queue its tick again.
+            let key = format!("schedule:{}|{}@{}", due.cron, due.timezone, due.next_fire_ms);
             match pipeline_run(orchestrator, &due.pipeline, Default::default(), "schedule", Some(key)).await {
                 Ok(new_run) => {
                     if let Some(run) = orchestrator.events.queue(&orchestrator.db, &new_run).await? {

@@ -73,15 +73,16 @@ pub struct PipelineDeploy {
 /// and each new file starts one run with its path (or URL) in parameter `param`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FileTriggerSpec {
-    /// A directory of the orchestrator (relative: to its data directory) or an object
+    /// A directory under the orchestrator's data directory (relative to it) or an object
     /// store prefix (`s3://bucket/incoming/`).
     pub location: String,
     #[serde(default = "ten")]
     pub interval_seconds: u64,
     #[serde(default = "path_param")]
     pub param: String,
-    /// The store's settings, as in a spec's `storage_config` (`env(...)` references are
-    /// resolved from the orchestrator's environment).
+    /// The store's settings, with the keys of a spec's `storage_config`; values are used
+    /// as written (and stored by the orchestrator): credentials are better left to the
+    /// orchestrator's environment.
     #[serde(default)]
     pub storage_config: BTreeMap<String, String>,
     /// Whether files present when the trigger is first deployed start runs too.

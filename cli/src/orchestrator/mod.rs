@@ -110,15 +110,29 @@ fn url_encode(text: &str) -> String {
 
 /// Shows a run's events until it ends; Ctrl-C asks the orchestrator to cancel it.
 async fn follow(client: &Client, run_id: &str, quiet: bool) -> CliResult {
-    // Shared by the event stream and the Ctrl-C handler (never at the same moment;
+    // Shared by the event stream and the Ctrl-C handling (never at the same moment;
     // locks because the future moves between worker threads).
     let progress = Mutex::new(Progress::new(progress_mode(quiet)));
     let last = AtomicI64::new(0);
     let end: Mutex<Option<(String, Option<Outcome>)>> = Mutex::new(None);
+    // One listener for the whole run: a Ctrl-C pressed while nothing waits for it (during
+    // the cancel call, between two streams) is not lost.
+    let (pressed, mut interrupts) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let listener = tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if pressed.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    let _stop_listening = AbortOnDrop(listener);
     let mut interrupted = false;
-    let mut resumes = 0;
-    while end.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
-        let stream = client.follow_events(run_id, last.load(Ordering::Relaxed), |event| {
+    let mut breaks = 0;
+    let ended =
+        |end: &Mutex<Option<(String, Option<Outcome>)>>| end.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+    while !ended(&end) {
+        let before = last.load(Ordering::Relaxed);
+        let stream = client.follow_events(run_id, before, |event| {
             last.store(event.id, Ordering::Relaxed);
             show(
                 &mut progress.lock().unwrap_or_else(|p| p.into_inner()),
@@ -128,39 +142,45 @@ async fn follow(client: &Client, run_id: &str, quiet: bool) -> CliResult {
         });
         let result = tokio::select! {
             result = stream => result,
-            _ = tokio::signal::ctrl_c() => {
-                if interrupted {
-                    progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
-                    eprintln!("interrupted again: leaving; the orchestrator goes on cancelling run {run_id}");
-                    return Err(CliError::Failed);
-                }
-                interrupted = true;
-                let note = match client.call::<CancelAnswer>(Method::POST, &format!("/api/runs/{run_id}/cancel"), None).await {
-                    Ok(_) => "interrupted: cancelling the run".to_string(),
-                    Err(failure) => format!("interrupted, but the cancel failed: {failure}"),
-                };
-                progress.lock().unwrap_or_else(|p| p.into_inner()).note(&note);
+            Some(()) = interrupts.recv() => {
+                interrupt(client, run_id, &mut interrupted, &progress).await?;
                 continue;
             }
         };
+        if last.load(Ordering::Relaxed) > before {
+            breaks = 0;
+        }
         match result {
-            Ok(_) if end.lock().unwrap_or_else(|p| p.into_inner()).is_some() => break,
-            Ok(_) | Err(ApiFailure::Transport(_)) if resumes < RESUMES => {
-                // The stream broke (an orchestrator restarting): resume after the last event.
-                resumes += 1;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            Ok(_) if ended(&end) => break,
             Ok(_) => {
-                progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
-                eprintln!(
-                    "error: the orchestrator's event stream of run {run_id} keeps breaking; see `aqueducts runs show {run_id}`"
-                );
-                return Err(CliError::Failed);
+                // The stream ended without the run's end (written apart after a crash,
+                // perhaps): the run itself says how it ended.
+                if let Ok(run) = client.call::<RunInfo>(Method::GET, &format!("/api/runs/{run_id}"), None).await
+                    && ["succeeded", "failed", "cancelled", "lost"].contains(&run.state.as_str())
+                {
+                    *end.lock().unwrap_or_else(|p| p.into_inner()) = Some((run.state, run.outcome));
+                    break;
+                }
+                breaks += 1;
             }
+            Err(ApiFailure::Transport(_)) => breaks += 1,
+            Err(ApiFailure::Status { status, .. }) if status.is_server_error() => breaks += 1,
             Err(failure) => {
                 progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
                 return Err(failed(failure));
             }
+        }
+        if breaks > RESUMES {
+            progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
+            eprintln!(
+                "error: the orchestrator's event stream of run {run_id} keeps breaking; see `aqueducts runs show {run_id}`"
+            );
+            return Err(CliError::Failed);
+        }
+        // The orchestrator may be restarting: a moment, then resume after the last event.
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            Some(()) = interrupts.recv() => interrupt(client, run_id, &mut interrupted, &progress).await?,
         }
     }
     progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
@@ -184,6 +204,37 @@ async fn follow(client: &Client, run_id: &str, quiet: bool) -> CliResult {
             eprintln!("error: the run ended {state}");
             Err(CliError::Failed)
         }
+    }
+}
+
+/// A Ctrl-C: the first asks the orchestrator to cancel the run (the stream goes on and
+/// shows the end); a second leaves at once.
+async fn interrupt(client: &Client, run_id: &str, interrupted: &mut bool, progress: &Mutex<Progress>) -> CliResult {
+    if *interrupted {
+        progress.lock().unwrap_or_else(|p| p.into_inner()).finish();
+        eprintln!("interrupted again: leaving; the orchestrator goes on cancelling run {run_id}");
+        return Err(CliError::Failed);
+    }
+    *interrupted = true;
+    let path = format!("/api/runs/{run_id}/cancel");
+    let note =
+        match tokio::time::timeout(Duration::from_secs(10), client.call::<CancelAnswer>(Method::POST, &path, None))
+            .await
+        {
+            Ok(Ok(_)) => "interrupted: cancelling the run".to_string(),
+            Ok(Err(failure)) => format!("interrupted, but the cancel failed: {failure}"),
+            Err(_) => "interrupted, but the orchestrator did not answer the cancel within 10 s".to_string(),
+        };
+    progress.lock().unwrap_or_else(|p| p.into_inner()).note(&note);
+    Ok(())
+}
+
+/// Stops a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

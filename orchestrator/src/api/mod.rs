@@ -18,6 +18,8 @@ use crate::state::Orchestrator;
 
 /// The largest request body: a plan artifact.
 pub const MAX_BODY_BYTES: usize = 256 << 20;
+/// The largest JSON body of the pipeline routes (a spec and its settings).
+pub const MAX_JSON_BYTES: usize = 16 << 20;
 
 pub fn router(orchestrator: Arc<Orchestrator>) -> Router {
     Router::new()
@@ -31,8 +33,14 @@ pub fn router(orchestrator: Arc<Orchestrator>) -> Router {
         .route(&format!("{RUNS_PATH}/{{id}}/events"), get(runs::events))
         .route("/metrics", get(metrics::metrics))
         .route("/api/pipelines", get(pipelines::list))
-        .route("/api/pipelines/{name}", get(pipelines::show).put(pipelines::deploy).delete(pipelines::delete))
-        .route("/api/pipelines/{name}/trigger", post(pipelines::trigger))
+        .route(
+            "/api/pipelines/{name}",
+            get(pipelines::show)
+                .put(pipelines::deploy)
+                .delete(pipelines::delete)
+                .layer(DefaultBodyLimit::max(MAX_JSON_BYTES)),
+        )
+        .route("/api/pipelines/{name}/trigger", post(pipelines::trigger).layer(DefaultBodyLimit::max(MAX_JSON_BYTES)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(orchestrator)
 }

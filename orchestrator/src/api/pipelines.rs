@@ -1,10 +1,11 @@
 //! `/api/pipelines`: deploy (with schedules), show, list and delete named pipelines, and
 //! run one from a webhook.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aqueducts_protocol::api::{
-    FileTriggerSpec, PipelineDeploy, PipelineInfo, ScheduleInfo, SpecText, TriggerRun, VersionInfo,
+    FileTriggerSpec, PipelineDeploy, PipelineInfo, RunEvent, ScheduleInfo, SpecText, TriggerRun, VersionInfo,
 };
 use aqueducts_protocol::managed::is_plain_name;
 use axum::Json;
@@ -15,9 +16,10 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::runs::{checked_spec, info, pipeline_run, queue};
-use crate::auth::Caller;
+use crate::auth::{Caller, Deployer, Triggerer};
 use crate::db::keys::Role;
 use crate::db::pipelines::{self, FileTrigger, Settings, Version};
+use crate::db::runs::{self, RunState};
 use crate::error::ApiFailure;
 use crate::file_trigger::Watched;
 use crate::schedule::Schedule;
@@ -83,12 +85,11 @@ pub struct DeployQuery {
 /// fit.
 pub async fn deploy(
     State(orchestrator): State<Arc<Orchestrator>>,
-    caller: Caller,
+    Deployer(caller): Deployer,
     Path(name): Path<String>,
     Query(query): Query<DeployQuery>,
     body: Bytes,
 ) -> Result<Json<PipelineInfo>, ApiFailure> {
-    caller.require(Role::Operator, "deploy pipelines")?;
     check_name(&name)?;
     let deploy: PipelineDeploy = serde_json::from_slice(&body)
         .map_err(|e| ApiFailure::new(StatusCode::BAD_REQUEST, format!("the body is not a deployment: {e}")))?;
@@ -146,13 +147,23 @@ pub async fn deploy(
     };
     let version = pipelines::deploy(&orchestrator.db, &name, &deploy.spec.text, &format, &hash, &settings).await?;
     let now = crate::db::now_ms();
+    // A schedule the new version keeps keeps its next tick: a redeploy neither skips
+    // nor repeats one.
+    let kept: BTreeMap<(String, String), i64> = pipelines::schedules(&orchestrator.db, &name)
+        .await?
+        .into_iter()
+        .map(|s| ((s.cron, s.timezone), s.next_fire_ms))
+        .collect();
     let schedules: Vec<pipelines::NewSchedule> = parsed
         .iter()
         .map(|(spec, schedule)| pipelines::NewSchedule {
             cron: spec.cron.clone(),
             timezone: spec.timezone.clone(),
             catch_up,
-            next_fire_ms: schedule.next_after(now).unwrap_or(-1),
+            next_fire_ms: kept
+                .get(&(spec.cron.clone(), spec.timezone.clone()))
+                .copied()
+                .unwrap_or_else(|| schedule.next_after(now).unwrap_or(-1)),
         })
         .collect();
     pipelines::set_schedules(&orchestrator.db, &name, &schedules).await?;
@@ -227,8 +238,30 @@ pub async fn delete(
     if !pipelines::delete(&orchestrator.db, &name).await? {
         return Err(ApiFailure::not_found(format!("deployed pipeline `{name}`")));
     }
+    let trigger = pipelines::file_trigger(&orchestrator.db, &name).await?;
     pipelines::set_schedules(&orchestrator.db, &name, &[]).await?;
     pipelines::set_file_trigger(&orchestrator.db, &name, None).await?;
+    if let Some(trigger) = trigger {
+        pipelines::forget_seen(&orchestrator.db, &trigger.key()).await?;
+    }
+    // Its queued runs are cancelled: a deleted pipeline starts nothing more.
+    let db = &orchestrator.db;
+    loop {
+        let queued = runs::list(db, Some(RunState::Queued), Some(&name), None, 500).await?;
+        for run in &queued {
+            if runs::transition(db, &run.id, run.attempt, RunState::Queued, RunState::Cancelled, None).await? {
+                orchestrator.durations.record(RunState::Cancelled, None);
+                let ended = RunEvent::Ended {
+                    state: "cancelled".into(),
+                    outcome: Some(aqueducts_protocol::Outcome::Cancelled),
+                };
+                orchestrator.events.append(db, &run.id, run.attempt, None, &ended).await?;
+            }
+        }
+        if queued.len() < 500 {
+            break;
+        }
+    }
     tracing::info!(pipeline = %name, by = %caller.name, "pipeline deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -237,12 +270,11 @@ pub async fn delete(
 /// the body; with an `Idempotency-Key` header, one run per key.
 pub async fn trigger(
     State(orchestrator): State<Arc<Orchestrator>>,
-    caller: Caller,
+    Triggerer(caller): Triggerer,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiFailure> {
-    caller.require(Role::Operator, "trigger pipelines")?;
     let triggered: TriggerRun = if body.is_empty() {
         TriggerRun::default()
     } else {

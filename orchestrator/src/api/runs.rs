@@ -9,14 +9,14 @@ use aqueducts_protocol::api::{CancelAnswer, RunEvent, RunInfo, RunList, SpecText
 use aqueducts_protocol::managed::{OrchestratorMessage, is_plain_name};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use tokio::sync::mpsc;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Submitter};
 use crate::compile::{self, CompileError};
 use crate::db::keys::Role;
 use crate::db::pipelines;
@@ -116,23 +116,6 @@ pub async fn submit(
     let run = queue(&orchestrator, &new_run).await?.ok_or_else(|| ApiFailure::internal("a run id repeated"))?;
     tracing::info!(run_id = %run.id, by = %caller.name, "run submitted");
     Ok((StatusCode::CREATED, Json(info(&orchestrator, &run).await?)).into_response())
-}
-
-/// A caller allowed to submit runs, checked before the body is read (a viewer's
-/// upload is refused before it is received).
-pub struct Submitter(Caller);
-
-impl FromRequestParts<Arc<Orchestrator>> for Submitter {
-    type Rejection = ApiFailure;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        orchestrator: &Arc<Orchestrator>,
-    ) -> Result<Self, ApiFailure> {
-        let caller = Caller::from_request_parts(parts, orchestrator).await?;
-        caller.require(Role::Operator, "submit runs")?;
-        Ok(Submitter(caller))
-    }
 }
 
 /// Checks a spec against a connected executor its labels fit (when one is connected),
@@ -288,15 +271,17 @@ pub async fn cancel(
         orchestrator.executors.send_json(executor, &OrchestratorMessage::Cancel { run_id: current.id.clone() });
     }
     tracing::info!(run_id = %run.id, by = %caller.name, "cancel requested");
-    let state = if current.state == RunState::Queued { "cancelled" } else { "cancelling" };
-    if current.state == RunState::Queued {
-        // Queued again in between (an executor was busy): cancelled now.
-        runs::transition(db, &current.id, current.attempt, RunState::Queued, RunState::Cancelled, None).await?;
+    // Queued again in between (an executor was busy): cancelled now, if it still is.
+    if current.state == RunState::Queued
+        && runs::transition(db, &current.id, current.attempt, RunState::Queued, RunState::Cancelled, None).await?
+    {
+        orchestrator.durations.record(RunState::Cancelled, None);
         let ended =
             RunEvent::Ended { state: "cancelled".into(), outcome: Some(aqueducts_protocol::Outcome::Cancelled) };
         orchestrator.events.append(db, &current.id, current.attempt, None, &ended).await?;
+        return Ok(Json(CancelAnswer { state: "cancelled".into() }));
     }
-    Ok(Json(CancelAnswer { state: state.into() }))
+    Ok(Json(CancelAnswer { state: "cancelling".into() }))
 }
 
 #[derive(serde::Deserialize)]

@@ -373,10 +373,30 @@ pub async fn poll_again(db: &Db, name: &str, at_ms: i64) -> Result<(), DbError> 
     Ok(())
 }
 
-/// The files trigger `key` has seen.
-pub async fn seen_files(db: &Db, key: &str) -> Result<std::collections::HashSet<String>, DbError> {
-    let rows = sqlx::query("SELECT path FROM seen_files WHERE trigger_key = $1").bind(key).fetch_all(&db.pool).await?;
-    rows.iter().map(|row| row.try_get(0).map_err(DbError::from)).collect()
+/// Which of `paths` trigger `key` has seen (asked in batches: a trigger's history may be
+/// far longer than one listing).
+pub async fn seen_among(db: &Db, key: &str, paths: &[String]) -> Result<std::collections::HashSet<String>, DbError> {
+    let mut seen = std::collections::HashSet::new();
+    for batch in paths.chunks(200) {
+        let placeholders: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql =
+            format!("SELECT path FROM seen_files WHERE trigger_key = $1 AND path IN ({})", placeholders.join(", "));
+        let mut query = sqlx::query(&sql).bind(key);
+        for path in batch {
+            query = query.bind(path);
+        }
+        for row in query.fetch_all(&db.pool).await? {
+            seen.insert(row.try_get(0)?);
+        }
+    }
+    Ok(seen)
+}
+
+/// Forgets what trigger `key` has seen (its pipeline was deleted: a redeploy starts over
+/// from what is there then).
+pub async fn forget_seen(db: &Db, key: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM seen_files WHERE trigger_key = $1").bind(key).execute(&db.pool).await?;
+    Ok(())
 }
 
 /// Remembers that trigger `key` has seen `path`.
