@@ -24,6 +24,25 @@ impl SpecFormat {
         }
     }
 
+    /// The format's name on the wire and in APIs: `yaml`, `json` or `toml`.
+    pub fn key(self) -> &'static str {
+        match self {
+            SpecFormat::Yaml => "yaml",
+            SpecFormat::Json => "json",
+            SpecFormat::Toml => "toml",
+        }
+    }
+
+    /// The format named `key` (any case; `yml` too), as [`SpecFormat::key`] writes it.
+    pub fn from_key(key: &str) -> Option<SpecFormat> {
+        match key.to_ascii_lowercase().as_str() {
+            "yaml" | "yml" => Some(SpecFormat::Yaml),
+            "json" => Some(SpecFormat::Json),
+            "toml" => Some(SpecFormat::Toml),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             SpecFormat::Yaml => "YAML",

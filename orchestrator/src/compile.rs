@@ -38,16 +38,6 @@ impl std::fmt::Display for CompileError {
     }
 }
 
-/// The format named `name` (`yaml`, `yml`, `json` or `toml`).
-pub fn format_named(name: &str) -> Option<SpecFormat> {
-    match name.to_ascii_lowercase().as_str() {
-        "yaml" | "yml" => Some(SpecFormat::Yaml),
-        "json" => Some(SpecFormat::Json),
-        "toml" => Some(SpecFormat::Toml),
-        _ => None,
-    }
-}
-
 /// Compiles `text` (named `name`, in `format`) with `params` for `executor`.
 pub async fn for_executor(
     orchestrator: &Arc<Orchestrator>,
@@ -61,7 +51,7 @@ pub async fn for_executor(
         .executors
         .hello(executor)
         .ok_or_else(|| CompileError::Failed(format!("executor {executor} is not connected")))?;
-    let format = format_named(format).ok_or_else(|| {
+    let format = SpecFormat::from_key(format).ok_or_else(|| {
         CompileError::Invalid(format!("`{format}` is not a spec format: use yaml, json or toml"), Vec::new())
     })?;
     let file = SourceFile::new(name, text, format);

@@ -69,7 +69,7 @@ pub fn base_url(orchestrator: &str) -> Result<String, String> {
 impl Client {
     pub fn new(orchestrator: &str, key: &str, ca_cert: Option<&Path>) -> Result<Client, String> {
         let base = base_url(orchestrator)?;
-        if base.starts_with("http://") && !is_loopback(&base) {
+        if base.starts_with("http://") && !crate::remote::connection::is_loopback(&base) {
             eprintln!(
                 "warning: the API key goes to {base} in clear text; use https:// for an orchestrator beyond this machine"
             );
@@ -186,15 +186,6 @@ impl Client {
 
 fn find_blank_line(bytes: &[u8]) -> Option<usize> {
     bytes.windows(2).position(|w| w == b"\n\n")
-}
-
-/// Whether a URL's host is this machine.
-fn is_loopback(url: &str) -> bool {
-    let host = url.split_once("://").map_or(url, |(_, rest)| rest).split('/').next().unwrap_or_default();
-    let host =
-        host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -47,6 +47,11 @@ fn failed(failure: ApiFailure) -> CliError {
     CliError::Failed
 }
 
+/// Whether a run in `state` has ended.
+fn is_final(state: &str) -> bool {
+    ["succeeded", "failed", "cancelled", "lost"].contains(&state)
+}
+
 /// How many times a broken event stream is resumed before giving up.
 const RESUMES: u32 = 30;
 
@@ -57,7 +62,7 @@ pub async fn run(input: Input, target: OrchestratorArgs, labels: Vec<(String, St
     let submitted = match input {
         Input::Spec(spec) => {
             let (file, options) = spec.load()?;
-            let format = format_name(file.format);
+            let format = file.format.key();
             let body = SubmitRun {
                 spec: Some(SpecText {
                     text: file.text.to_string(),
@@ -156,7 +161,7 @@ async fn follow(client: &Client, run_id: &str, quiet: bool) -> CliResult {
                 // The stream ended without the run's end (written apart after a crash,
                 // perhaps): the run itself says how it ended.
                 if let Ok(run) = client.call::<RunInfo>(Method::GET, &format!("/api/runs/{run_id}"), None).await
-                    && ["succeeded", "failed", "cancelled", "lost"].contains(&run.state.as_str())
+                    && is_final(&run.state)
                 {
                     *end.lock().unwrap_or_else(|p| p.into_inner()) = Some((run.state, run.outcome));
                     break;
@@ -275,11 +280,7 @@ pub async fn deploy(spec: crate::args::SpecArgs, target: OrchestratorArgs, setti
     let client = target.client()?;
     let (file, options) = spec.load()?;
     let body = PipelineDeploy {
-        spec: SpecText {
-            text: file.text.to_string(),
-            format: format_name(file.format).into(),
-            name: Some(file.name.clone()),
-        },
+        spec: SpecText { text: file.text.to_string(), format: file.format.key().into(), name: Some(file.name.clone()) },
         params: options.params,
         labels: settings.labels.into_iter().collect(),
         retries: settings.retries,
@@ -316,14 +317,6 @@ pub async fn deploy(spec: crate::args::SpecArgs, target: OrchestratorArgs, setti
     }
 }
 
-fn format_name(format: aqueducts_compiler::SpecFormat) -> &'static str {
-    match format {
-        aqueducts_compiler::SpecFormat::Yaml => "yaml",
-        aqueducts_compiler::SpecFormat::Json => "json",
-        aqueducts_compiler::SpecFormat::Toml => "toml",
-    }
-}
-
 /// `aqueducts cancel --orchestrator`.
 pub async fn cancel(target: OrchestratorArgs, run_id: String) -> CliResult {
     let client = target.client()?;
@@ -337,7 +330,7 @@ pub async fn cancel(target: OrchestratorArgs, run_id: String) -> CliResult {
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
         let run = client.call::<RunInfo>(Method::GET, &format!("/api/runs/{run_id}"), None).await.map_err(failed)?;
-        if ["succeeded", "failed", "cancelled", "lost"].contains(&run.state.as_str()) {
+        if is_final(&run.state) {
             if run.state == "cancelled" {
                 println!("cancelled run {run_id}");
                 return Ok(());
@@ -424,7 +417,7 @@ pub async fn show_run(target: OrchestratorArgs, run_id: String) -> CliResult {
     // The stored events, replayed as a run shows them (a live run is not waited for).
     let mut progress = Progress::new(Mode::Lines);
     let mut end = None;
-    if ["succeeded", "failed", "cancelled", "lost"].contains(&run.state.as_str()) {
+    if is_final(&run.state) {
         client.follow_events(&run_id, 0, |event| show(&mut progress, event.event, &mut end)).await.map_err(failed)?;
     }
     progress.finish();

@@ -207,8 +207,8 @@ async fn connect(target: &Target) -> Result<Socket, String> {
     }
 }
 
-/// Whether a `ws://` URL's host is this machine.
-fn is_loopback(url: &str) -> bool {
+/// Whether a URL's host is this machine (`ws://`, `http://`...).
+pub fn is_loopback(url: &str) -> bool {
     let host = url.split_once("://").map_or(url, |(_, rest)| rest).split('/').next().unwrap_or_default();
     let host =
         host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);

@@ -127,7 +127,7 @@ pub async fn checked_spec(
     labels: &BTreeMap<String, String>,
 ) -> Result<(String, String), ApiFailure> {
     let format = spec.format.to_ascii_lowercase();
-    if compile::format_named(&format).is_none() {
+    if aqueducts_compiler::SpecFormat::from_key(&format).is_none() {
         return Err(bad_request(format!("`{format}` is not a spec format: use yaml, json or toml")));
     }
     let name = spec.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("spec.{format}"));
