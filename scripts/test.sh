@@ -10,7 +10,9 @@
 #     (apt packages mariadb-server, odbc-mariadb): scripts/mariadb.sh;
 #   - object store servers on free ports on 127.0.0.1, stopped afterwards: moto (S3, from
 #     PyPI), Azurite (Azure Blob Storage, from npm) and gcp-storage-emulator (Google Cloud
-#     Storage, from PyPI, with the XML API of scripts/gcs-emulator.py): scripts/object-stores.sh.
+#     Storage, from PyPI, with the XML API of scripts/gcs-emulator.py): scripts/object-stores.sh;
+#   - headless Chromium and chromedriver for the web interface's tests (apt packages
+#     chromium and chromium-driver, installed when missing if run as root): scripts/browser.sh.
 # cargo-nextest is used when installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +43,9 @@ start_service mariadb mariadb
 echo "mariadb: 127.0.0.1:$AQUEDUCTS_TEST_MARIADB_PORT"
 start_service object-stores stores
 echo "s3 (moto): $AQUEDUCTS_TEST_S3_ENDPOINT, azure (azurite): $AQUEDUCTS_TEST_AZURE_ENDPOINT, gcs: $AQUEDUCTS_TEST_GCS_ENDPOINT"
+exports="$(bash scripts/browser.sh)"
+eval "$exports"
+echo "browser: $AQUEDUCTS_TEST_CHROMIUM, $AQUEDUCTS_TEST_CHROMEDRIVER"
 
 # The end-to-end tests start the binaries (`aqueducts-executor` beside `aqueducts`), and
 # neither `cargo nextest run` nor `cargo test` builds another package's binary: build

@@ -648,6 +648,30 @@ fn executors_and_clients_reach_a_tls_orchestrator_with_a_private_certificate() {
         std::fs::read_to_string(data.path().join("out/tls.csv")).unwrap().trim(),
         expected_total(500).to_string()
     );
+
+    // The web interface is on the same port and TLS; its session cookie is `Secure` there.
+    let pem = std::fs::read(cert).unwrap();
+    let (page, cookie) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap();
+        let base = format!("https://localhost:{port}");
+        let page = client.get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let signed_in = client
+            .post(format!("{base}/ui/session"))
+            .header("content-type", "application/json")
+            .body(json!({"key": ADMIN_KEY}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), 200);
+        let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_string();
+        (page.text().await.unwrap(), cookie)
+    });
+    assert!(page.contains("/assets/js/app.js"), "{page}");
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");
 }
 
 #[test]

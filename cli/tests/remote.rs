@@ -202,7 +202,11 @@ fn an_executor_without_allow_location_keeps_to_its_data_directory() {
 
     // `*` allows everything, and says so at start.
     let open = Executor::start(dir.path(), &["--allow-location", "*"]);
-    assert!(open.logs().contains("every location is allowed"), "{}", open.logs());
+    // Logged just after `listening`, which is what `start` waits for.
+    open.wait_for_log(
+        "every location is allowed (--allow-location '*'): a key holder can read and write whatever this process can",
+        1,
+    );
     let client = client_dir(&counting_spec(10, target.to_str().unwrap()));
     let out = remote(client.path(), &open, &["run", "-f", "spec.yml", "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

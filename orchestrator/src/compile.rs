@@ -14,7 +14,7 @@ use aqueducts_compiler::lower::lower;
 use aqueducts_compiler::remote::{RemoteDescriber, RemoteFiles};
 use aqueducts_compiler::sql::compile_context;
 use aqueducts_compiler::{CheckOptions, Code, Diagnostic, Severity, SourceFile, SpecFormat, check};
-use aqueducts_protocol::api::WireDiagnostic;
+use aqueducts_protocol::api::{GraphSource, GraphStage, StageGraph, WireDiagnostic};
 use aqueducts_runtime::{RunSettings, artifact};
 use datafusion::execution::object_store::ObjectStoreUrl;
 
@@ -38,6 +38,14 @@ impl std::fmt::Display for CompileError {
     }
 }
 
+/// A spec compiled for an executor: the artifact it runs, the stage graph, and the
+/// warnings `check` gives (rendered and as data; empty when there are none).
+pub struct Compiled {
+    pub artifact: Vec<u8>,
+    pub graph: StageGraph,
+    pub warnings: (String, Vec<WireDiagnostic>),
+}
+
 /// Compiles `text` (named `name`, in `format`) with `params` for `executor`.
 pub async fn for_executor(
     orchestrator: &Arc<Orchestrator>,
@@ -46,7 +54,7 @@ pub async fn for_executor(
     text: &str,
     format: &str,
     params: &BTreeMap<String, String>,
-) -> Result<Vec<u8>, CompileError> {
+) -> Result<Compiled, CompileError> {
     let hello = orchestrator
         .executors
         .hello(executor)
@@ -71,14 +79,52 @@ pub async fn for_executor(
     let ctx = compile_context(&RunSettings::default()).map_err(|e| CompileError::Failed(e.to_string()))?;
     ctx.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), files);
     let executable = lower(&spec, &ctx, &options.base_dir).await.map_err(|diagnostics| invalid(&diagnostics, &file))?;
-    artifact::encode(&executable).map_err(|error| {
+    let artifact = artifact::encode(&executable).map_err(|error| {
         let diagnostic = Diagnostic::error(Code::Unsupported, error.to_string());
         invalid(&[diagnostic], &file)
-    })
+    })?;
+    let warnings = if shown.is_empty() { (String::new(), Vec::new()) } else { as_data(&shown, &file) };
+    Ok(Compiled { artifact, graph: stage_graph(&spec), warnings })
+}
+
+/// The checked spec's graph, stages in the order they run.
+pub fn stage_graph(spec: &aqueducts_compiler::checked::Spec) -> StageGraph {
+    use aqueducts_compiler::dag::Vertex;
+    let pipeline = &spec.pipeline;
+    let vertex_name = |vertex: Vertex| match vertex {
+        Vertex::Source(i) => pipeline.sources.get(i).map(|source| source.name().value.clone()),
+        Vertex::Stage(i) => pipeline.stages.get(i).map(|stage| stage.name.value.clone()),
+    };
+    let writes = pipeline.destination.is_some().then_some(spec.final_stage).flatten();
+    StageGraph {
+        sources: pipeline
+            .sources
+            .iter()
+            .map(|source| GraphSource { name: source.name().value.clone(), kind: source.kind().into() })
+            .collect(),
+        stages: spec
+            .order
+            .iter()
+            .filter_map(|&i| {
+                let stage = pipeline.stages.get(i)?;
+                Some(GraphStage {
+                    name: stage.name.value.clone(),
+                    inputs: spec.dag.inputs(i).into_iter().filter_map(vertex_name).collect(),
+                    writes_destination: writes == Some(i),
+                })
+            })
+            .collect(),
+    }
 }
 
 /// The diagnostics, rendered (as `aqueducts check` prints them) and as data.
 fn invalid(diagnostics: &[Diagnostic], file: &SourceFile) -> CompileError {
+    let (rendered, located) = as_data(diagnostics, file);
+    CompileError::Invalid(rendered, located)
+}
+
+/// Diagnostics rendered as `aqueducts check` prints them, and as data.
+fn as_data(diagnostics: &[Diagnostic], file: &SourceFile) -> (String, Vec<WireDiagnostic>) {
     let located = diagnostics.iter().filter_map(|d| serde_json::from_value(d.to_json(file)).ok()).collect();
-    CompileError::Invalid(render_plain(diagnostics, file), located)
+    (render_plain(diagnostics, file), located)
 }

@@ -110,15 +110,18 @@ async fn give_back(orchestrator: &Orchestrator, run_id: &str, attempt: u32, exec
 /// Compiles the run for `executor` when it is a spec, and sends it.
 async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, executor: String) {
     let connection = orchestrator.executors.connection(&executor);
+    // An artifact submitted as such has no stage graph to show.
     let artifact = match &run.work {
-        Work::Artifact(bytes) if !bytes.is_empty() => Ok(bytes.clone()),
+        Work::Artifact(bytes) if !bytes.is_empty() => Ok((bytes.clone(), None)),
         Work::Artifact(_) => match runs::artifact(&orchestrator.db, &run.id).await {
-            Ok(Some(bytes)) => Ok(bytes),
+            Ok(Some(bytes)) => Ok((bytes, None)),
             Ok(None) => Err(CompileError::Failed("the run's artifact is gone".into())),
             Err(error) => Err(CompileError::Failed(error.to_string())),
         },
         Work::Spec { text, format, name } => {
-            compile::for_executor(orchestrator, &executor, name, text, format, &run.params).await
+            compile::for_executor(orchestrator, &executor, name, text, format, &run.params)
+                .await
+                .map(|compiled| (compiled.artifact, Some(compiled.graph)))
         }
     };
     // A spec that seemed broken while the executor's connection changed may only have
@@ -160,7 +163,7 @@ async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, exe
         return;
     }
     let failure = match artifact {
-        Ok(artifact) => match assign_frame(&reference, &artifact) {
+        Ok((artifact, graph)) => match assign_frame(&reference, &artifact) {
             Some(frame) => {
                 let limit = orchestrator.executors.hello(&executor).map_or(0, |hello| hello.max_message_bytes);
                 if frame.len() as u64 > limit {
@@ -168,9 +171,20 @@ async fn send(orchestrator: &Arc<Orchestrator>, run: Run, reference: RunRef, exe
                         "the plan artifact has {} bytes; executor {executor} accepts at most {limit} (--max-message-mb)",
                         artifact.len()
                     ))
-                } else if orchestrator.executors.send(&executor, Message::Binary(frame.into())) {
-                    return;
                 } else {
+                    if let Some(graph) = graph {
+                        let planned = RunEvent::Planned { attempt: reference.attempt, graph };
+                        if let Err(error) = orchestrator
+                            .events
+                            .append(&orchestrator.db, &run.id, reference.attempt, None, &planned)
+                            .await
+                        {
+                            tracing::error!(%error, run_id = %run.id, "cannot record a run's stage graph");
+                        }
+                    }
+                    if orchestrator.executors.send(&executor, Message::Binary(frame.into())) {
+                        return;
+                    }
                     // Its connection is gone: the run waits for another executor.
                     return give_back(orchestrator, &run.id, reference.attempt, &executor).await;
                 }

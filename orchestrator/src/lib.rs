@@ -13,6 +13,9 @@
 //! directory by default, or a PostgreSQL server. Both are reached through one set of
 //! queries (sqlx's `Any` driver), so the same storage tests hold both to one contract.
 //! User keys ([`db::keys`]) are stored as hashes only.
+//!
+//! The same port serves the web interface ([`web`]): pages embedded in the binary that
+//! sign in with a key and then use the API with a session cookie.
 
 pub mod api;
 pub mod auth;
@@ -32,6 +35,7 @@ pub mod registry;
 pub mod relay;
 pub mod schedule;
 pub mod state;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -60,9 +64,15 @@ pub async fn serve(options: &Options) -> Result<(), ServeError> {
     let data_dir = std::fs::canonicalize(&options.storage.data_dir).map_err(|e| {
         ServeError::Options(format!("cannot use the data directory `{}`: {e}", options.storage.data_dir.display()))
     })?;
-    let orchestrator = Arc::new(Orchestrator::new(db.clone(), &admin_key, &executor_key, heartbeat_timeout, data_dir));
-    let in_flight = liveness::recover(&orchestrator).await?;
     let serve = &options.serve;
+    let tls = match (&serve.tls_cert, &serve.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key).map_err(ServeError::Tls)?),
+        _ => None,
+    };
+    let mut orchestrator = Orchestrator::new(db.clone(), &admin_key, &executor_key, heartbeat_timeout, data_dir);
+    orchestrator.secure_cookies = tls.is_some();
+    let orchestrator = Arc::new(orchestrator);
+    let in_flight = liveness::recover(&orchestrator).await?;
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((serve.host.as_str(), serve.port))
         .await
         .map_err(|source| ServeError::Resolve { host: serve.host.clone(), source })?
@@ -74,10 +84,6 @@ pub async fn serve(options: &Options) -> Result<(), ServeError> {
     let listener = std::net::TcpListener::bind(address).map_err(listen_error)?;
     listener.set_nonblocking(true).map_err(listen_error)?;
     let bound = listener.local_addr().map_err(listen_error)?;
-    let tls = match (&serve.tls_cert, &serve.tls_key) {
-        (Some(cert), Some(key)) => Some(tls_config(cert, key).map_err(ServeError::Tls)?),
-        _ => None,
-    };
     tokio::spawn(dispatch::run(orchestrator.clone()));
     tokio::spawn(liveness::run(orchestrator.clone()));
     tokio::spawn(schedule::run(orchestrator.clone()));
@@ -96,7 +102,7 @@ pub async fn serve(options: &Options) -> Result<(), ServeError> {
             "listening beyond loopback without TLS: keys and specs travel in clear text (use --tls-cert and --tls-key)"
         );
     }
-    let app = api::router(orchestrator).into_make_service();
+    let app = api::router(orchestrator.clone()).merge(web::router(orchestrator)).into_make_service();
     let mut server = axum_server::from_tcp(listener).map_err(listen_error)?.first_request_timeout(HEADER_READ_TIMEOUT);
     server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
     let served = match tls {

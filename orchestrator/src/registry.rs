@@ -12,14 +12,22 @@ use std::time::Instant;
 use aqueducts_protocol::api::ExecutorInfo;
 use aqueducts_protocol::managed::{Hello, OrchestratorMessage, RunRef};
 use axum::extract::ws::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::now_ms;
 
-#[derive(Default)]
 pub struct Registry {
     inner: Mutex<HashMap<String, Entry>>,
+    /// Counts changes that pages showing executors redraw for (connections, runs taken
+    /// and given back); heartbeats are not changes.
+    changes: watch::Sender<u64>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry { inner: Mutex::default(), changes: watch::Sender::new(0) }
+    }
 }
 
 struct Entry {
@@ -48,6 +56,15 @@ pub struct Taken(pub String);
 impl Registry {
     fn inner(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// Hears that the executors changed (see [`Registry::infos`]).
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Registers a connection of `hello.executor_id`. A second process with the same id
@@ -91,6 +108,8 @@ impl Registry {
                 last_assigned,
             },
         );
+        drop(inner);
+        self.changed();
         Ok(())
     }
 
@@ -101,7 +120,10 @@ impl Registry {
         {
             entry.link = None;
             entry.disconnected_at = Some(Instant::now());
+        } else {
+            return;
         }
+        self.changed();
     }
 
     /// The number of `id`'s current connection.
@@ -115,6 +137,7 @@ impl Registry {
         if let Some(entry) = self.inner().get_mut(id) {
             entry.running = Some(RunRef { run_id: String::new(), attempt: 0 });
         }
+        self.changed();
     }
 
     /// A heartbeat of `id` running `running`: an executor held back by
@@ -125,7 +148,10 @@ impl Registry {
             && entry.running.as_ref().is_some_and(|run| run.run_id.is_empty())
         {
             entry.running = None;
+        } else {
+            return;
         }
+        self.changed();
     }
 
     pub fn heard(&self, id: &str) {
@@ -153,6 +179,8 @@ impl Registry {
         // The attempt number is set once the database has counted it.
         entry.running = Some(RunRef { run_id: run_id.to_string(), attempt: 0 });
         entry.last_assigned = Some(Instant::now());
+        drop(inner);
+        self.changed();
         Some(chosen)
     }
 
@@ -172,7 +200,10 @@ impl Registry {
             && entry.running.as_ref().is_some_and(|run| run.run_id == run_id)
         {
             entry.running = None;
+        } else {
+            return;
         }
+        self.changed();
     }
 
     /// A connected executor whose labels include `selector`, idle ones first: one to
@@ -230,7 +261,13 @@ impl Registry {
             .filter(|(_, entry)| entry.disconnected_at.is_some_and(|at| at.elapsed() > grace))
             .map(|(id, _)| id.clone())
             .collect();
-        gone.into_iter().filter_map(|id| inner.remove(&id).map(|entry| (id, entry.running))).collect()
+        let expired: Vec<_> =
+            gone.into_iter().filter_map(|id| inner.remove(&id).map(|entry| (id, entry.running))).collect();
+        drop(inner);
+        if !expired.is_empty() {
+            self.changed();
+        }
+        expired
     }
 
     /// Executors whose connection has been silent longer than `timeout`, with their

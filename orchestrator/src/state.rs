@@ -14,6 +14,10 @@ use crate::events::Events;
 use crate::pending::Relays;
 use crate::registry::Registry;
 
+/// How many checks of the web editor may compile at once; more are refused (the page
+/// checks again after the next keystroke).
+pub const MAX_CHECKS: usize = 4;
+
 pub struct Orchestrator {
     pub db: Db,
     pub executors: Registry,
@@ -32,6 +36,12 @@ pub struct Orchestrator {
     /// When this process started (milliseconds since the epoch): schedule ticks before
     /// it were missed.
     pub started_ms: i64,
+    /// Who signed in to the web interface.
+    pub sessions: crate::web::session::Sessions,
+    /// Session cookies are `Secure` (the orchestrator serves TLS).
+    pub secure_cookies: bool,
+    /// Spec checks of the web editor under way at once at most.
+    pub checks: tokio::sync::Semaphore,
     admin_digest: [u8; 32],
     executor_digest: [u8; 32],
     refusals: Mutex<Refusals>,
@@ -61,6 +71,9 @@ impl Orchestrator {
             heartbeat_timeout,
             started_ms: crate::db::now_ms(),
             data_dir,
+            sessions: Default::default(),
+            secure_cookies: false,
+            checks: tokio::sync::Semaphore::new(MAX_CHECKS),
             admin_digest: Sha256::digest(admin_key.as_bytes()).into(),
             executor_digest: Sha256::digest(executor_key.as_bytes()).into(),
             refusals: Mutex::new(Refusals::default()),

@@ -277,6 +277,8 @@ pub enum RunEvent {
     Queued { position: u64 },
     /// Sent to an executor.
     Assigned { executor_id: String, attempt: u32 },
+    /// Compiled for the attempt's executor: the stage graph it runs.
+    Planned { attempt: u32, graph: StageGraph },
     /// The executor started it.
     Started { attempt: u32 },
     /// Progress of the attempt under way.
@@ -295,6 +297,51 @@ impl RunEvent {
     pub fn is_end(&self) -> bool {
         matches!(self, RunEvent::Ended { .. })
     }
+}
+
+/// A run's stage graph as compiled: its sources, and its stages in the order they run
+/// with the sources and stages each reads (edges of the inferred DAG).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageGraph {
+    pub sources: Vec<GraphSource>,
+    pub stages: Vec<GraphStage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphSource {
+    pub name: String,
+    /// `file`, `directory`, `odbc`, `delta` or `in_memory`.
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphStage {
+    pub name: String,
+    /// The sources and stages it reads, by name.
+    pub inputs: Vec<String>,
+    /// It is the final stage and its result goes to the destination.
+    pub writes_destination: bool,
+}
+
+/// `POST /api/check`: a spec checked as it would be compiled for an executor the labels fit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub spec: SpecText,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The answer to a check: the diagnostics (errors and warnings) as `check --format json`
+/// gives them, rendered too, and the executor the spec was checked against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckAnswer {
+    pub ok: bool,
+    pub executor_id: String,
+    pub rendered: String,
+    pub located: Vec<WireDiagnostic>,
 }
 
 /// A run event with its number (increasing within a run) and time.

@@ -252,6 +252,8 @@ fn show(progress: &mut Progress, event: RunEvent, end: &mut Option<(String, Opti
         RunEvent::Assigned { executor_id, attempt } => {
             progress.note(&format!("running on executor {executor_id} (attempt {attempt})"))
         }
+        // The stage graph is for the web interface; the stage lines say the same here.
+        RunEvent::Planned { .. } => {}
         RunEvent::Started { .. } => progress.note("started"),
         RunEvent::Progress { event, .. } => progress.on_event(event),
         RunEvent::CancelRequested => progress.note("cancel requested"),

@@ -244,6 +244,19 @@ pub fn http_with(
     body: Option<(&str, Vec<u8>)>,
     extra_headers: &str,
 ) -> (u16, String) {
+    let (status, _, body) = http_exchange(address, method, path, key, body, extra_headers);
+    (status, body)
+}
+
+/// [`http_with`], also returning the response's head (status line and headers).
+pub fn http_exchange(
+    address: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+    extra_headers: &str,
+) -> (u16, String, String) {
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     let key = key.map(|k| format!("X-API-Key: {k}\r\n")).unwrap_or_default();
     let (content, bytes) = match &body {
@@ -265,7 +278,7 @@ pub fn http_with(
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     let body =
         if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-    (status, body)
+    (status, head.to_string(), body)
 }
 
 fn dechunk(mut body: &str) -> String {

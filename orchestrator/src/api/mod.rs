@@ -1,9 +1,12 @@
 //! The HTTP API's routes; one module per resource.
 
+pub mod check;
 pub mod executors;
+pub mod live;
 pub mod metrics;
 pub mod pipelines;
 pub mod runs;
+pub mod shown;
 
 use std::sync::Arc;
 
@@ -31,6 +34,8 @@ pub fn router(orchestrator: Arc<Orchestrator>) -> Router {
         .route(&format!("{RUNS_PATH}/{{id}}"), get(runs::show))
         .route(&format!("{RUNS_PATH}/{{id}}/cancel"), post(runs::cancel))
         .route(&format!("{RUNS_PATH}/{{id}}/events"), get(runs::events))
+        .route("/api/events", get(live::events))
+        .route("/api/check", post(check::check).layer(DefaultBodyLimit::max(MAX_JSON_BYTES)))
         .route("/metrics", get(metrics::metrics))
         .route("/api/pipelines", get(pipelines::list))
         .route(

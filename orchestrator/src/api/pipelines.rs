@@ -34,9 +34,13 @@ fn pipeline_info(version: Version, schedules: Vec<pipelines::NewSchedule>) -> Pi
     PipelineInfo {
         name: version.name,
         version: version.version,
-        spec_hash: version.spec_hash,
-        spec: SpecText { text: version.spec, format: version.spec_format, name: Some(settings.spec_name) },
-        params: settings.params,
+        spec_hash: super::shown::shown_hash(&version.spec, &version.spec_hash),
+        spec: SpecText {
+            text: super::shown::shown_spec(&version.spec),
+            format: version.spec_format,
+            name: Some(settings.spec_name),
+        },
+        params: super::shown::shown_params(&settings.params),
         labels: settings.labels,
         retries: settings.retries,
         max_concurrent: settings.max_concurrent,
@@ -220,7 +224,7 @@ pub async fn show(
         .into_iter()
         .map(|v| VersionInfo {
             version: v.version,
-            spec_hash: v.spec_hash,
+            spec_hash: super::shown::shown_hash(&v.spec, &v.spec_hash),
             deployed_ms: v.created_ms,
             deployed_by: v.settings.deployed_by,
         })

@@ -42,7 +42,7 @@ pub async fn info(orchestrator: &Orchestrator, run: &Run) -> Result<RunInfo, Api
         retries: run.retries,
         executor_id: run.executor_id.clone(),
         labels: run.labels.clone(),
-        params: run.params.clone(),
+        params: super::shown::shown_params(&run.params),
         created_ms: run.created_ms,
         started_ms: run.started_ms,
         ended_ms: run.ended_ms,
@@ -56,7 +56,7 @@ fn bad_request(message: impl Into<String>) -> ApiFailure {
     ApiFailure::new(StatusCode::BAD_REQUEST, message)
 }
 
-fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), ApiFailure> {
+pub fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), ApiFailure> {
     match labels.iter().find(|(key, value)| !is_plain_name(key) || !is_plain_name(value)) {
         Some((key, value)) => Err(bad_request(format!(
             "`{key}={value}` is not a label: keys and values are 1 to 128 letters, digits, `.`, `_` or `-`"

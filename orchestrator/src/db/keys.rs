@@ -72,8 +72,13 @@ pub async fn create(db: &Db, name: &str, role: Role) -> Result<String, DbError> 
 
 /// The key's name and role, if it is a stored key that is not revoked.
 pub async fn lookup(db: &Db, key: &str) -> Result<Option<(String, Role)>, DbError> {
+    lookup_digest(db, &digest(key)).await
+}
+
+/// [`lookup`] by the key's digest (a web session remembers only that).
+pub async fn lookup_digest(db: &Db, key_digest: &str) -> Result<Option<(String, Role)>, DbError> {
     let row = sqlx::query("SELECT name, role FROM api_keys WHERE key_hash = $1 AND revoked = 0")
-        .bind(digest(key))
+        .bind(key_digest)
         .fetch_optional(&db.pool)
         .await?;
     row.map(|row| {
