@@ -334,6 +334,24 @@ async fn viewers_see_no_controls_and_forged_requests_are_refused() {
         viewer.fetch("POST", &format!("/api/runs/{running}/cancel"), Some(token.as_str().unwrap())).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"], "a viewer key cannot cancel runs");
+    // A run that fails on its data: the error is quoted against the stage's query.
+    let failing_spec = "sources: []
+stages:
+  - name: numbers
+    query: SELECT value FROM range(5)
+  - name: converted
+    query: SELECT CAST(concat(value, 'x') AS INT) AS n FROM numbers
+    show: 5
+";
+    let failing = submit(&orchestrator, failing_spec, json!({}), json!({}));
+    let failed = orchestrator.wait_final(&failing, Duration::from_secs(60));
+    assert_eq!((failed["state"].as_str(), failed["outcome"]["stage"].as_str()), (Some("failed"), Some("converted")));
+    viewer.go(&format!("#/runs/{failing}")).await;
+    viewer.until("document.querySelector('#graph [data-stage=converted]')?.dataset.state === 'failed'").await;
+    let diagnostic = viewer.text("#diagnostic").await;
+    assert!(diagnostic.contains("run-failed") && diagnostic.contains("stage `converted` failed while running"), "{diagnostic}");
+    assert!(diagnostic.contains("6 │     query: SELECT CAST(concat(value, 'x') AS INT) AS n FROM numbers"), "{diagnostic}");
+    viewer.screenshot("run-failed").await;
     viewer.go("#/pipelines").await;
     viewer.element("#pipelines").await;
     let (_, run) = orchestrator.api("GET", &format!("/api/runs/{running}"), None);
@@ -414,7 +432,19 @@ fn sessions_cookies_and_csrf_tokens_over_plain_http() {
     assert_eq!(status, 304);
     assert_eq!(http_exchange(address, "GET", "/assets/../Cargo.toml", None, None, "").0, 404);
 
-    // Signing in: wrong keys and the executors' key are refused.
+    // Signing in: only as JSON from the page's own origin; wrong keys and the executors'
+    // key are refused.
+    let form = Some(("text/plain", json!({"key": ADMIN_KEY}).to_string().into_bytes()));
+    assert_eq!(http_exchange(address, "POST", "/ui/session", None, form, "").0, 415, "a form cannot sign in");
+    let (status, _, body) = http_exchange(
+        address,
+        "POST",
+        "/ui/session",
+        None,
+        json_body(json!({"key": ADMIN_KEY})),
+        "Sec-Fetch-Site: same-site\r\n",
+    );
+    assert_eq!(status, 403, "another site cannot sign a browser in: {body}");
     let (status, _, body) = http_exchange(address, "POST", "/ui/session", None, json_body(json!({"key": "nope"})), "");
     assert_eq!(status, 401, "{body}");
     let (status, _, body) = http_exchange(

@@ -45,6 +45,7 @@ pub enum Code {
     UnusedStage,
     UnusedSource,
     Unsupported,
+    RunFailed,
 }
 
 impl Code {
@@ -72,6 +73,7 @@ impl Code {
         Code::UnusedStage,
         Code::UnusedSource,
         Code::Unsupported,
+        Code::RunFailed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -99,6 +101,7 @@ impl Code {
             Code::UnusedStage => "unused-stage",
             Code::UnusedSource => "unused-source",
             Code::Unsupported => "unsupported",
+            Code::RunFailed => "run-failed",
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod check;
 pub mod checked;
 pub mod dag;
+pub mod failure;
 pub mod datatype;
 pub mod diagnostic;
 pub mod formats;

@@ -258,6 +258,10 @@ pub struct RunInfo {
     pub outcome: Option<Outcome>,
     /// Its place in the queue (1: next) while it waits.
     pub queue_position: Option<u64>,
+    /// For one run (not in lists) that failed in a stage of a spec: the failure rendered
+    /// as a diagnostic quoting the stage's query, as `aqueducts check` renders them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_report: Option<String>,
     /// Whether a cancel was asked for.
     pub cancel_requested: bool,
 }

@@ -9,6 +9,25 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::node::{Node, Value};
 use crate::source::{SourceFile, SpecFormat};
 
+/// Where the query of stage `name` is in the file (the whole stage when it has none), if
+/// the file parses and has that stage; stages may be in v2 groups.
+pub fn stage_query_span(file: &SourceFile, name: &str) -> Option<std::ops::Range<usize>> {
+    fn find(node: &Node, name: &str) -> Option<std::ops::Range<usize>> {
+        match &node.value {
+            Value::Seq(items) => items.iter().find_map(|item| find(item, name)),
+            Value::Map(_) => match &node.get("name")?.value.value {
+                Value::Str(text) if text.value == name => {
+                    Some(node.get("query").map_or_else(|| node.span.clone(), |query| query.value.span.clone()))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let root = parse(file).ok()?;
+    find(&root.get("stages")?.value, name)
+}
+
 /// Parses the file into a tree, or returns syntax diagnostics.
 pub fn parse(file: &SourceFile) -> Result<Node, Vec<Diagnostic>> {
     let node = match file.format {

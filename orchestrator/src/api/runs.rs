@@ -49,6 +49,7 @@ pub async fn info(orchestrator: &Orchestrator, run: &Run) -> Result<RunInfo, Api
         outcome: run.outcome.as_deref().and_then(|text| serde_json::from_str(text).ok()),
         queue_position,
         cancel_requested: run.cancel_requested,
+        failure_report: None,
     })
 }
 
@@ -237,7 +238,19 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<RunInfo>, ApiFailure> {
     let run = find(&orchestrator, &id).await?;
-    Ok(Json(info(&orchestrator, &run).await?))
+    let mut shown = info(&orchestrator, &run).await?;
+    shown.failure_report = failure_report(&run, shown.outcome.as_ref());
+    Ok(Json(shown))
+}
+
+/// A stage's failure quoted against the run's spec (not for artifacts, whose text is
+/// unknown, nor for failures before any stage ran, whose message says it all).
+fn failure_report(run: &Run, outcome: Option<&aqueducts_protocol::Outcome>) -> Option<String> {
+    let Some(aqueducts_protocol::Outcome::Failed { stage: Some(stage), message, .. }) = outcome else { return None };
+    let Work::Spec { text, format, name } = &run.work else { return None };
+    let format = aqueducts_compiler::SpecFormat::from_key(format)?;
+    let file = aqueducts_compiler::SourceFile::new(name.as_str(), text.as_str(), format);
+    aqueducts_compiler::failure::run_failure_report(&file, stage, message)
 }
 
 /// `POST /api/runs/{id}/cancel`: a queued run is cancelled at once; a running one

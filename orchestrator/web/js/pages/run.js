@@ -312,7 +312,9 @@ export function render(main, [id]) {
         h("h2", {}, outcome.stage ? `Stage ${outcome.stage} failed` : "The run failed"),
         outcome.memory_limit ? h("p", {}, "It ran out of the executor's memory limit.") : null,
         outcome.destination_changed ? h("p", { class: "error" }, "Part of the destination was replaced before the failure.") : null,
-        h("pre", { class: "diagnostic", id: "diagnostic" }, outcome.message),
+        // A stage's failure quoted against the spec when the orchestrator has its text;
+        // a spec that did not compile has its diagnostics in the message already.
+        h("pre", { class: "diagnostic", id: "diagnostic" }, (info && info.failure_report) || outcome.message),
       ),
     );
   }
