@@ -30,8 +30,7 @@ pub fn shown_hash(text: &str, stored: &str) -> String {
     if shown == text {
         return stored.to_string();
     }
-    use sha2::{Digest, Sha256};
-    Sha256::digest(shown.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::db::keys::digest(&shown)
 }
 
 #[cfg(test)]

@@ -52,8 +52,12 @@ pub fn digest(key: &str) -> String {
 
 /// A new random key for `role`: `aq_<role>_` and 64 hex digits.
 pub fn generate(role: Role) -> String {
-    let random = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    format!("aq_{}_{random}", role.name())
+    format!("aq_{}_{}", role.name(), random_hex())
+}
+
+/// 244 random bits (two version-4 UUIDs) as 64 hex digits: keys, session and CSRF tokens.
+pub fn random_hex() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }
 
 /// Creates a key named `name`; returns the key, which is not stored and cannot be

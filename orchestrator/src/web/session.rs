@@ -59,11 +59,6 @@ pub struct Sessions {
     by_digest: Mutex<HashMap<[u8; 32], Session>>,
 }
 
-/// 244 random bits as 64 hex digits.
-fn random_token() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
-}
-
 fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
@@ -75,9 +70,9 @@ impl Sessions {
 
     /// Opens a session; its token (for the cookie) and the session.
     pub fn open(&self, role: Role, name: String, key_digest: Option<String>) -> (String, Session) {
-        let token = random_token();
+        let token = crate::db::keys::random_hex();
         let session =
-            Session { role, name, key_digest, csrf_token: random_token(), expires_at: Instant::now() + LIFETIME };
+            Session { role, name, key_digest, csrf_token: crate::db::keys::random_hex(), expires_at: Instant::now() + LIFETIME };
         let mut sessions = self.inner();
         let of_key: Vec<([u8; 32], Instant)> = sessions
             .iter()
