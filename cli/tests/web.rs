@@ -349,8 +349,14 @@ stages:
     viewer.go(&format!("#/runs/{failing}")).await;
     viewer.until("document.querySelector('#graph [data-stage=converted]')?.dataset.state === 'failed'").await;
     let diagnostic = viewer.text("#diagnostic").await;
-    assert!(diagnostic.contains("run-failed") && diagnostic.contains("stage `converted` failed while running"), "{diagnostic}");
-    assert!(diagnostic.contains("6 │     query: SELECT CAST(concat(value, 'x') AS INT) AS n FROM numbers"), "{diagnostic}");
+    assert!(
+        diagnostic.contains("run-failed") && diagnostic.contains("stage `converted` failed while running"),
+        "{diagnostic}"
+    );
+    assert!(
+        diagnostic.contains("6 │     query: SELECT CAST(concat(value, 'x') AS INT) AS n FROM numbers"),
+        "{diagnostic}"
+    );
     viewer.screenshot("run-failed").await;
     viewer.go("#/pipelines").await;
     viewer.element("#pipelines").await;

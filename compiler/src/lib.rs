@@ -10,9 +10,9 @@
 pub mod check;
 pub mod checked;
 pub mod dag;
-pub mod failure;
 pub mod datatype;
 pub mod diagnostic;
+pub mod failure;
 pub mod formats;
 pub mod lower;
 pub mod node;

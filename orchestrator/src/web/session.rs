@@ -71,8 +71,13 @@ impl Sessions {
     /// Opens a session; its token (for the cookie) and the session.
     pub fn open(&self, role: Role, name: String, key_digest: Option<String>) -> (String, Session) {
         let token = crate::db::keys::random_hex();
-        let session =
-            Session { role, name, key_digest, csrf_token: crate::db::keys::random_hex(), expires_at: Instant::now() + LIFETIME };
+        let session = Session {
+            role,
+            name,
+            key_digest,
+            csrf_token: crate::db::keys::random_hex(),
+            expires_at: Instant::now() + LIFETIME,
+        };
         let mut sessions = self.inner();
         let of_key: Vec<([u8; 32], Instant)> = sessions
             .iter()

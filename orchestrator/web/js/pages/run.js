@@ -287,7 +287,10 @@ export function render(main, [id]) {
         fact("Started", fmtTime(info.started_ms) || h("span", { class: "muted" }, "not yet")),
         fact("Ended", fmtTime(info.ended_ms) || h("span", { class: "muted" }, "not yet")),
         fact("Duration", h("span", { id: "run-duration" }, fmtDuration(duration))),
-        fact("Rows written", rows === undefined || rows === null ? "" : fmtCount(rows)),
+        fact(
+          "Rows written",
+          rows === undefined || rows === null ? h("span", { class: "muted" }, "none") : fmtCount(rows),
+        ),
         info.queue_position ? fact("Queue place", String(info.queue_position)) : null,
       ),
       h("h3", {}, "Parameters"),
