@@ -9,6 +9,10 @@ Scenarios:
   pipeline  bench/tpch/pipeline.yml (joins, aggregates, a stage read by two stages) vs
             DuckDB (2 threads) and DataFusion on the same SQL as one statement.
   sort      bench/tpch/sort_lineitem.yml: all of lineitem sorted under --max-memory 0.25.
+  delta     lineitem as a Delta table: Q1's aggregate read (bench/delta/read.yml) and an
+            upsert of changed and new rows (bench/delta/upsert.yml) vs the deltalake
+            package (the same Rust core, from Python) and, for the read, DuckDB's
+            delta_scan when its extension can be loaded.
 """
 
 import argparse
@@ -25,6 +29,7 @@ import duckdb
 import yaml
 
 HERE = Path(__file__).resolve().parent
+DELTA = HERE.parent / "delta"
 TABLES = ["nation", "region", "part", "supplier", "partsupp", "customer", "orders", "lineitem"]
 DUCKDB_THREADS = 2
 
@@ -106,8 +111,9 @@ def pipeline_scenario(args, data, work):
 def report(title, figures, baseline):
     summary = {name: (statistics.median(s for s, _ in runs), max(m for _, m in runs)) for name, runs in figures.items()}
     base_seconds, base_mib = summary[baseline]
+    short = baseline.split(" (")[0]
     print(f"\n{title}")
-    print(f"{'contender':<24} {'wall s':>8} {'peak MiB':>9} {'time vs DuckDB':>15} {'memory vs DuckDB':>17}")
+    print(f"{'contender':<24} {'wall s':>8} {'peak MiB':>9} {'time vs ' + short:>15} {'memory vs ' + short:>17}")
     for name, (seconds, mib) in summary.items():
         print(f"{name:<24} {seconds:>8.2f} {mib:>9.0f} {seconds / base_seconds:>14.2f}x {mib / base_mib:>16.2f}x")
     return summary
@@ -133,13 +139,98 @@ def sort_scenario(args, data, work):
           f" {seconds:.2f} s, peak {mib:.0f} MiB")
 
 
+def delta_table_and_changes(data):
+    """lineitem as a Delta table written by the deltalake package, and the rows an upsert
+    merges into it: 5% of the rows with a changed quantity and 2% new ones (made once,
+    kept next to the TPC-H data)."""
+    import pyarrow.dataset as dataset
+    from deltalake import write_deltalake
+
+    table = data / "lineitem_delta"
+    if not (table / "_delta_log").exists():
+        write_deltalake(str(table), dataset.dataset(str(data / "lineitem"), format="parquet"))
+    changes = data / "lineitem_changes.parquet"
+    if not changes.exists():
+        connection = duckdb.connect()
+        lineitem = f"read_parquet('{data}/lineitem/*.parquet')"
+        quantity = connection.execute(f"SELECT typeof(l_quantity) FROM {lineitem} LIMIT 1").fetchone()[0]
+        connection.execute(f"""COPY (
+            SELECT * REPLACE (CAST(l_quantity + 1 AS {quantity}) AS l_quantity) FROM {lineitem} WHERE l_orderkey % 20 = 0
+            UNION ALL
+            SELECT * REPLACE (l_orderkey + 100000000 AS l_orderkey) FROM {lineitem} WHERE l_orderkey % 50 = 1
+        ) TO '{changes}' (FORMAT parquet)""")
+    return table, changes
+
+
+def table_summary(table):
+    """Rows, their quantities and the largest key of a Delta table, as the deltalake package reads it."""
+    from deltalake import DeltaTable
+
+    connection = duckdb.connect()
+    connection.register("t", DeltaTable(str(table)).to_pyarrow_dataset())
+    return connection.execute("SELECT count(*), sum(l_quantity), max(l_orderkey) FROM t").fetchone()
+
+
+def delta_scenario(args, data, work):
+    table, changes = delta_table_and_changes(data)
+    contender = [sys.executable, DELTA / "contender.py"]
+    readers = {
+        "aqueducts run": lambda out: [
+            args.bin_dir / "aqueducts", "run", "--quiet", "--file", DELTA / "read.yml",
+            "--param", f"table={table}", "--param", f"out={out}",
+        ],
+        "deltalake (Python)": lambda out: contender + ["deltalake", "read", table, out],
+    }
+    try:
+        duckdb.connect().execute("LOAD delta")
+        readers[f"DuckDB ({DUCKDB_THREADS} threads)"] = lambda out: contender + ["duckdb", "read", table, out]
+    except duckdb.Error as error:
+        print(f"DuckDB's delta extension cannot be loaded here, so DuckDB is left out: {str(error).splitlines()[0]}")
+    figures, outputs = {}, {}
+    for run in range(args.runs):
+        for name, argv in readers.items():
+            out = work / f"read-{len(outputs)}.parquet"
+            figures.setdefault(name, []).append(measure(argv(out)))
+            outputs[(name, run)] = out
+    expected = rows(outputs[("deltalake (Python)", 0)], "l_returnflag, l_linestatus")
+    for (name, run), out in outputs.items():
+        compare(f"{name} (run {run + 1})", expected, rows(out, "l_returnflag, l_linestatus"))
+    print(f"\nresults agree: {len(expected)} rows from each reader in every run")
+    report(f"Delta read (TPC-H Q1 aggregate), SF{args.scale_factor}, {args.runs} run(s), median", figures,
+           "deltalake (Python)")
+
+    upserts = {
+        "aqueducts run": lambda copy: [
+            args.bin_dir / "aqueducts", "run", "--quiet", "--file", DELTA / "upsert.yml",
+            "--param", f"table={copy}", "--param", f"changes={changes}",
+        ],
+        "deltalake (Python)": lambda copy: contender + ["deltalake", "upsert", copy, changes],
+    }
+    figures, summaries = {}, {}
+    for run in range(args.runs):
+        for name, argv in upserts.items():
+            copy = work / f"upsert-{len(summaries)}"
+            shutil.copytree(table, copy)
+            figures.setdefault(name, []).append(measure(argv(copy)))
+            summaries[(name, run)] = table_summary(copy)
+            shutil.rmtree(copy)
+    expected = summaries[("deltalake (Python)", 0)]
+    if expected == table_summary(table):
+        sys.exit("the upsert changed nothing: the changes are wrong")
+    for (name, run), summary in summaries.items():
+        if [str(v) for v in summary] != [str(v) for v in expected]:
+            sys.exit(f"upsert: {name} (run {run + 1}) left {summary}, the deltalake package {expected}")
+    print(f"\nupserted tables agree: {expected[0]} rows, quantities {expected[1]}, largest key {expected[2]}")
+    report(f"Delta upsert, SF{args.scale_factor}, {args.runs} run(s), median", figures, "deltalake (Python)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", type=Path, required=True, help="where the release binaries are")
     parser.add_argument("--scale-factor", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data-root", type=Path, default=Path.home() / ".cache" / "aqueducts-bench")
-    parser.add_argument("--scenario", choices=["pipeline", "sort", "all"], default="all")
+    parser.add_argument("--scenario", choices=["pipeline", "sort", "delta", "all"], default="all")
     args = parser.parse_args()
     if args.scale_factor == int(args.scale_factor):
         args.scale_factor = int(args.scale_factor)
@@ -153,6 +244,8 @@ def main():
             pipeline_scenario(args, data, work)
         if args.scenario in ("sort", "all"):
             sort_scenario(args, data, work)
+        if args.scenario in ("delta", "all"):
+            delta_scenario(args, data, work)
     finally:
         shutil.rmtree(work)
 

@@ -2,8 +2,11 @@
 //! stage graph and order, schemas, parsed queries, store descriptors). Lowering starts
 //! from it.
 
+use std::collections::BTreeMap;
+
 use aqueducts_runtime::io::stores::StoreDescriptor;
 use datafusion::arrow::datatypes::SchemaRef;
+use deltalake_core::DeltaTable;
 
 use crate::dag::StageDag;
 use crate::node::Text;
@@ -28,6 +31,9 @@ pub struct Spec {
     pub source_schemas: Vec<Option<SchemaRef>>,
     /// The object stores that locations name, with their checked settings.
     pub stores: Vec<StoreDescriptor>,
+    /// Each Delta source's table, opened at the version `check` planned against, by
+    /// source index.
+    pub delta_tables: BTreeMap<usize, DeltaTable>,
 }
 
 impl Spec {

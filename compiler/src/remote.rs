@@ -166,7 +166,8 @@ impl ObjectStore for RemoteFiles {
                     Some((piece, next))
                 }
             });
-            GetResultPayload::Stream(pieces.boxed())
+            // Fused: some readers poll a stream again after its end.
+            GetResultPayload::Stream(pieces.fuse().boxed())
         };
         Ok(GetResult { payload, meta, range, attributes: Default::default() })
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aqueducts_runtime::io::odbc::{Describer, LocalDescriber};
+use deltalake_core::DeltaTable;
 use object_store::ObjectStore;
 
 use super::report::CheckReport;
@@ -49,11 +50,19 @@ pub(super) struct Checker<'a> {
     pub(super) texts: Vec<Text>,
     /// Names of sources and stages that could not be read (already reported).
     pub(super) broken_names: BTreeSet<String>,
+    /// The Delta sources opened while planning, by source index.
+    pub(super) delta_tables: BTreeMap<usize, DeltaTable>,
 }
 
 impl<'a> Checker<'a> {
     pub(super) fn new(options: &'a CheckOptions) -> Self {
-        Checker { options, diagnostics: Vec::new(), texts: Vec::new(), broken_names: BTreeSet::new() }
+        Checker {
+            options,
+            diagnostics: Vec::new(),
+            texts: Vec::new(),
+            broken_names: BTreeSet::new(),
+            delta_tables: BTreeMap::new(),
+        }
     }
 
     pub(super) fn report(self, spec: Option<Spec>) -> CheckReport {

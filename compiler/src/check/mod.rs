@@ -3,7 +3,7 @@
 //! Parse → template → read the spec types ([`read`]) → names and data types ([`names`])
 //! → format options ([`options`]) → object stores ([`stores`]) → SQL syntax, table
 //! references and the stage graph ([`sql`]) → plan every stage with DataFusion against
-//! its inputs' real schemas ([`plan`]) → the destination ([`destination`]) and warnings
+//! its inputs' real schemas ([`plan`], Delta tables opened at their version in [`delta`]) → the destination ([`destination`]) and warnings
 //! about unused parts ([`unused`]). A later phase only looks at parts that earlier
 //! phases found sound, so one mistake is reported once, where it is, and not again as a
 //! consequence elsewhere.
@@ -12,6 +12,7 @@
 //! [`context`], as rust-analyzer's type inference is split.
 
 mod context;
+mod delta;
 mod destination;
 mod names;
 mod options;
@@ -74,6 +75,7 @@ impl Checker<'_> {
         let (stage_schemas, source_schemas) = self.plan(&pipeline, &parsed, &dag, &order, &planner).await;
 
         self.check_destination(&pipeline, final_stage, &stage_schemas);
+        self.check_delta_destination(&pipeline, final_stage, &stage_schemas, &planner).await;
         // Unused parts are only worth a warning in an otherwise sound spec: a broken
         // query may well be the one that would have read them.
         if !self.diagnostics.iter().any(Diagnostic::is_error) {
@@ -81,6 +83,7 @@ impl Checker<'_> {
         }
 
         let texts = std::mem::take(&mut self.texts);
+        let delta_tables = std::mem::take(&mut self.delta_tables);
         self.report(Some(Spec {
             pipeline,
             texts,
@@ -91,6 +94,7 @@ impl Checker<'_> {
             queries: parsed,
             source_schemas,
             stores,
+            delta_tables,
         }))
     }
 }

@@ -31,6 +31,15 @@ impl Checker<'_> {
                             .help("write a time with its offset, for example `2024-05-01T12:00:00Z`"),
                     );
                 }
+                if let Some(version) = &d.version
+                    && version.value < 0
+                {
+                    problems.push(
+                        Diagnostic::error(Code::InvalidValue, format!("{} is not a table version", version.value))
+                            .label(version.span.clone(), "a negative version")
+                            .help("versions count from 0, the commit that created the table"),
+                    );
+                }
                 if d.version.is_some() && d.timestamp.is_some() {
                     problems.push(
                         Diagnostic::error(

@@ -47,6 +47,19 @@ impl Checker<'_> {
             if readers.is_empty() {
                 continue;
             }
+            if let Source::Delta(delta) = source {
+                match self.open_delta_source(delta, planner).await {
+                    Ok(None) => {}
+                    Ok(Some((table, schema))) => {
+                        planner.register_schema(&normalize_name(&source.name().value), schema.clone());
+                        file_schemas[i] = Some(schema);
+                        readable[i] = true;
+                        self.delta_tables.insert(i, table);
+                    }
+                    Err(d) => self.diagnostics.push(d),
+                }
+                continue;
+            }
             match self.source_schema(source, planner).await {
                 Ok(Some((file_schema, schema))) => {
                     planner.register_schema(&normalize_name(&source.name().value), schema);
@@ -143,7 +156,6 @@ impl Checker<'_> {
             let help = match source {
                 Source::Odbc(_) => "declare `schema:` on the source to check the columns these stages use",
                 Source::InMemory(_) => "the program that embeds Aqueducts provides this table when it runs",
-                Source::Delta(_) => "the table is read when the pipeline runs; its columns are checked then",
                 _ => "declare `schema:` in the format options to check the columns these stages use",
             };
             self.diagnostics.push(

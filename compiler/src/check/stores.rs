@@ -26,11 +26,14 @@ impl Checker<'_> {
             match source {
                 Source::File(s) => located.push((&s.location, &s.storage_config, false)),
                 Source::Directory(s) => located.push((&s.location, &s.storage_config, false)),
+                Source::Delta(s) => located.push((&s.location, &s.storage_config, false)),
                 _ => {}
             }
         }
-        if let Some(Destination::File(d)) = &pipeline.destination {
-            located.push((&d.location, &d.storage_config, true));
+        match &pipeline.destination {
+            Some(Destination::File(d)) => located.push((&d.location, &d.storage_config, true)),
+            Some(Destination::Delta(d)) => located.push((&d.location, &d.storage_config, true)),
+            _ => {}
         }
         let mut stores: Vec<StoreDescriptor> = Vec::new();
         for (location, config, written) in located {

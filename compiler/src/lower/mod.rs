@@ -29,7 +29,7 @@ use crate::spec::{Destination, Spanned};
 use crate::sql::normalize_name;
 use errors::stage_error;
 use sources::register_source;
-use writes::{odbc_write, sink_at_root, write_plan};
+use writes::{delta_rows, delta_write, odbc_write, sink_at_root, write_plan};
 
 /// Rows printed by `show: 0`.
 const SHOW_ALL_LIMIT: usize = 500;
@@ -59,6 +59,12 @@ pub async fn lower(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result
             (Some(Destination::Odbc(d)), true) => {
                 let input = if shared { shared_scan(i, &stage.name, &plan)? } else { plan.clone() };
                 Some(Write::Database(odbc_write(d, physical_plan(&state, input, &stage.name).await?)))
+            }
+            (Some(Destination::Delta(d)), true) => {
+                let input = if shared { shared_scan(i, &stage.name, &plan)? } else { plan.clone() };
+                let input = delta_rows(d, input)?;
+                let planned = physical_plan(&state, input, &stage.name).await?;
+                Some(Write::Delta(delta_write(d, planned, base_dir)?))
             }
             (Some(destination), true) => {
                 let input = if shared { shared_scan(i, &stage.name, &plan)? } else { plan.clone() };
@@ -114,6 +120,11 @@ pub async fn explain(
             out.push((stage.name.value.clone(), odbc_write(d, physical_plan(&state, plan, &stage.name).await?)));
             continue;
         }
+        if let (Some(Destination::Delta(d)), true) = (&spec.pipeline.destination, is_final) {
+            let planned = physical_plan(&state, delta_rows(d, plan)?, &stage.name).await?;
+            out.push((stage.name.value.clone(), delta_write(d, planned, base_dir)?));
+            continue;
+        }
         if let (Some(destination), true) = (&spec.pipeline.destination, is_final) {
             plan = write_plan(destination, plan, base_dir)?;
         } else if let Some(planned) = &shared_plans[i] {
@@ -160,7 +171,7 @@ async fn prepare(spec: &Spec, ctx: &SessionContext, base_dir: &Path) -> Result<P
         if spec.dag.readers(crate::dag::Vertex::Source(i)).is_empty() {
             continue;
         }
-        if let Err(d) = register_source(spec, i, source, ctx, base_dir) {
+        if let Err(d) = register_source(spec, i, source, ctx, base_dir).await {
             problems.push(d);
         }
     }

@@ -1,9 +1,11 @@
 //! Sources as DataFusion tables: listing tables over local files, directories and object
-//! stores (with their schemas and hive partitions), and ODBC queries.
+//! stores (with their schemas and hive partitions), ODBC queries, and Delta tables at
+//! the version `check` opened.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use aqueducts_runtime::io::delta::DeltaSourceTable;
 use aqueducts_runtime::io::odbc::{ConnectionString, OdbcTable};
 use aqueducts_runtime::io::stores::normalize_location;
 use datafusion::catalog::TableProvider;
@@ -19,14 +21,26 @@ use crate::plan::{Location, Planner, first_line, redact_location, resolve_locati
 use crate::spec::{Source, Spanned};
 use crate::sql::normalize_name;
 
-pub(super) fn register_source(
+pub(super) async fn register_source(
     spec: &Spec,
     index: usize,
     source: &Source,
     ctx: &SessionContext,
     base_dir: &Path,
 ) -> Result<(), Diagnostic> {
-    let table = source_table(spec, index, source, base_dir)?;
+    let table = match (source, spec.delta_tables.get(&index)) {
+        (Source::Delta(delta), Some(table)) => {
+            let scan = DeltaSourceTable::new(table, Arc::new(ctx.state())).await.map_err(|e| {
+                Diagnostic::error(
+                    Code::SourceUnreadable,
+                    format!("cannot read Delta source `{}`: {}", delta.name.value, e.strip_backtrace()),
+                )
+                .label(delta.location.span.clone(), "this table")
+            })?;
+            Arc::new(scan) as Arc<dyn TableProvider>
+        }
+        _ => source_table(spec, index, source, base_dir)?,
+    };
     let name = TableReference::bare(normalize_name(&source.name().value));
     let _ = ctx.deregister_table(name.clone());
     ctx.register_table(name, table).map(|_| ()).map_err(|e| {
@@ -62,7 +76,7 @@ fn source_table(
             return Err(unsupported(
                 other.name(),
                 format!("`run` cannot read {} sources yet", other.kind()),
-                "file, directory and ODBC sources run today; Delta and in-memory sources are being added",
+                "file, directory, ODBC and Delta sources run today; in-memory sources are being added",
             ));
         }
     };

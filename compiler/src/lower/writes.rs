@@ -1,11 +1,14 @@
 //! The write of the final stage: a `COPY` to the destination's files (re-pointed at a
-//! staging location when it runs), or an ODBC write in one transaction.
+//! staging location when it runs), an ODBC write in one transaction, or a Delta write
+//! (one Delta commit).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use aqueducts_runtime::io::delta::table::table_url;
+use aqueducts_runtime::io::delta::{DeltaWriteExec, DeltaWriteMode as RuntimeDeltaMode, DeltaWriteTarget};
 use aqueducts_runtime::io::odbc::{ConnectionString, OdbcWriteExec, WriteMode, WriteTarget};
 use datafusion::common::config::{CsvOptions, JsonOptions};
 use datafusion::common::parsers::CompressionTypeVariant;
@@ -14,7 +17,7 @@ use datafusion::datasource::file_format::format_as_file_type;
 use datafusion::datasource::file_format::json::JsonFormatFactory;
 use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
 use datafusion::datasource::sink::DataSinkExec;
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast};
 use datafusion::physical_plan::scalar_subquery::ScalarSubqueryExec;
 use datafusion::physical_plan::{ChildrenPropertiesMode, ExecutionPlan, ReplaceChildrenOptions};
 
@@ -22,7 +25,11 @@ use super::errors::{stage_error, unsupported};
 use super::sources::location_url;
 use crate::diagnostic::Diagnostic;
 use crate::formats::parquet_options;
-use crate::spec::{Destination, DestinationFileFormat, OdbcDestination, OdbcWriteMode};
+use crate::plan::{declared_schema, redact_location};
+use crate::spec::{
+    DeltaDestination, DeltaSchemaMode, DeltaWriteMode, Destination, DestinationFileFormat, OdbcDestination,
+    OdbcWriteMode,
+};
 
 /// The write of the final stage into a database table (one transaction).
 pub(super) fn odbc_write(destination: &OdbcDestination, input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
@@ -40,6 +47,52 @@ pub(super) fn odbc_write(destination: &OdbcDestination, input: Arc<dyn Execution
         batch_size: destination.batch_size,
     };
     Arc::new(OdbcWriteExec::new(input, target))
+}
+
+/// The write of the final stage into a Delta table.
+pub(super) fn delta_write(
+    destination: &DeltaDestination,
+    input: Arc<dyn ExecutionPlan>,
+    base_dir: &Path,
+) -> Result<Arc<dyn ExecutionPlan>, Vec<Diagnostic>> {
+    let location = location_url(&destination.location, base_dir).map_err(|d| vec![d])?;
+    let url = table_url(&location).map_err(|e| {
+        vec![unsupported(&destination.location, redact_location(&e.to_string()), "give the directory of the table")]
+    })?;
+    let mode = match &destination.write_mode {
+        DeltaWriteMode::Append => RuntimeDeltaMode::Append,
+        DeltaWriteMode::Overwrite => RuntimeDeltaMode::Overwrite,
+        DeltaWriteMode::Upsert(keys) => {
+            RuntimeDeltaMode::Upsert { keys: keys.iter().map(|k| k.value.clone()).collect() }
+        }
+        DeltaWriteMode::Replace(conditions) => RuntimeDeltaMode::Replace {
+            conditions: conditions.iter().map(|c| (c.column.value.clone(), c.value.clone())).collect(),
+        },
+    };
+    let target = DeltaWriteTarget {
+        url: url.to_string(),
+        mode,
+        partition_columns: destination.partition_columns.iter().map(|c| c.value.clone()).collect(),
+        table_properties: destination.table_properties.clone(),
+        commit_metadata: destination.metadata.clone(),
+        merge_schema: destination.schema_mode == DeltaSchemaMode::Merge,
+    };
+    Ok(Arc::new(DeltaWriteExec::new(input, target)))
+}
+
+/// The rows a Delta destination writes: the final stage's, cast to the declared
+/// `schema` when there is one.
+pub(super) fn delta_rows(destination: &DeltaDestination, plan: LogicalPlan) -> Result<LogicalPlan, Vec<Diagnostic>> {
+    let Some(declared) = declared_schema(&destination.schema).filter(|_| !destination.schema.is_empty()) else {
+        return Ok(plan);
+    };
+    let columns = declared.fields().iter().map(|f| {
+        let column = Expr::Column(datafusion::common::Column::new_unqualified(f.name()));
+        cast(column, f.data_type().clone()).alias(f.name())
+    });
+    LogicalPlanBuilder::from(plan).project(columns).and_then(|b| b.build()).map_err(|e| {
+        vec![stage_error(&destination.name, "cannot cast the rows to the declared schema", &e.to_string())]
+    })
 }
 
 /// The write with its sink at the root, where the runtime looks for it. DataFusion puts
@@ -65,12 +118,11 @@ pub(super) fn write_plan(
     base_dir: &Path,
 ) -> Result<LogicalPlan, Vec<Diagnostic>> {
     let Destination::File(d) = destination else {
-        // ODBC destinations never get here: they are written by `odbc_write`.
-        let kind = if matches!(destination, Destination::Delta(_)) { "Delta" } else { "in-memory" };
+        // ODBC and Delta destinations never get here: `odbc_write` and `delta_write` write them.
         return Err(vec![unsupported(
             destination.name(),
-            format!("`run` cannot write {kind} destinations yet"),
-            "file and ODBC destinations run today; Delta and in-memory destinations are being added",
+            "`run` cannot write in-memory destinations yet".to_string(),
+            "file, ODBC and Delta destinations run today; in-memory destinations are being added",
         )]);
     };
     let partition_by: Vec<String> = d.partition_columns.iter().map(|c| c.value.clone()).collect();

@@ -151,7 +151,7 @@ pub struct DeltaSource {
     pub storage_config: StorageConfig,
     /// Read this version of the table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<i64>,
+    pub version: Option<Spanned<i64>>,
     /// Read the table as of this RFC 3339 time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Spanned<String>>,
@@ -491,22 +491,49 @@ pub struct DeltaDestination {
     /// The table schema, used when the table is created.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schema: Vec<Field>,
+    /// Rows whose columns differ from the table's: `strict` refuses them, `merge` adds
+    /// their new columns to the table (and writes null for columns they lack).
+    #[serde(default)]
+    pub schema_mode: DeltaSchemaMode,
 }
 
-/// How rows reach a Delta table: `{operation: append}`, `{operation: upsert, params: [key columns]}`
-/// or `{operation: replace, params: [{column, value}]}`.
+/// How rows reach a Delta table: `{operation: append}`, `{operation: overwrite}`,
+/// `{operation: upsert, params: [key columns]}` or `{operation: replace, params: [{column, value}]}`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(tag = "operation", content = "params", rename_all = "snake_case")]
 pub enum DeltaWriteMode {
+    /// The rows are added to the table.
     Append,
+    /// The rows replace every row of the table.
+    Overwrite,
+    /// Rows whose key columns match a row of the table update it; the others are added.
     Upsert(Vec<Spanned<String>>),
+    /// The rows matching every condition are replaced by the rows written (which must
+    /// match the conditions too).
     Replace(Vec<ReplaceCondition>),
 }
 
 tagged_enum!(DeltaWriteMode, "write mode:operation:params", {
     "append" => Append,
+    "overwrite" => Overwrite,
     "upsert" => Upsert(Vec<Spanned<String>>),
     "replace" => Replace(Vec<ReplaceCondition>),
+});
+
+/// What a Delta destination does with rows whose columns differ from the table's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeltaSchemaMode {
+    /// A difference is an error.
+    #[default]
+    Strict,
+    /// New columns are added to the table; columns the rows lack are written as null.
+    Merge,
+}
+
+tagged_enum!(DeltaSchemaMode, "schema mode:mode", {
+    "strict" => Strict,
+    "merge" => Merge,
 });
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -15,6 +15,8 @@ use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::io::delta::scan::DeltaSourceExec;
+use crate::io::delta::sink::DeltaWriteExec;
 use crate::io::odbc::connection::ConnectionString;
 use crate::io::odbc::scan::OdbcScanExec;
 use crate::io::odbc::sink::{OdbcWriteExec, WriteMode};
@@ -28,7 +30,8 @@ pub const ODBC_LOCATION: &str = "odbc://";
 /// Everything a pipeline's plans read and write.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Touched {
-    /// Every file a scan reads, as a URL such as `file:///data/x.csv`.
+    /// Every file a scan reads, as a URL such as `file:///data/x.csv`, and every Delta
+    /// table (its root, ending in `/`).
     pub read: Vec<String>,
     /// The target of every file destination, as a URL.
     pub written: Vec<String>,
@@ -80,6 +83,12 @@ pub fn touched(pipeline: &ExecutablePipeline) -> Result<Touched, UnknownLocation
         }
         match write {
             Write::File(_) => found.written.push(file_target(root, &stage.name)?),
+            Write::Delta(_) => {
+                let node = root.as_ref().downcast_ref::<DeltaWriteExec>().ok_or_else(|| {
+                    UnknownLocation(format!("stage `{}` has a Delta write without its write node", stage.name))
+                })?;
+                found.written.push(node.target().url.clone());
+            }
             Write::Database(_) => {
                 let node = root.as_ref().downcast_ref::<OdbcWriteExec>().ok_or_else(|| {
                     UnknownLocation(format!("stage `{}` has a database write without its write node", stage.name))
@@ -122,7 +131,13 @@ fn collect(plan: &Arc<dyn ExecutionPlan>, stage: &str, found: &mut Touched) -> R
             let connection_string = scan.connection_string().clone();
             found.databases.push(DatabaseUse { connection_string, custom_sql: false });
         }
-        if any.downcast_ref::<DataSinkExec>().is_some() || any.downcast_ref::<OdbcWriteExec>().is_some() {
+        if let Some(scan) = any.downcast_ref::<DeltaSourceExec>() {
+            found.read.push(scan.scan().url.to_string());
+        }
+        if any.downcast_ref::<DataSinkExec>().is_some()
+            || any.downcast_ref::<OdbcWriteExec>().is_some()
+            || any.downcast_ref::<DeltaWriteExec>().is_some()
+        {
             problem = Some(UnknownLocation(format!(
                 "a write (`{}`) inside the plan of stage `{stage}`, outside its compiled write",
                 node.name()

@@ -1,7 +1,7 @@
 //! [`AqueductsCodec`]: how our own plan nodes travel inside datafusion-proto plans.
 //!
 //! It is a layer, not an end point: it encodes and decodes the nodes it knows (shared
-//! stage scans, ODBC scans and writes, and DataFusion's recursive-query nodes, which
+//! stage scans, ODBC scans and writes, Delta scans and writes, and DataFusion's recursive-query nodes, which
 //! datafusion-proto cannot carry; each starting with a tag of its own) and hands
 //! everything else to the codec it wraps. Another codec (Delta Lake's, Ballista's) can
 //! therefore sit under it, or wrap it in turn.
@@ -24,6 +24,8 @@ use datafusion::physical_plan::work_table::WorkTableExec;
 use super::recursive::{
     RECURSIVE_TAG, WORK_TABLE_TAG, decode_recursive, decode_work_table, encode_recursive, encode_work_table,
 };
+use crate::io::delta::scan::DeltaSourceExec;
+use crate::io::delta::sink::DeltaWriteExec;
 use crate::io::odbc::scan::OdbcScanExec;
 use crate::io::odbc::sink::OdbcWriteExec;
 use crate::shared::scan::SharedStageExec;
@@ -54,6 +56,8 @@ enum OwnNode {
     SharedStage,
     OdbcScan,
     OdbcWrite,
+    DeltaSource,
+    DeltaWrite,
     RecursiveQuery,
     WorkTable,
 }
@@ -64,6 +68,8 @@ impl OwnNode {
             SharedStageExec::TAG => Some(OwnNode::SharedStage),
             OdbcScanExec::TAG => Some(OwnNode::OdbcScan),
             OdbcWriteExec::TAG => Some(OwnNode::OdbcWrite),
+            DeltaSourceExec::TAG => Some(OwnNode::DeltaSource),
+            DeltaWriteExec::TAG => Some(OwnNode::DeltaWrite),
             RECURSIVE_TAG => Some(OwnNode::RecursiveQuery),
             WORK_TABLE_TAG => Some(OwnNode::WorkTable),
             _ => None,
@@ -83,6 +89,8 @@ impl PhysicalExtensionCodec for AqueductsCodec {
             Some(OwnNode::SharedStage) => Ok(Arc::new(SharedStageExec::decode(buf)?)),
             Some(OwnNode::OdbcScan) => Ok(Arc::new(OdbcScanExec::decode(buf)?)),
             Some(OwnNode::OdbcWrite) => Ok(Arc::new(OdbcWriteExec::decode(buf, inputs)?)),
+            Some(OwnNode::DeltaSource) => Ok(Arc::new(DeltaSourceExec::decode(buf, ctx)?)),
+            Some(OwnNode::DeltaWrite) => Ok(Arc::new(DeltaWriteExec::decode(buf, inputs)?)),
             Some(OwnNode::RecursiveQuery) => Ok(Arc::new(decode_recursive(buf, inputs)?)),
             Some(OwnNode::WorkTable) => Ok(Arc::new(decode_work_table(buf)?)),
             None => self.inner.try_decode(buf, inputs, ctx, converter),
@@ -103,6 +111,12 @@ impl PhysicalExtensionCodec for AqueductsCodec {
             return scan.encode(buf);
         }
         if let Some(write) = any.downcast_ref::<OdbcWriteExec>() {
+            return write.encode(buf);
+        }
+        if let Some(scan) = any.downcast_ref::<DeltaSourceExec>() {
+            return scan.encode(buf);
+        }
+        if let Some(write) = any.downcast_ref::<DeltaWriteExec>() {
             return write.encode(buf);
         }
         if let Some(recursive) = any.downcast_ref::<RecursiveQueryExec>() {

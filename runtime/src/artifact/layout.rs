@@ -13,9 +13,17 @@ pub(crate) fn put_u32(buf: &mut Vec<u8>, n: u32) {
     buf.extend_from_slice(&n.to_le_bytes());
 }
 
+pub(crate) fn put_u64(buf: &mut Vec<u8>, n: u64) {
+    buf.extend_from_slice(&n.to_le_bytes());
+}
+
 pub(crate) fn put_text(buf: &mut Vec<u8>, text: &str) {
-    put_u32(buf, text.len() as u32);
-    buf.extend_from_slice(text.as_bytes());
+    put_bytes(buf, text.as_bytes());
+}
+
+pub(crate) fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
+    put_u32(buf, bytes.len() as u32);
+    buf.extend_from_slice(bytes);
 }
 
 /// `u32::MAX` for "all columns", else the count and the column indices.
@@ -71,10 +79,19 @@ impl<'a> NodeReader<'a> {
         Ok(u32::from_le_bytes(bytes.try_into().map_err(|_| self.bad())?))
     }
 
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        let bytes = self.take(8)?;
+        Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| self.bad())?))
+    }
+
     pub(crate) fn text(&mut self) -> Result<String> {
-        let len = self.u32()? as usize;
-        let bytes = self.take(len)?;
+        let bytes = self.bytes()?;
         String::from_utf8(bytes.to_vec()).map_err(|_| self.bad())
+    }
+
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8]> {
+        let len = self.u32()? as usize;
+        self.take(len)
     }
 
     pub(crate) fn projection(&mut self) -> Result<Option<Vec<usize>>> {
@@ -106,10 +123,14 @@ mod tests {
         let mut buf = b"TEST".to_vec();
         put_text(&mut buf, "héllo");
         put_projection(&mut buf, Some(&vec![0]));
+        put_u64(&mut buf, u64::MAX - 1);
+        put_bytes(&mut buf, &[1, 2]);
         put_schema(&mut buf, &schema).unwrap();
         let mut reader = NodeReader::new(&buf, b"TEST", "test").unwrap();
         assert_eq!(reader.text().unwrap(), "héllo");
         assert_eq!(reader.projection().unwrap(), Some(vec![0]));
+        assert_eq!(reader.u64().unwrap(), u64::MAX - 1);
+        assert_eq!(reader.bytes().unwrap(), &[1, 2]);
         assert_eq!(reader.schema().unwrap(), schema);
         let mut short = NodeReader::new(&buf[..10], b"TEST", "test").unwrap();
         assert!(short.text().is_err());

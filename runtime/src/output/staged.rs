@@ -4,6 +4,7 @@
 use super::error::CommitError;
 use super::local::Staging;
 use super::object_store::ObjectStaging;
+use crate::io::delta::sink::HeldDeltaWrite;
 use crate::io::odbc::transactions::HeldTransaction;
 
 /// Where a write's output waits until the whole run succeeded.
@@ -14,6 +15,8 @@ pub enum Staged {
     Object(ObjectStaging),
     /// Rows inserted into a database table in a transaction not yet committed.
     Database(HeldTransaction),
+    /// Rows staged in a Delta table's directory, not yet committed.
+    Delta(Box<HeldDeltaWrite>),
 }
 
 impl Staged {
@@ -23,6 +26,7 @@ impl Staged {
             Staged::Local(s) => s.target().display().to_string(),
             Staged::Object(s) => s.target_url(),
             Staged::Database(t) => format!("table {}", t.table),
+            Staged::Delta(w) => w.table().to_string(),
         }
     }
 
@@ -35,6 +39,8 @@ impl Staged {
             Staged::Local(s) => s.commit().map_err(|e| unchanged(e.to_string())),
             Staged::Object(s) => s.commit().await,
             Staged::Database(t) => t.commit().await.map_err(|e| unchanged(e.to_string())),
+            // One Delta commit: it happened or the table is at its version.
+            Staged::Delta(w) => w.commit().await.map(|_| ()).map_err(|e| unchanged(e.to_string())),
         }
     }
 
@@ -44,6 +50,7 @@ impl Staged {
             Staged::Local(s) => s.abort().await,
             Staged::Object(s) => s.abort().await,
             Staged::Database(t) => t.roll_back(),
+            Staged::Delta(w) => w.abort().await,
         }
     }
 }

@@ -7,6 +7,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::repoint::{sink_config, target_url};
+use crate::io::delta::sink::DeltaWriteExec;
 use crate::io::odbc::sink::OdbcWriteExec;
 
 /// A stage's write of the destination.
@@ -19,6 +20,9 @@ pub enum Write {
     /// An [`OdbcWriteExec`]: one database transaction, held open until every stage
     /// succeeded.
     Database(Arc<dyn ExecutionPlan>),
+    /// A [`DeltaWriteExec`]: rows staged in the table's directory, committed as one Delta
+    /// commit once every stage succeeded.
+    Delta(Arc<dyn ExecutionPlan>),
 }
 
 impl Write {
@@ -28,6 +32,9 @@ impl Write {
         if plan.as_ref().downcast_ref::<OdbcWriteExec>().is_some() {
             return Ok(Write::Database(plan));
         }
+        if plan.as_ref().downcast_ref::<DeltaWriteExec>().is_some() {
+            return Ok(Write::Delta(plan));
+        }
         sink_config(&plan)?;
         Ok(Write::File(plan))
     }
@@ -35,7 +42,7 @@ impl Write {
     /// The plan that writes.
     pub fn plan(&self) -> &Arc<dyn ExecutionPlan> {
         match self {
-            Write::File(plan) | Write::Database(plan) => plan,
+            Write::File(plan) | Write::Database(plan) | Write::Delta(plan) => plan,
         }
     }
 
@@ -48,6 +55,7 @@ impl Write {
         let rebuilt = match self {
             Write::File(plan) => Write::File(transform(plan)?),
             Write::Database(plan) => Write::Database(transform(plan)?),
+            Write::Delta(plan) => Write::Delta(transform(plan)?),
         };
         // Read-ahead only wraps inputs, never the root; a transform that replaced the
         // root would have to decide the kind again.
@@ -55,15 +63,19 @@ impl Write {
             Write::Database(plan) if plan.as_ref().downcast_ref::<OdbcWriteExec>().is_none() => {
                 Err(DataFusionError::Internal("a database write lost its write node".into()))
             }
+            Write::Delta(plan) if plan.as_ref().downcast_ref::<DeltaWriteExec>().is_none() => {
+                Err(DataFusionError::Internal("a Delta write lost its write node".into()))
+            }
             _ => Ok(rebuilt),
         }
     }
 
-    /// The URL a file write targets; `None` for a database write.
+    /// The URL a file write targets (a Delta write: its table); `None` for a database write.
     pub fn target_url(&self) -> Result<Option<String>> {
         match self {
             Write::File(plan) => target_url(plan).map(Some),
             Write::Database(_) => Ok(None),
+            Write::Delta(plan) => Ok(plan.as_ref().downcast_ref::<DeltaWriteExec>().map(|w| w.target().url.clone())),
         }
     }
 }

@@ -21,6 +21,7 @@ use datafusion::physical_plan::limit::GlobalLimitExec;
 use aqueducts_protocol::{Event, RunSummary};
 
 use super::outcome::RunError;
+use crate::io::delta::sink::HeldDeltaWrites;
 use crate::io::odbc::transactions::HeldTransactions;
 use crate::output::repoint::stage_write;
 use crate::output::staged::Staged;
@@ -259,6 +260,8 @@ async fn print_and_write(
     let run = match (&stage.write, run_for_analysis(stage)) {
         // A database write is atomic by itself: one transaction, held open (see below).
         (Some(Write::Database(write)), _) => Some(write.clone()),
+        // So is a Delta write: its rows are staged, committed in one Delta commit below.
+        (Some(Write::Delta(write)), _) => Some(write.clone()),
         (Some(Write::File(write)), _) => {
             let (plan, area) = stage_write(write, ctx).await.map_err(|e| RunError::new(name, e))?;
             stagings.lock().unwrap_or_else(|p| p.into_inner()).push((name.clone(), area));
@@ -279,6 +282,12 @@ async fn print_and_write(
         {
             let mut stagings = stagings.lock().unwrap_or_else(|p| p.into_inner());
             stagings.extend(registry.take().into_iter().map(|t| (name.clone(), Staged::Database(t))));
+        }
+        if let Some(Write::Delta(_)) = &stage.write
+            && let Some(registry) = ctx.state().config().get_extension::<HeldDeltaWrites>()
+        {
+            let mut stagings = stagings.lock().unwrap_or_else(|p| p.into_inner());
+            stagings.extend(registry.take().into_iter().map(|w| (name.clone(), Staged::Delta(Box::new(w)))));
         }
         if stage.explain_analyze && computed.is_none() {
             let analyzed = DisplayableExecutionPlan::with_metrics(plan.as_ref());

@@ -11,6 +11,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::memory::HeadroomPool;
+use crate::io::delta::sink::HeldDeltaWrites;
 use crate::io::odbc::transactions::HeldTransactions;
 use crate::optimizer::dense_joins::MIN_KEY_DENSITY;
 use crate::optimizer::physical_optimizer_rules;
@@ -71,7 +72,8 @@ impl RunSettings {
         configure_types(&mut config);
         let config = config
             .with_extension(Arc::new(SharedResults::default()))
-            .with_extension(Arc::new(HeldTransactions::default()));
+            .with_extension(Arc::new(HeldTransactions::default()))
+            .with_extension(Arc::new(HeldDeltaWrites::default()));
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime.build_arc()?)
