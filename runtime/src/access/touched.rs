@@ -87,7 +87,8 @@ pub fn touched(pipeline: &ExecutablePipeline) -> Result<Touched, UnknownLocation
                 let node = root.as_ref().downcast_ref::<DeltaWriteExec>().ok_or_else(|| {
                     UnknownLocation(format!("stage `{}` has a Delta write without its write node", stage.name))
                 })?;
-                found.written.push(node.target().url.clone());
+                let url = node.target().table_url().map_err(|e| UnknownLocation(e.strip_backtrace()))?;
+                found.written.push(url.to_string());
             }
             Write::Database(_) => {
                 let node = root.as_ref().downcast_ref::<OdbcWriteExec>().ok_or_else(|| {

@@ -40,7 +40,11 @@ impl Staged {
             Staged::Object(s) => s.commit().await,
             Staged::Database(t) => t.commit().await.map_err(|e| unchanged(e.to_string())),
             // One Delta commit: it happened or the table is at its version.
-            Staged::Delta(w) => w.commit().await.map(|_| ()).map_err(|e| unchanged(e.to_string())),
+            Staged::Delta(w) => w
+                .commit()
+                .await
+                .map(|_| ())
+                .map_err(|e| CommitError { destination_changed: e.table_changed, message: e.message }),
         }
     }
 

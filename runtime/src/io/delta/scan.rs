@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, Statistics};
@@ -326,8 +326,19 @@ impl ExecutionPlan for DeltaSourceExec {
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let (planned, scan, step) = (self.planned.clone(), self.scan.clone(), self.shape.partitions);
         let schema = self.schema();
+        let expected = schema.clone();
         let streams = futures::stream::once(async move {
             let plan = planned.get_or_try_init(|| plan_scan(&scan, &context)).await?.clone();
+            // The batches must be what the plan above this node was made for.
+            let columns = |s: &datafusion::arrow::datatypes::Schema| -> Vec<(String, DataType)> {
+                s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect()
+            };
+            if columns(&plan.schema()) != columns(&expected) {
+                return Err(DataFusionError::Execution(format!(
+                    "version {} of the Delta table at `{}` does not read as the plan expects (its columns differ)",
+                    scan.version, scan.url
+                )));
+            }
             // This node's partition `p` reads the planned scan's partitions `p`, `p + n`,
             // ...: all of them, whatever count the running process plans.
             let count = plan.output_partitioning().partition_count();

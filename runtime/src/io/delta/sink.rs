@@ -80,9 +80,17 @@ pub struct DeltaWriteTarget {
 }
 
 impl DeltaWriteTarget {
-    /// The table URL, parsed.
+    /// The table URL, parsed. Only a URL that is already in its parsed form is one: the
+    /// allow-list judges the text, and parsing must not turn it into another place (tabs
+    /// dropped, `\\` made `/`, `..` resolved).
     pub fn table_url(&self) -> Result<Url> {
-        Url::parse(&self.url).map_err(|_| DataFusionError::Execution(format!("`{}` is not a table URL", self.url)))
+        let refused = || DataFusionError::Execution(format!("`{}` is not a table URL", self.url));
+        let url = Url::parse(&self.url).map_err(|_| refused())?;
+        let plain = url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+        if url.as_str() != self.url || !plain || !url.path().ends_with('/') {
+            return Err(refused());
+        }
+        Ok(url)
     }
 
     fn mode_name(&self) -> &'static str {
@@ -236,13 +244,15 @@ async fn stage_rows(
         writer.close().await?;
         Ok::<_, DataFusionError>(())
     };
-    let written = writing.await;
-    // From here on the held write (or the error path) owns the staged rows.
-    guard.armed = false;
-    match written {
-        Ok(()) => Ok(staged),
+    match writing.await {
+        Ok(()) => {
+            // From here on the held write owns the staged rows.
+            guard.armed = false;
+            Ok(staged)
+        }
         Err(error) => {
             staged.remove_staged().await;
+            guard.armed = false;
             Err(error)
         }
     }
@@ -340,10 +350,27 @@ impl fmt::Debug for HeldDeltaWrite {
     }
 }
 
-/// A Delta commit that did not happen; the table is at the version it was.
+/// A Delta commit that failed.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct DeltaCommitError(pub String);
+#[error("{message}")]
+pub struct DeltaCommitError {
+    pub message: String,
+    /// This run's commit landed all the same (delta-rs failed after committing: its
+    /// checkpoint or log cleanup).
+    pub table_changed: bool,
+    /// The failure came from delta-rs's operation, which may have committed before it.
+    maybe_committed: bool,
+}
+
+impl DeltaCommitError {
+    fn unchanged(message: String) -> DeltaCommitError {
+        DeltaCommitError { message, table_changed: false, maybe_committed: false }
+    }
+
+    fn maybe_committed(message: String) -> DeltaCommitError {
+        DeltaCommitError { message, table_changed: false, maybe_committed: true }
+    }
+}
 
 impl HeldDeltaWrite {
     /// The table, for messages.
@@ -355,10 +382,30 @@ impl HeldDeltaWrite {
     /// version. `deltalake` asserts in places: a panic is a failed commit.
     pub async fn commit(self) -> std::result::Result<u64, DeltaCommitError> {
         let committing = AssertUnwindSafe(self.commit_staged()).catch_unwind().await;
-        let outcome =
-            committing.unwrap_or_else(|_| Err(DeltaCommitError("the Delta library failed while committing".into())));
+        let mut outcome = committing.unwrap_or_else(|_| {
+            Err(DeltaCommitError::maybe_committed("the Delta library failed while committing".into()))
+        });
+        if let Err(error) = &mut outcome
+            && error.maybe_committed
+        {
+            error.table_changed = self.changed_since_start().await;
+        }
         self.remove_staged().await;
         outcome
+    }
+
+    /// Whether the table has a version the write did not start from: a failure after
+    /// delta-rs committed (its checkpoint or log cleanup) leaves the new version in place.
+    /// (Another writer's commit in between counts too: then nobody can tell, and saying
+    /// "changed" is the safe answer.)
+    async fn changed_since_start(&self) -> bool {
+        let Ok(url) = self.target.table_url() else { return false };
+        let env = self.state.runtime_env().clone();
+        let before = self.base.as_ref().and_then(|t| t.version());
+        match open_table(&url, &env, TablePoint::Latest).await {
+            Ok(now) => now.version() != before,
+            Err(_) => false,
+        }
     }
 
     /// Removes the staged rows; the table stays as it was.
@@ -373,23 +420,27 @@ impl HeldDeltaWrite {
     }
 
     async fn commit_staged(&self) -> std::result::Result<u64, DeltaCommitError> {
-        let failed = |e: DeltaTableError| DeltaCommitError(commit_message(&self.target.url, e));
-        let url = self.target.table_url().map_err(|e| DeltaCommitError(e.to_string()))?;
+        // A conflict is refused before anything is written to the log; other failures of
+        // the operation may come after its commit.
+        let failed = |e: DeltaTableError| match e {
+            DeltaTableError::Transaction { .. } => DeltaCommitError::unchanged(commit_message(&self.target.url, e)),
+            other => DeltaCommitError::maybe_committed(commit_message(&self.target.url, other)),
+        };
+        let url = self.target.table_url().map_err(|e| DeltaCommitError::unchanged(e.to_string()))?;
         let env = self.state.runtime_env().clone();
         let table = &self.base;
         let log_store = match table {
             Some(table) => table.log_store(),
-            None => super::table::log_store(&url, &env).map_err(|e| DeltaCommitError(e.to_string()))?,
+            None => super::table::log_store(&url, &env).map_err(|e| DeltaCommitError::unchanged(e.to_string()))?,
         };
         let snapshot = match table {
             Some(table) => Some(table.snapshot().map_err(failed)?.snapshot().clone()),
             None => None,
         };
         let ctx = SessionContext::new_with_state(self.state.clone());
-        let rows = ctx
-            .read_parquet(self.staged_url.as_str(), ParquetReadOptions::default())
-            .await
-            .map_err(|e| DeltaCommitError(format!("cannot read the staged rows: {}", e.strip_backtrace())))?;
+        let rows = ctx.read_parquet(self.staged_url.as_str(), ParquetReadOptions::default()).await.map_err(|e| {
+            DeltaCommitError::unchanged(format!("cannot read the staged rows: {}", e.strip_backtrace()))
+        })?;
         let session: Arc<SessionState> = Arc::new(self.state.clone());
         let metadata = self.target.commit_metadata.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())));
         let properties = CommitProperties::default().with_metadata(metadata);
@@ -400,7 +451,7 @@ impl HeldDeltaWrite {
                     .iter()
                     .map(|k| qualified("target", k).eq(qualified("source", k)))
                     .reduce(Expr::and)
-                    .ok_or_else(|| DeltaCommitError("an upsert needs key columns".into()))?;
+                    .ok_or_else(|| DeltaCommitError::unchanged("an upsert needs key columns".into()))?;
                 let columns: Vec<String> = rows.schema().fields().iter().map(|f| f.name().clone()).collect();
                 let (table, _) = MergeBuilder::new(log_store, Some(snapshot), on, rows)
                     .with_source_alias("source")
@@ -439,7 +490,7 @@ impl HeldDeltaWrite {
                     DeltaWriteMode::Overwrite => write.with_save_mode(SaveMode::Overwrite),
                     DeltaWriteMode::Replace { conditions } => {
                         write.with_save_mode(SaveMode::Overwrite).with_replace_where(
-                            replace_predicate(conditions).map_err(|e| DeltaCommitError(e.to_string()))?,
+                            replace_predicate(conditions).map_err(|e| DeltaCommitError::unchanged(e.to_string()))?,
                         )
                     }
                 };
@@ -495,5 +546,30 @@ mod tests {
         let predicate = replace_predicate(&conditions).unwrap();
         assert_eq!(predicate, "\"Region\" = 'e''u' AND \"day\" = '2024-01-01'");
         assert!(replace_predicate(&[]).is_err());
+    }
+
+    #[test]
+    fn only_urls_in_their_parsed_form_are_tables() {
+        let target = |url: &str| DeltaWriteTarget {
+            url: url.to_string(),
+            mode: DeltaWriteMode::Append,
+            partition_columns: Vec::new(),
+            table_properties: BTreeMap::new(),
+            commit_metadata: BTreeMap::new(),
+            merge_schema: false,
+        };
+        assert!(target("file:///data/t/").table_url().is_ok());
+        assert!(target("s3://bucket/tables/t/").table_url().is_ok());
+        // Each of these parses to another place than the text the allow-list judges.
+        for hostile in [
+            "file:///data/x\\..\\..\\etc/",
+            "s3://bucket/in/.\t./out/t/",
+            "file:///data/a/../b/",
+            "s3://user:secret@bucket/t/",
+            "s3://bucket/t/?x=1",
+            "file:///data/t",
+        ] {
+            assert!(target(hostile).table_url().is_err(), "{hostile}");
+        }
     }
 }
