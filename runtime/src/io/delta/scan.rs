@@ -328,7 +328,17 @@ impl ExecutionPlan for DeltaSourceExec {
         let schema = self.schema();
         let expected = schema.clone();
         let streams = futures::stream::once(async move {
-            let plan = planned.get_or_try_init(|| plan_scan(&scan, &context)).await?.clone();
+            // delta-rs asserts on some malformed logs: a panic is this scan's error.
+            let planning = || async {
+                let guarded = std::panic::AssertUnwindSafe(plan_scan(&scan, &context));
+                futures::FutureExt::catch_unwind(guarded).await.unwrap_or_else(|_| {
+                    Err(DataFusionError::Execution(format!(
+                        "the Delta library failed while reading the log of `{}`",
+                        scan.url
+                    )))
+                })
+            };
+            let plan = planned.get_or_try_init(planning).await?.clone();
             // The batches must be what the plan above this node was made for.
             let columns = |s: &datafusion::arrow::datatypes::Schema| -> Vec<(String, DataType)> {
                 s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect()
