@@ -67,3 +67,20 @@ macro_rules! single_input_node_methods {
     };
 }
 pub(crate) use single_input_node_methods;
+
+/// The properties of a node that writes its input somewhere and returns one row, the
+/// `count` of rows written (like DataFusion's file sinks).
+pub(crate) fn rows_written_properties() -> std::sync::Arc<datafusion::physical_plan::PlanProperties> {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_expr::EquivalenceProperties;
+    use datafusion::physical_plan::Partitioning;
+    use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+    let schema = std::sync::Arc::new(Schema::new(vec![Field::new("count", DataType::UInt64, false)]));
+    let properties = datafusion::physical_plan::PlanProperties::new(
+        EquivalenceProperties::new(schema),
+        Partitioning::UnknownPartitioning(1),
+        EmissionType::Final,
+        Boundedness::Bounded,
+    );
+    std::sync::Arc::new(properties)
+}

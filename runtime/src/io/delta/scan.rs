@@ -120,7 +120,7 @@ impl TableProvider for DeltaSourceTable {
             files: files_read(&planned),
             table_files: self.table_files,
         };
-        Ok(Arc::new(DeltaSourceExec::new(scan, planned.schema(), shape)?.with_statistics(statistics)))
+        Ok(Arc::new(DeltaSourceExec::new(scan, planned.schema(), shape).with_statistics(statistics)))
     }
 }
 
@@ -170,20 +170,20 @@ pub struct DeltaSourceExec {
 }
 
 impl DeltaSourceExec {
-    fn new(scan: DeltaScanSpec, schema: SchemaRef, shape: ScanShape) -> Result<Self> {
+    fn new(scan: DeltaScanSpec, schema: SchemaRef, shape: ScanShape) -> Self {
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
             Partitioning::UnknownPartitioning(shape.partitions),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        Ok(DeltaSourceExec {
+        DeltaSourceExec {
             scan,
             shape,
             properties: Arc::new(properties),
             statistics: Arc::new(Statistics::new_unknown(&schema)),
             planned: Arc::new(OnceCell::new()),
-        })
+        }
     }
 
     fn with_statistics(mut self, statistics: Arc<Statistics>) -> Self {
@@ -245,7 +245,7 @@ impl DeltaSourceExec {
         }
         let schema = reader.schema()?;
         let scan = DeltaScanSpec { url, version, projection, filters, limit };
-        DeltaSourceExec::new(scan, schema, ScanShape { partitions, files, table_files })
+        Ok(DeltaSourceExec::new(scan, schema, ScanShape { partitions, files, table_files }))
     }
 }
 

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use datafusion::arrow::array::UInt64Array;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, DataFusionError, Result};
@@ -20,12 +19,11 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::Expr;
 use datafusion::parquet::arrow::async_writer::AsyncArrowWriter;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    ReplaceChildrenOptions, SendableRecordBatchStream,
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
 };
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use deltalake_core::delta_datafusion::planner::DeltaPlanner;
@@ -42,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::table::{DeltaOpenError, TablePoint, object_store_url, open_table};
-use crate::node_macros::single_input_node_methods;
+use crate::node_macros::{rows_written_properties, single_input_node_methods};
 
 /// The directory of a table where runs stage their rows.
 pub const STAGING_DIRECTORY: &str = "_aqueducts_staging";
@@ -113,14 +111,7 @@ pub struct DeltaWriteExec {
 
 impl DeltaWriteExec {
     pub fn new(input: Arc<dyn ExecutionPlan>, target: DeltaWriteTarget) -> Self {
-        let schema = Arc::new(Schema::new(vec![Field::new("count", DataType::UInt64, false)]));
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
-        DeltaWriteExec { input, target, properties: Arc::new(properties) }
+        DeltaWriteExec { input, target, properties: rows_written_properties() }
     }
 
     pub fn target(&self) -> &DeltaWriteTarget {
@@ -223,7 +214,8 @@ async fn stage_rows(
     let file = directory.clone().join("rows.parquet");
     // A run dropped while this writes (another stage failed, a stop) drops this future:
     // the guard removes what was written so far.
-    let mut guard = StagingGuard { store: store.clone(), directory: directory.clone(), armed: true };
+    let local = url.scheme() == "file";
+    let mut guard = StagingGuard { store: store.clone(), directory: directory.clone(), local, armed: true };
     let mut staged = HeldDeltaWrite {
         target: target.clone(),
         store: store.clone(),
@@ -262,6 +254,7 @@ async fn stage_rows(
 struct StagingGuard {
     store: Arc<dyn ObjectStore>,
     directory: Path,
+    local: bool,
     armed: bool,
 }
 
@@ -270,7 +263,7 @@ impl Drop for StagingGuard {
         if !self.armed {
             return;
         }
-        let (store, directory) = (self.store.clone(), self.directory.clone());
+        let (store, directory, local) = (self.store.clone(), self.directory.clone(), self.local);
         // Dropping cannot wait: the deletion runs on the runtime, as long as it runs.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -278,24 +271,20 @@ impl Drop for StagingGuard {
                 for meta in listed.into_iter().flatten() {
                     let _ = store.delete(&meta.location).await;
                 }
-                remove_local_directories(&store, &directory, true).await;
+                if local {
+                    remove_local_directories(&directory).await;
+                }
             });
         }
     }
 }
 
-/// The directories of a staging area on the local file system (object stores have
-/// none): emptied first when `everything` (an interrupted upload leaves a part file that
-/// listings do not show).
-async fn remove_local_directories(store: &Arc<dyn ObjectStore>, directory: &Path, everything: bool) {
-    if !store.to_string().starts_with("LocalFileSystem") {
-        return;
-    }
+/// The directories of a staging area on the local file system (object stores have none),
+/// with what is left in them (an interrupted upload leaves a part file listings do not
+/// show).
+async fn remove_local_directories(directory: &Path) {
     let local = format!("/{directory}");
-    if everything {
-        let _ = tokio::fs::remove_dir_all(&local).await;
-    }
-    let _ = tokio::fs::remove_dir(&local).await;
+    let _ = tokio::fs::remove_dir_all(&local).await;
     if let Some(parent) = std::path::Path::new(&local).parent() {
         let _ = tokio::fs::remove_dir(parent).await; // only when no other run stages there
     }
@@ -416,7 +405,9 @@ impl HeldDeltaWrite {
     async fn remove_staged(&self) {
         let _ = self.store.delete(&self.staged_file).await;
         // Local directories remain after their files are gone.
-        remove_local_directories(&self.store, &self.directory, true).await;
+        if self.target.url.starts_with("file:") {
+            remove_local_directories(&self.directory).await;
+        }
     }
 
     async fn commit_staged(&self) -> std::result::Result<u64, DeltaCommitError> {

@@ -5,22 +5,21 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow_odbc::odbc_api::ResultSetMetadata;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    ReplaceChildrenOptions, SendableRecordBatchStream,
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
 };
 
 use super::connection::{ConnectionString, OdbcError, connect, driver_message, readable};
 use super::transactions::{Decision, HeldTransaction, HeldTransactions, commit};
-use crate::node_macros::single_input_node_methods;
+use crate::node_macros::{rows_written_properties, single_input_node_methods};
 
 /// The most rows one insert round trip binds (`batch_size` is clamped to it: it sizes
 /// buffers, and comes from the artifact).
@@ -87,14 +86,7 @@ pub struct OdbcWriteExec {
 
 impl OdbcWriteExec {
     pub fn new(input: Arc<dyn ExecutionPlan>, target: WriteTarget) -> Self {
-        let schema = Arc::new(Schema::new(vec![Field::new("count", DataType::UInt64, false)]));
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
-        OdbcWriteExec { input, target, properties: Arc::new(properties) }
+        OdbcWriteExec { input, target, properties: rows_written_properties() }
     }
 
     /// The table written, as the spec names it.
